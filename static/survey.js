@@ -1,0 +1,35 @@
+// Move the access code from the link's fragment (never sent to any server) into the form,
+// hide the code box when it is filled, and show progress. Without this script the page
+// still works: the code box stays visible and progress is simply not counted.
+(function () {
+  "use strict";
+  var form = document.getElementById("survey-form");
+  if (!form) { return; }
+  var token = form.querySelector("input[name=token]");
+  var box = document.getElementById("token-box");
+  var fragment = window.location.hash.replace(/^#/, "");
+  if (fragment && token && !token.value) {
+    token.value = decodeURIComponent(fragment);
+    history.replaceState(null, "", window.location.pathname);
+  }
+  if (token && token.value && box && !box.querySelector(".error")) {
+    box.hidden = true;
+  }
+  var groups = form.querySelectorAll("fieldset.question");
+  var bar = document.getElementById("progress");
+  var text = document.getElementById("progress-text");
+  function update() {
+    var done = 0;
+    groups.forEach(function (g) { if (g.querySelector("input:checked")) { done += 1; } });
+    bar.value = done;
+    bar.textContent = done + " of " + groups.length;
+    text.textContent = done + " of " + groups.length + " answered";
+  }
+  form.addEventListener("change", update);
+  update();
+  var message = document.getElementById("form-message");
+  if (message) {
+    var first = form.querySelector(".has-error input, .has-error textarea");
+    if (first) { first.focus(); }
+  }
+})();

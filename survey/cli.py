@@ -1,0 +1,314 @@
+"""Operating commands: ``candor init``, ``candor demo``, ``candor round ...`` and friends.
+
+Every command prints one clear sentence on failure and exits non-zero; none creates a key
+except ``init``, and ``init`` refuses to overwrite one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import sys
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import config as config_module
+from . import db
+from .domain.crypto import CryptoError
+from .domain.disclosure import DisclosureError
+from .domain.release import ReleaseError, digest, reaudit
+from .models import Program, Release, Round
+from .services import accounts, keys, rounds
+
+DEMO_PORT = 5000
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def require_key(app: Flask) -> bytes:
+    """Return the instance key, checking config, schema and canary first (fail closed)."""
+    kek: bytes | None = app.extensions.get("candor.kek")
+    if kek is None:
+        try:
+            config_module.validate(app.config)
+            if not db.schema_is_current(app.extensions["candor.engine"]):
+                _fail("The database schema is missing or old: run `candor init` (new instance) "
+                      "or `candor migrate` (existing one).")
+            kek = keys.check_instance_key(app.extensions["candor.engine"], app.config["KEY_FILE"])
+        except (keys.InstanceKeyError, config_module.ConfigError) as exc:
+            _fail(str(exc))
+        app.extensions["candor.kek"] = kek
+    assert kek is not None
+    return kek
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _write_local_config(app: Flask) -> None:
+    """Create instance/config.py with a random SECRET_KEY, unless it already exists."""
+    path = os.path.join(app.instance_path, "config.py")
+    if os.path.exists(path):
+        return
+    os.makedirs(app.instance_path, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(
+            "# Local settings for this Candor instance; never commit this file.\n"
+            f"SECRET_KEY = {secret!r}\n"
+        )
+    app.config["SECRET_KEY"] = secret
+
+
+def initialise(app: Flask, admin_email: str, password: str | None) -> str:
+    """Create config, schema, instance key and first admin; return the admin's password."""
+    _write_local_config(app)
+    engine = app.extensions["candor.engine"]
+    db.upgrade(engine)
+    password = password or secrets.token_urlsafe(12)
+    with db.session_scope(app) as session:
+        try:
+            app.extensions["candor.kek"] = keys.create_instance_key(session, app.config["KEY_FILE"])
+            accounts.create_user(session, admin_email, "admin", password)
+        except (keys.InstanceKeyError, accounts.AccountError) as exc:
+            _fail(str(exc))
+        session.commit()
+    return password
+
+
+def _read_password(from_stdin: bool) -> str | None:
+    if not from_stdin:
+        return None
+    password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        _fail("No password was given on standard input.")
+    return password
+
+
+@click.command("init")
+@click.option("--admin-email", default="admin@example.org", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the admin password from stdin.")
+@with_appcontext
+def init_command(admin_email: str, password_stdin: bool) -> None:
+    """Create the schema, the instance key (mode 0600) and the first admin account."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    password = initialise(app, admin_email, _read_password(password_stdin))
+    click.echo(f"Created the database schema and the instance key at {app.config['KEY_FILE']}.")
+    click.echo("Back up the key file separately from the database: without it no answer can be read.")
+    if not password_stdin:
+        click.echo(f"Admin account: {admin_email}  password: {password}  (shown once)")
+
+
+@click.command("migrate")
+@with_appcontext
+def migrate_command() -> None:
+    """Apply new database migrations to an existing instance."""
+    db.upgrade(current_app.extensions["candor.engine"])
+    require_key(current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo("The database schema is up to date.")
+
+
+@click.command("check")
+@with_appcontext
+def check_command() -> None:
+    """Check configuration, schema and instance key, as the web app does at start."""
+    require_key(current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo("Configuration, schema and instance key are in order.")
+
+
+@click.group("user")
+def user_group() -> None:
+    """Manage staff accounts."""
+
+
+@user_group.command("add")
+@click.argument("email")
+@click.argument("role", type=click.Choice(["admin", "hr", "leader"]))
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@with_appcontext
+def user_add(email: str, role: str, password_stdin: bool) -> None:
+    """Add a staff account; without --password-stdin a password is generated and shown once."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    require_key(app)
+    password = _read_password(password_stdin) or secrets.token_urlsafe(12)
+    with db.session_scope(app) as session:
+        try:
+            accounts.create_user(session, email, role, password)
+        except accounts.AccountError as exc:
+            _fail(str(exc))
+        session.commit()
+    click.echo(f"Added {role} {email}." + ("" if password_stdin else f"  password: {password}  (shown once)"))
+
+
+@click.group("round")
+def round_group() -> None:
+    """Open, close and release rounds."""
+
+
+def _round_step(round_id: int, step: str) -> None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    kek = require_key(app)
+    with db.session_scope(app) as session:
+        try:
+            rnd = rounds.get_round(session, round_id)
+            if step == "open":
+                count = rounds.open_round(session, rnd, kek, _today())
+                message = f"Round {round_id} is open: {count} people invited. `candor round links {round_id}` lists their links."
+            elif step == "close":
+                rounds.close_round(session, rnd, _today())
+                message = f"Round {round_id} is closed; its unused links and link secret are destroyed."
+            else:
+                release = rounds.release_round(session, rnd, kek, _today())
+                shown = sum(1 for u in release.manifest["units"] if u["shown"])
+                message = (f"Round {round_id} is released: {shown} of {len(release.manifest['units'])} "
+                           f"units published, audit {'passed' if release.manifest['audit']['ok'] else 'FAILED'}.")
+            session.commit()
+        except (rounds.RoundError, ReleaseError, CryptoError, DisclosureError) as exc:
+            _fail(str(exc))
+    click.echo(message)
+
+
+@round_group.command("new")
+@click.argument("program_id", type=int)
+@with_appcontext
+def round_new(program_id: int) -> None:
+    """Add a draft round to a programme."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    require_key(app)
+    with db.session_scope(app) as session:
+        program = session.get(Program, program_id)
+        if program is None:
+            _fail(f"There is no programme {program_id}.")
+        assert program is not None
+        rnd = rounds.create_round(session, program)
+        session.commit()
+        click.echo(f"Added draft round {rnd.id} ({rnd.label}) to {program.name}.")
+
+
+@round_group.command("open")
+@click.argument("round_id", type=int)
+@with_appcontext
+def round_open(round_id: int) -> None:
+    """Snapshot the roster, freeze settings and create the round's invitations."""
+    _round_step(round_id, "open")
+
+
+@round_group.command("close")
+@click.argument("round_id", type=int)
+@with_appcontext
+def round_close(round_id: int) -> None:
+    """Stop accepting answers and destroy unused links."""
+    _round_step(round_id, "close")
+
+
+@round_group.command("release")
+@click.argument("round_id", type=int)
+@with_appcontext
+def round_release(round_id: int) -> None:
+    """Unseal the answers once, apply disclosure control and store the manifest."""
+    _round_step(round_id, "release")
+
+
+@round_group.command("links")
+@click.argument("round_id", type=int)
+@with_appcontext
+def round_links(round_id: int) -> None:
+    """Print every invited person's link (email, link, fallback link) as tab-separated lines."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    kek = require_key(app)
+    with db.session_scope(app) as session:
+        try:
+            links = rounds.invitation_links(session, rounds.get_round(session, round_id), kek,
+                                            app.config["PUBLIC_URL"])
+        except (rounds.RoundError, CryptoError) as exc:
+            _fail(str(exc))
+    for link in links:
+        click.echo(f"{link.email}\t{link.url}\t{link.fallback_url}")
+
+
+@round_group.command("list")
+@with_appcontext
+def round_list() -> None:
+    """List every round with its status."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    require_key(app)
+    with db.session_scope(app) as session:
+        for rnd in session.scalars(select(Round).order_by(Round.program_id, Round.number)):
+            click.echo(f"{rnd.id:>4}  {rnd.program.name}  {rnd.label:<4} {rnd.status.value:<9} "
+                       f"{rnd.opens_on or ''} {rnd.closes_on or ''}")
+
+
+@click.command("audit")
+@click.argument("round_id", type=int)
+@with_appcontext
+def audit_command(round_id: int) -> None:
+    """Re-check a released round's manifest: digest unchanged and no small group derivable."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    require_key(app)
+    with db.session_scope(app) as session:
+        release = session.scalar(select(Release).where(Release.round_id == round_id))
+        if release is None:
+            _fail(f"Round {round_id} has not been released.")
+        assert release is not None
+        verdict = audit_release(session, release)
+    click.echo(verdict)
+    if not verdict.startswith("PASS"):
+        sys.exit(1)
+
+
+def audit_release(session: Session, release: Release) -> str:
+    """Return a one-line verdict on a stored release (``PASS ...`` or ``FAIL ...``)."""
+    manifest: dict[str, Any] = release.manifest
+    if digest(manifest) != release.digest:
+        return "FAIL: the manifest no longer matches the digest recorded at release."
+    result = reaudit(manifest)
+    if not result.ok:
+        leak = result.leaks[0] if result.leaks else None
+        return f"FAIL: a group of {leak.total if leak else 'unknown size'} people is derivable."
+    recorded = manifest.get("audit", {})
+    shown = sum(1 for u in manifest["units"] if u["shown"])
+    return (
+        f"PASS: {manifest['round']['label']} of {manifest['round']['program']}: {shown} of "
+        f"{len(manifest['units'])} units published, digest intact, release-time audit "
+        f"{'passed' if recorded.get('ok') else 'missing'} ({recorded.get('mode', '?')} mode), "
+        f"re-audit of {result.cells} published cells passed."
+    )
+
+
+COMMANDS = (init_command, migrate_command, check_command, user_group, round_group, audit_command)
+
+
+def init_app(app: Flask) -> None:
+    """Register the operating commands on ``flask`` as ``flask candor ...``."""
+    from .demo import demo_command
+
+    group = click.Group("candor", help="Operate Candor.")
+    for command in (*COMMANDS, demo_command):
+        group.add_command(command)
+    app.cli.add_command(group)
+
+
+def main() -> None:
+    """Entry point of the ``candor`` console script."""
+    from . import create_app
+    from .demo import demo_command
+
+    cli = FlaskGroup(
+        create_app=lambda: create_app(check_key=False),
+        add_default_commands=False,
+        add_version_option=False,
+        help="Operate Candor: set up, run rounds, audit releases.",
+    )
+    for command in (*COMMANDS, demo_command):
+        cli.add_command(command)
+    cli.main(prog_name="candor")

@@ -1,0 +1,97 @@
+"""Configuration: documented defaults, and a check that refuses unsafe production settings.
+
+Order (later wins): the defaults below, ``instance/config.py``, ``CANDOR_*`` environment
+variables, then the ``test_config`` passed to :func:`survey.create_app`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+MIN_SECRET_KEY_LENGTH = 32
+
+DEFAULTS: dict[str, Any] = {
+    # "production" refuses the development secret key; "development" allows it.
+    "CANDOR_ENV": "production",
+    "SECRET_KEY": DEV_SECRET_KEY,
+    # Empty means SQLite at instance/candor.db.
+    "DATABASE_URL": "",
+    # Empty means instance/candor.key.
+    "KEY_FILE": "",
+    # Base of the links put in invitations.
+    "PUBLIC_URL": "http://127.0.0.1:5000",
+    # Staff login: failures before a lock, and the lock's length in minutes.
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCK_MINUTES": 15,
+    "STAFF_SESSION_HOURS": 8,
+    # Where rendered charts are cached (empty means instance/cache).
+    "CHART_CACHE_DIR": "",
+    "WTF_CSRF_TIME_LIMIT": None,
+    "MAX_CONTENT_LENGTH": 256 * 1024,
+}
+# Settings that may come from the environment, and how to read them.
+ENV_TYPES: dict[str, type] = {
+    "CANDOR_ENV": str,
+    "SECRET_KEY": str,
+    "DATABASE_URL": str,
+    "KEY_FILE": str,
+    "PUBLIC_URL": str,
+    "LOGIN_MAX_FAILURES": int,
+    "LOGIN_LOCK_MINUTES": int,
+    "STAFF_SESSION_HOURS": int,
+    "CHART_CACHE_DIR": str,
+}
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration is unsafe or inconsistent; the message says what to fix."""
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Return the settings given as ``CANDOR_<NAME>`` environment variables."""
+    found: dict[str, Any] = {}
+    for name, kind in ENV_TYPES.items():
+        var = name if name.startswith("CANDOR_") else f"CANDOR_{name}"
+        if var in environ:
+            try:
+                found[name] = kind(environ[var])
+            except ValueError as exc:
+                raise ConfigError(f"{var} must be a {kind.__name__}, got {environ[var]!r}") from exc
+    return found
+
+
+def finish(config: dict[str, Any], instance_path: str) -> None:
+    """Fill in the paths that default to the instance folder and derived cookie settings."""
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = "sqlite:///" + os.path.join(instance_path, "candor.db")
+    if not config["KEY_FILE"]:
+        config["KEY_FILE"] = os.path.join(instance_path, "candor.key")
+    if not config["CHART_CACHE_DIR"]:
+        config["CHART_CACHE_DIR"] = os.path.join(instance_path, "cache")
+    secure = urlsplit(config["PUBLIC_URL"]).scheme == "https"
+    config.setdefault("SESSION_COOKIE_SECURE", secure)
+    config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="candor_session",
+    )
+
+
+def validate(config: Mapping[str, Any], require_secret: bool = True) -> None:
+    """Raise :class:`ConfigError` if the configuration is unsafe to run with."""
+    if config["CANDOR_ENV"] not in ("production", "development"):
+        raise ConfigError("CANDOR_ENV must be 'production' or 'development'.")
+    if require_secret and config["CANDOR_ENV"] == "production" and not config.get("TESTING"):
+        key = str(config["SECRET_KEY"])
+        if key == DEV_SECRET_KEY or len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(
+                "SECRET_KEY is the development default or shorter than "
+                f"{MIN_SECRET_KEY_LENGTH} characters; run `candor init` or set CANDOR_SECRET_KEY."
+            )
+    parts = urlsplit(str(config["PUBLIC_URL"]))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"PUBLIC_URL must be an http(s) URL, got {config['PUBLIC_URL']!r}.")

@@ -1,0 +1,264 @@
+"""The demo: an "Example AI Lab" with a year of fortnightly pulses that tell a story.
+
+Every answer goes through the real path — invitation, sealing, consumption, close, release
+with disclosure control — so the demo dashboard shows exactly what a real instance would.
+The story: a healthy start, a layoff wave (R4), a re-org with unclear goals (R6), a new,
+richly paid unit joining (R8), and a partial recovery after leadership acts (R10-R12).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import sys
+from dataclasses import dataclass
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import db
+from .domain.questions import load_bank
+from .models import OrgUnit, Person, Program, Round, RoundStatus, User
+from .services import accounts, org, rounds, submission
+
+DEMO_PROGRAM = "Example AI Lab pulse"
+RELEASED_ROUNDS = 12
+CADENCE_DAYS = 14
+WINDOW_DAYS = 5
+BANDS = ("<1y", "1-3y", "3y+", "unstated")
+STAFF = (("admin@example.org", "admin"), ("hr@example.org", "hr"), ("lead@example.org", "leader"))
+# Department -> team -> headcount. Some teams are deliberately below k = 5.
+ORG = {
+    "Research": {"Pretraining": 30, "Alignment": 18, "Interpretability": 9, "Evals": 4},
+    "Engineering": {"Infrastructure": 28, "Product": 22, "Security": 3},
+    "Operations": {"People": 7, "Finance": 5, "Legal": 2},
+}
+NEW_UNIT = ("Applied", {"Frontier Apps": 20, "Partnerships": 8})  # joins before R8
+LAYOFFS = {"Product": 7, "Infrastructure": 4, "Finance": 1}  # leave before R5
+FIRST = ["Ada", "Bea", "Cai", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun", "Kit", "Lena",
+         "Milo", "Nia", "Omar", "Pia", "Quin", "Rosa", "Sami", "Tove", "Uma", "Vik", "Wren", "Yara"]
+LAST = ["Okafor", "Lindqvist", "Tanaka", "Moreau", "Petrov", "Haddad", "Nguyen", "Silva",
+        "Kowalski", "Brennan", "Achebe", "Rossi", "Iyer", "Novak", "Castillo", "Berg"]
+# Theme shifts (on the 1..5 scale) per round, telling the story.
+BASE = {"morale": 3.9, "clarity": 3.8, "safety": 3.8, "security": 3.7, "creativity": 3.9,
+        "trust": 3.7, "cohesion": 3.9}
+COMMENTS = {
+    "calm": ["Good fortnight; the new eval tooling is a real improvement.",
+             "I'd like clearer priorities for next quarter.",
+             "Team lunches help. More of that, please."],
+    "layoff": ["After the cuts nobody wants to be the one who raises a problem.",
+               "People are updating their CVs instead of running experiments.",
+               "Please tell us honestly whether more cuts are coming. Call me on +44 20 7946 0958 if needed."],
+    "reorg": ["I no longer know who sets my team's goals.",
+              "Three reporting-line changes in a month. What is the plan?",
+              "Ask Tove Lindqvist, she was the only one who explained the re-org."],
+    "applied": ["The new Applied team seems to play by different rules and pay scales.",
+                "Long-timers and new joiners barely talk; we need shared projects.",
+                "Feels like two companies now."],
+    "recovery": ["The all-hands Q&A helped; keep answering the hard questions.",
+                 "Goals are clearer since the roadmap was published.",
+                 "Still nervous, but it feels safer to disagree again."],
+}
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo printed: staff passwords and some open-round links."""
+
+    passwords: dict[str, str]
+    links: list[rounds.Link]
+    open_round: int
+
+
+def _shift(theme: str, number: int, unit: str, tenure: str) -> float:
+    """Return how far a theme sits from its baseline in a round, for one kind of person."""
+    s = 0.0
+    if number >= 4:  # layoffs announced
+        fade = max(0.0, 1 - 0.12 * max(0, number - 9))
+        s += {"security": -1.3, "morale": -0.7, "safety": -0.6, "trust": -0.7,
+              "creativity": -0.5}.get(theme, 0.0) * fade
+    if 6 <= number:  # the re-org
+        s += {"clarity": -1.2 if number < 10 else -0.5, "trust": -0.3 if number < 10 else 0.0}.get(theme, 0.0)
+    if number >= 8 and theme == "cohesion":  # a richly paid unit joins
+        s += -0.3 if unit in NEW_UNIT[1] else (-1.1 if tenure == "3y+" else -0.6)
+    if number >= 10:  # leadership acts: roadmap, Q&A, retention promises
+        s += {"clarity": 0.5, "trust": 0.5, "morale": 0.3, "safety": 0.2}.get(theme, 0.0)
+    if unit in ("Security", "Legal", "Evals"):
+        s -= 0.2
+    return s
+
+
+def _phase(number: int) -> str:
+    return ("calm" if number < 4 else "layoff" if number < 6 else "reorg" if number < 8
+            else "applied" if number < 10 else "recovery")
+
+
+def _answers(rng: random.Random, bank_items: tuple, number: int, unit: str, tenure: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    mood = rng.gauss(0, 0.35)
+    for item in bank_items:
+        if item.scale == "nps":
+            morale = BASE["morale"] + _shift("morale", number, unit, tenure) + mood
+            out[item.key] = max(0, min(10, round((morale - 1) * 2.5 + rng.gauss(0, 1.4))))
+            continue
+        level = BASE[item.theme] + _shift(item.theme, number, unit, tenure) + mood + rng.gauss(0, 0.7)
+        value = max(1, min(5, round(level)))
+        out[item.key] = 6 - value if item.reverse else value
+    return out
+
+
+def _build_org(session: Session, rng: random.Random) -> tuple[OrgUnit, dict[str, OrgUnit]]:
+    root = org.add_unit(session, "Example AI Lab", None)
+    teams: dict[str, OrgUnit] = {}
+    for dept, members in ORG.items():
+        unit = org.add_unit(session, dept, root)
+        for team, size in members.items():
+            teams[team] = org.add_unit(session, team, unit)
+            _hire(session, rng, teams[team], size, new=False)
+    return root, teams
+
+
+def _hire(session: Session, rng: random.Random, unit: OrgUnit, size: int, new: bool) -> None:
+    count = session.query(Person).count()
+    for i in range(size):
+        n = count + i
+        name = f"{FIRST[n % len(FIRST)]} {LAST[(n // len(FIRST) + n) % len(LAST)]}"
+        band = "<1y" if new else rng.choices(BANDS, weights=(2, 4, 5, 1))[0]
+        email = f"{name.split()[0].lower()}.{name.split()[1].lower()}{n}@example-ai-lab.test"
+        session.add(Person(email=email, name=name, unit_id=unit.id, tenure_band=band))
+    session.flush()
+
+
+def build_demo(app: Flask, today: dt.date, seed: int = 7) -> DemoResult:
+    """Create the demo organisation, twelve released rounds and one open round."""
+    kek: bytes = app.extensions["candor.kek"]
+    rng = random.Random(seed)
+    bank = load_bank()
+    with db.session_scope(app) as session:
+        root, teams = _build_org(session, rng)
+        program = Program(name=DEMO_PROGRAM, bank=bank.key, k=5, comment_k=10)
+        session.add(program)
+        session.flush()
+        first_open = today - dt.timedelta(days=CADENCE_DAYS * RELEASED_ROUNDS)
+        for number in range(1, RELEASED_ROUNDS + 2):
+            if number == 5:
+                for team, count in LAYOFFS.items():
+                    for person in session.scalars(
+                        select(Person).where(Person.unit_id == teams[team].id, Person.active)
+                        .order_by(Person.id).limit(count)
+                    ):
+                        person.active = False
+            if number == 8:
+                dept = org.add_unit(session, NEW_UNIT[0], root)
+                for team, size in NEW_UNIT[1].items():
+                    teams[team] = org.add_unit(session, team, dept)
+                    _hire(session, rng, teams[team], size, new=True)
+            rnd = rounds.create_round(session, program)
+            opens = first_open + dt.timedelta(days=CADENCE_DAYS * (number - 1))
+            rounds.open_round(session, rnd, kek, opens)
+            if number > RELEASED_ROUNDS:
+                session.commit()
+                open_round = rnd.id
+                break
+            _answer_round(session, rng, rnd, kek, bank, number, teams)
+            rounds.close_round(session, rnd, opens + dt.timedelta(days=WINDOW_DAYS))
+            rounds.release_round(session, rnd, kek, opens + dt.timedelta(days=WINDOW_DAYS + 1))
+            session.commit()
+        passwords = _reset_staff(session)
+        links = rounds.invitation_links(session, session.get(Round, open_round), kek, app.config["PUBLIC_URL"])
+        session.commit()
+    return DemoResult(passwords, links, open_round)
+
+
+def _answer_round(session: Session, rng: random.Random, rnd: Round, kek: bytes, bank: object,
+                  number: int, teams: dict[str, OrgUnit]) -> None:
+    """Answer a round through the real submission path, as a varying share of people would."""
+    unit_names = {u.id: name for name, u in teams.items()}
+    survey = submission.survey_for(session, rnd.id)
+    people = {p.id: p for p in session.scalars(select(Person))}
+    rate = 0.82 if number < 4 else 0.68 if number < 8 else 0.74
+    for link in rounds.invitation_links(session, rnd, kek, "http://demo"):
+        person = people[link.person_id]
+        unit = unit_names.get(person.unit_id, "")
+        if rng.random() > rate:
+            continue
+        answers = _answers(rng, survey.items, number, unit, person.tenure_band)
+        comment = rng.choice(COMMENTS[_phase(number)]) if rng.random() < 0.3 else ""
+        token = link.url.rsplit("#", 1)[1]
+        submission.submit(session, survey, token, answers, comment)
+
+
+def _reset_staff(session: Session) -> dict[str, str]:
+    """Give the demo staff accounts fresh passwords and return them."""
+    passwords = {}
+    for email, role in STAFF:
+        password = f"demo-{role}-" + os.urandom(4).hex()
+        user = session.scalar(select(User).where(User.email == email))
+        if user is None:
+            accounts.create_user(session, email, role, password)
+        else:
+            accounts.set_password(user, password)
+            user.failed_logins, user.locked_until = 0, None
+        passwords[email] = password
+    return passwords
+
+
+def _print(result: DemoResult, url: str) -> None:
+    click.echo("")
+    click.echo("Candor demo is ready: Example AI Lab, 12 released fortnightly rounds, 1 open round.")
+    click.echo(f"Open {url}/login and sign in as:")
+    for email, role in STAFF:
+        click.echo(f"  {role:<7} {email:<20} password: {result.passwords[email]}")
+    click.echo(f"Survey links for the open round ({len(result.links)} invited; a few shown):")
+    for link in result.links[:5]:
+        click.echo(f"  {link.url}")
+    click.echo(f"All links: candor round links {result.open_round}")
+    click.echo("")
+
+
+@click.command("demo")
+@click.option("--serve/--no-serve", default=False, help="Start the web app afterwards (gunicorn).")
+@click.option("--port", default=5000, show_default=True)
+@with_appcontext
+def demo_command(serve: bool, port: int) -> None:
+    """Set up the demo instance (once), print logins and links, optionally serve it."""
+    from .cli import initialise, require_key
+
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    fresh = not os.path.exists(app.config["KEY_FILE"])
+    if fresh:
+        click.echo("Setting up a new instance in " + app.instance_path + " ...")
+        initialise(app, "admin@example.org", "demo-admin-" + os.urandom(4).hex())
+    kek = require_key(app)
+    with db.session_scope(app) as session:
+        existing = session.scalar(select(Program).where(Program.name == DEMO_PROGRAM))
+        if existing is not None:
+            open_round = session.scalar(
+                select(Round).where(Round.program_id == existing.id, Round.status == RoundStatus.OPEN)
+            )
+            passwords = _reset_staff(session)
+            session.commit()
+            links = (rounds.invitation_links(session, open_round, kek, app.config["PUBLIC_URL"])
+                     if open_round else [])
+            result = DemoResult(passwords, links, open_round.id if open_round else 0)
+        else:
+            result = None
+    if result is None:
+        click.echo("Generating 12 rounds of answers through the real sealing and release path ...")
+        result = build_demo(app, dt.datetime.now(dt.UTC).date())
+    _print(result, app.config["PUBLIC_URL"])
+    if serve:
+        sys.stdout.flush()
+        from . import PROJECT_ROOT
+
+        os.environ["CANDOR_PUBLIC_URL"] = app.config["PUBLIC_URL"]
+        click.echo(f"Serving on {app.config['PUBLIC_URL']} (Ctrl+C stops it).")
+        sys.stdout.flush()
+        os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--workers", "2",
+                                   "--chdir", PROJECT_ROOT, "--bind", f"127.0.0.1:{port}",
+                                   "app:app"])

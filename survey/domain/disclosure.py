@@ -1,0 +1,154 @@
+"""Disclosure control: decide which groups a release may publish.
+
+Invariant (the remainder rule, exact for a tree): every published unit has at least ``k``
+respondents, and for every published unit the people left after subtracting its nearest
+published descendants number 0 or at least ``k``. So every group anyone can compute by adding
+and subtracting published unit counts is a union of such remainders, and none has 1..k-1 people.
+Hidden units carry no number at all, so a hidden cell looks the same for 0 and for 1..k-1.
+
+The churn guard adds: a unit whose eligible membership changed by 1..k-1 people since its last
+release and that has fewer than ``CHURN_FACTOR * k`` respondents is hidden for the round, so the
+difference between two rounds cannot single out the people who joined or left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+MIN_K = 3
+DEFAULT_K = 5
+DEFAULT_COMMENT_K = 10
+DISTRIBUTION_MIN_N = 10
+CHURN_FACTOR = 3
+
+REASON_SMALL = "fewer than k respondents"
+REASON_REMAINDER = "hidden so that a smaller group cannot be computed by subtraction"
+REASON_CHURN = "membership changed by fewer than k people since the last release"
+REASON_ANCESTOR = "the whole organisation has fewer than k respondents"
+
+
+class DisclosureError(ValueError):
+    """Raised for an inconsistent tree or an unsafe threshold."""
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Whether a unit's figures may be published, its subtree respondent count, and why not."""
+
+    shown: bool
+    n: int
+    reason: str = ""
+
+
+def check_k(k: int) -> int:
+    """Return ``k`` if it is a safe threshold, else raise :class:`DisclosureError`."""
+    if k < MIN_K:
+        raise DisclosureError(f"k must be at least {MIN_K}, got {k}")
+    return k
+
+
+def subtree_counts(parents: Mapping[int, int | None], direct: Mapping[int, int]) -> dict[int, int]:
+    """Return each unit's respondents including all its descendants."""
+    totals = dict.fromkeys(parents, 0)
+    for unit, count in direct.items():
+        if unit not in parents:
+            raise DisclosureError(f"count given for unknown unit {unit}")
+        seen: set[int] = set()
+        node: int | None = unit
+        while node is not None:
+            if node in seen:
+                raise DisclosureError(f"the unit tree has a cycle through {node}")
+            seen.add(node)
+            totals[node] += count
+            node = parents[node]
+    return totals
+
+
+def decide_units(
+    parents: Mapping[int, int | None],
+    direct: Mapping[int, int],
+    k: int,
+    churn: Mapping[int, int] | None = None,
+) -> dict[int, Visibility]:
+    """Return the visibility of every unit of one round under the remainder rule.
+
+    :param parents: unit id -> parent id (``None`` for the root) for the round's snapshot.
+    :param direct: unit id -> respondents placed directly in that unit.
+    :param churn: unit id -> absolute change in eligible members since the unit's last release.
+    """
+    check_k(k)
+    totals = subtree_counts(parents, direct)
+    children: dict[int | None, list[int]] = {}
+    for unit, parent in parents.items():
+        children.setdefault(parent, []).append(unit)
+    for siblings in children.values():
+        siblings.sort()
+    roots = children.get(None, [])
+
+    reason: dict[int, str] = {}
+    for unit, n in totals.items():
+        change = (churn or {}).get(unit, 0)
+        if n < k:
+            reason[unit] = REASON_SMALL
+        elif 0 < change < k and n < CHURN_FACTOR * k:
+            reason[unit] = REASON_CHURN
+    for root in roots:
+        if totals[root] < k:
+            for unit in _descendants(root, children):
+                reason[unit] = REASON_ANCESTOR
+            reason[root] = REASON_SMALL
+
+    def published_below(unit: int) -> list[int]:
+        """Return the nearest shown descendants of ``unit``."""
+        found: list[int] = []
+        stack = list(children.get(unit, []))
+        while stack:
+            node = stack.pop()
+            if node in reason:
+                stack.extend(children.get(node, []))
+            else:
+                found.append(node)
+        return found
+
+    def remainder(unit: int) -> int:
+        return totals[unit] - sum(totals[d] for d in published_below(unit))
+
+    changed = True
+    while changed:
+        changed = False
+        for unit in sorted(parents):
+            if unit in reason:
+                continue
+            left = remainder(unit)
+            if 0 < left < k:
+                below = published_below(unit)
+                # Hide the shown descendant whose own remainder is smallest but non-zero: its
+                # people join this unit's remainder, which then reaches k (its remainder is >= k).
+                candidates = sorted(below, key=lambda d: (remainder(d) == 0, remainder(d), d))
+                reason[candidates[0] if candidates else unit] = REASON_REMAINDER
+                changed = True
+    return {
+        unit: Visibility(unit not in reason, totals[unit], reason.get(unit, ""))
+        for unit in parents
+    }
+
+
+def _descendants(unit: int, children: Mapping[int | None, list[int]]) -> list[int]:
+    out: list[int] = []
+    stack = list(children.get(unit, []))
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(children.get(node, []))
+    return out
+
+
+def coded_share(pct: float, n: int) -> str:
+    """Return a favourable share as published: exact for n >= 10, else coded at the extremes."""
+    if n < DISTRIBUTION_MIN_N:
+        if pct >= 90:
+            return "≥ 90 %"
+        if pct <= 10:
+            return "≤ 10 %"
+    return f"{pct:.0f} %"

@@ -1,0 +1,75 @@
+"""CSV export of released results.
+
+Invariant: the export is a pure function of release manifests. A suppressed row carries no
+numbers, and every text cell that a spreadsheet could read as a formula is neutralised.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+CSV_COLUMNS = (
+    "round",
+    "closed_on",
+    "unit_path",
+    "theme",
+    "n",
+    "mean",
+    "favourable_pct",
+    "ci_low",
+    "ci_high",
+    "status",
+)
+FORMULA_LEADERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def neutralise(cell: str) -> str:
+    """Return ``cell`` so that no spreadsheet evaluates it as a formula (OWASP CSV injection)."""
+    if cell.startswith(FORMULA_LEADERS):
+        return "'" + cell
+    return cell
+
+
+def _number(value: Any) -> str:
+    return "" if value is None else f"{float(value):.1f}"
+
+
+def _favourable(cell: Mapping[str, Any]) -> str:
+    """Return the favourable share, or its coded form where the manifest coded it."""
+    if cell.get("favourable_pct") is None:
+        return str(cell.get("favourable_text", ""))
+    return _number(cell["favourable_pct"])
+
+
+def manifest_rows(manifest: Mapping[str, Any]) -> Iterable[tuple[str, ...]]:
+    """Yield one CSV row per unit and theme of one manifest, in unit then theme order."""
+    round_info = manifest["round"]
+    for unit in manifest["units"]:
+        for theme in manifest["themes"]:
+            cell = unit["themes"].get(theme["key"]) if unit["shown"] else None
+            shown = cell is not None
+            yield (
+                neutralise(str(round_info["label"])),
+                str(round_info["closed_on"]),
+                neutralise(str(unit["path"])),
+                neutralise(str(theme["key"])),
+                str(cell["n"]) if shown else "",
+                _number(cell["mean"]) if shown else "",
+                _favourable(cell) if shown else "",
+                _number(cell["ci_low"]) if shown else "",
+                _number(cell["ci_high"]) if shown else "",
+                "shown" if shown else "suppressed",
+            )
+
+
+def to_csv(manifests: Iterable[Mapping[str, Any]]) -> str:
+    """Return the CSV text for several manifests, oldest round first."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for manifest in manifests:
+        writer.writerows(manifest_rows(manifest))
+    return out.getvalue()

@@ -1,0 +1,127 @@
+"""Scoring: turn one person's answers into theme scores, and many scores into statistics.
+
+Invariants: a reverse-scored item counts as ``LIKERT_MAX + LIKERT_MIN - answer``, so a higher
+theme index always means a healthier workplace; theme indices live on 0..100 (eNPS on -100..100);
+a theme is scored for a person only when every item of it asked that round was answered.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from .questions import LIKERT_MAX, LIKERT_MIN, Bank, Item
+
+FAVOURABLE_AT = 4.0  # a theme mean of "agree" or better on the 1..5 scale, after reversal
+PROMOTER_AT = 9
+DETRACTOR_AT = 6
+CONFIDENCE = 0.95
+
+# Two-sided 95 % Student-t quantiles for small samples; above 30 degrees of freedom the normal
+# quantile is within 2 % and is used instead.
+_T95 = {
+    1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+    10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110,
+    18: 2.101, 19: 2.093, 20: 2.086, 21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060,
+    26: 2.056, 27: 2.052, 28: 2.048, 29: 2.045, 30: 2.042,
+}
+_Z95 = 1.960
+
+
+class ScoringError(ValueError):
+    """Raised when answers do not fit the items they claim to answer."""
+
+
+@dataclass(frozen=True)
+class ThemeScore:
+    """One respondent's score on one theme.
+
+    :param value: the theme index (0..100, or 0..10 rating for eNPS).
+    :param favourable: agreed on average (or a promoter, for eNPS).
+    :param detractor: only meaningful for eNPS.
+    """
+
+    theme: str
+    value: float
+    favourable: bool
+    detractor: bool = False
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Statistics of one group on one theme. Never built for fewer than one respondent."""
+
+    n: int
+    mean: float
+    favourable_pct: float
+    sd: float
+    ci_low: float
+    ci_high: float
+
+
+def item_value(item: Item, answer: int) -> int:
+    """Return the answer with reverse items flipped, checking it is on the item's scale."""
+    low, high = item.bounds
+    if not low <= answer <= high:
+        raise ScoringError(f"answer {answer} to {item.key} is outside {low}..{high}")
+    if item.reverse:
+        return LIKERT_MAX + LIKERT_MIN - answer
+    return answer
+
+
+def score_person(bank: Bank, asked: Sequence[str], answers: Mapping[str, int]) -> list[ThemeScore]:
+    """Return the theme scores of one respondent for the items ``asked`` that round."""
+    by_theme: dict[str, list[Item]] = {}
+    for item in bank.items_for(tuple(asked)):
+        by_theme.setdefault(item.theme, []).append(item)
+    scores = []
+    for theme, items in by_theme.items():
+        if any(item.key not in answers for item in items):
+            continue
+        if items[0].scale == "nps":
+            rating = item_value(items[0], answers[items[0].key])
+            scores.append(
+                ThemeScore(theme, float(rating), rating >= PROMOTER_AT, rating <= DETRACTOR_AT)
+            )
+            continue
+        values = [item_value(item, answers[item.key]) for item in items]
+        mean = sum(values) / len(values)
+        index = (mean - LIKERT_MIN) / (LIKERT_MAX - LIKERT_MIN) * 100
+        scores.append(ThemeScore(theme, index, mean >= FAVOURABLE_AT))
+    return scores
+
+
+def t_quantile(df: int) -> float:
+    """Return the two-sided 95 % t quantile for ``df`` degrees of freedom."""
+    return _T95.get(df, _Z95) if df >= 1 else math.inf
+
+
+def summarise(scores: Iterable[ThemeScore]) -> Summary | None:
+    """Return n, mean, favourable share, spread and a 95 % interval, or None for no scores.
+
+    For eNPS the mean is the net promoter score (promoters % minus detractors %), and its
+    interval comes from the variance of the +1/0/-1 promoter coding.
+    """
+    scores = list(scores)
+    n = len(scores)
+    if n == 0:
+        return None
+    is_nps = scores[0].theme == "enps"
+    if is_nps:
+        values = [100.0 * (1 if s.favourable else -1 if s.detractor else 0) for s in scores]
+    else:
+        values = [s.value for s in scores]
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    half = t_quantile(n - 1) * sd / math.sqrt(n) if n > 1 else math.inf
+    low, high = (-100.0, 100.0) if is_nps else (0.0, 100.0)
+    favourable = 100.0 * sum(1 for s in scores if s.favourable) / n
+    return Summary(
+        n=n,
+        mean=mean,
+        favourable_pct=favourable,
+        sd=sd,
+        ci_low=max(low, mean - half),
+        ci_high=min(high, mean + half),
+    )

@@ -1,0 +1,216 @@
+"""The typed ORM schema.
+
+Invariant: nothing in ``invitations``, ``responses`` or ``comments`` names a person, carries a
+time, or has an identifier that follows insertion order. Those three tables are keyed by random
+or hashed bytes and, on SQLite, declared ``WITHOUT ROWID`` so even physical order is by key.
+Staff, roster and programme tables are ordinary: they describe who may log in and who may be
+invited, never who answered what.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+# Tables that must never link an answer to a person (checked by tests and by the audit).
+ANONYMOUS_TABLES = ("invitations", "responses", "comments")
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so migrations are deterministic."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON}
+
+
+class Role(enum.StrEnum):
+    """What a staff account may see and do."""
+
+    ADMIN = "admin"
+    HR = "hr"
+    LEADER = "leader"
+
+
+class RoundStatus(enum.StrEnum):
+    """The life of a round: answers are accepted only while OPEN, read only at RELEASE."""
+
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+    RELEASED = "released"
+
+
+class Setting(Base):
+    """Instance-wide facts written once at initialisation, such as the key canary."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class OrgUnit(Base):
+    """A node of the organisation tree (organisation, department, team...)."""
+
+    __tablename__ = "org_units"
+    __table_args__ = (UniqueConstraint("parent_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    parent: Mapped[OrgUnit | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[OrgUnit]] = relationship(back_populates="parent")
+
+
+class Person(Base):
+    """Someone on the roster who can be invited. Never referenced by an answer."""
+
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    tenure_band: Mapped[str] = mapped_column(String(32), default="unstated")
+    active: Mapped[bool] = mapped_column(default=True)
+    unit: Mapped[OrgUnit] = relationship()
+
+
+class User(Base):
+    """A staff account: admin, HR or leadership."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class StaffSession(Base):
+    """A server-side record of a logged-in staff session, deleted at logout."""
+
+    __tablename__ = "staff_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    user: Mapped[User] = relationship()
+
+
+class Program(Base):
+    """A recurring pulse: its questions and its disclosure thresholds for future rounds."""
+
+    __tablename__ = "programs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    bank: Mapped[str] = mapped_column(String(64), default="core-v1")
+    k: Mapped[int] = mapped_column(default=5)
+    comment_k: Mapped[int] = mapped_column(default=10)
+    strict_links: Mapped[bool] = mapped_column(default=False)
+    rounds: Mapped[list[Round]] = relationship(back_populates="program", order_by="Round.number")
+
+
+class Round(Base):
+    """One pulse of a programme; its settings and org snapshot freeze when it opens."""
+
+    __tablename__ = "rounds"
+    __table_args__ = (UniqueConstraint("program_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[RoundStatus] = mapped_column(
+        Enum(RoundStatus, native_enum=False, length=16), default=RoundStatus.DRAFT
+    )
+    opens_on: Mapped[dt.date | None] = mapped_column(Date)
+    closes_on: Mapped[dt.date | None] = mapped_column(Date)
+    k: Mapped[int | None] = mapped_column()
+    comment_k: Mapped[int | None] = mapped_column()
+    items: Mapped[dict[str, Any] | None] = mapped_column()
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column()
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    wrapped_private_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    wrapped_token_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    program: Mapped[Program] = relationship(back_populates="rounds")
+
+    @property
+    def label(self) -> str:
+        """Return the short name people use for this round."""
+        return f"R{self.number}"
+
+
+class Invitation(Base):
+    """An unused one-time link: only the token's hash and what reporting needs."""
+
+    __tablename__ = "invitations"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    band: Mapped[str] = mapped_column(String(32))
+
+
+class Response(Base):
+    """One sealed set of answers. Random id, no time, no person."""
+
+    __tablename__ = "responses"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    band: Mapped[str] = mapped_column(String(32))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Comment(Base):
+    """One sealed free-text comment, stored apart from the answers it came with."""
+
+    __tablename__ = "comments"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Release(Base):
+    """The immutable manifest of a released round: everything any surface may show."""
+
+    __tablename__ = "releases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), unique=True)
+    released_on: Mapped[dt.date] = mapped_column(Date)
+    manifest: Mapped[dict[str, Any]] = mapped_column()
+    digest: Mapped[str] = mapped_column(String(64))
+    round: Mapped[Round] = relationship()
+
+
+class AuditEvent(Base):
+    """A staff action worth recording (release, link export). Never about a respondent."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")

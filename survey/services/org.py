@@ -1,0 +1,75 @@
+"""The organisation tree and roster as a round sees them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import OrgUnit, Person
+
+UNSTATED_BAND = "unstated"
+
+
+def unit_paths(units: list[OrgUnit]) -> dict[int, str]:
+    """Return each unit's path from the root, such as ``Example AI Lab/Research/Language``."""
+    by_id = {u.id: u for u in units}
+    paths: dict[int, str] = {}
+
+    def path(unit_id: int) -> str:
+        if unit_id not in paths:
+            unit = by_id[unit_id]
+            parent = unit.parent_id
+            paths[unit_id] = unit.name if parent is None else f"{path(parent)}/{unit.name}"
+        return paths[unit_id]
+
+    for unit in units:
+        path(unit.id)
+    return paths
+
+
+def add_unit(session: Session, name: str, parent: OrgUnit | None) -> OrgUnit:
+    """Add a unit under ``parent`` (None for the root); the caller commits."""
+    unit = OrgUnit(name=name, parent_id=parent.id if parent else None)
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def take_snapshot(session: Session) -> tuple[dict[str, Any], list[Person]]:
+    """Return the org tree, eligible counts and eligible people as they are now.
+
+    The snapshot is stored in the round when it opens, so later re-orgs never re-cut it.
+    Eligible counts are per unit and per unit × band (direct members, not subtree totals).
+    """
+    units = list(session.scalars(select(OrgUnit).order_by(OrgUnit.id)))
+    paths = unit_paths(units)
+    people = list(session.scalars(select(Person).where(Person.active).order_by(Person.id)))
+    per_unit = Counter(p.unit_id for p in people)
+    per_atom = Counter(f"{p.unit_id}|{p.tenure_band}" for p in people)
+    snapshot = {
+        "units": {
+            str(u.id): {"parent": u.parent_id, "name": u.name, "path": paths[u.id]} for u in units
+        },
+        "eligible": {str(unit): count for unit, count in per_unit.items()},
+        "eligible_atoms": dict(per_atom),
+        "people": [p.id for p in people],
+    }
+    return snapshot, people
+
+
+def parents_of(snapshot: dict[str, Any]) -> dict[int, int | None]:
+    """Return unit id -> parent id from a round snapshot."""
+    return {int(uid): info["parent"] for uid, info in snapshot["units"].items()}
+
+
+def depth_of(parents: dict[int, int | None], unit: int) -> int:
+    """Return how far ``unit`` is below the root (the root is 0)."""
+    depth = 0
+    node = parents[unit]
+    while node is not None:
+        depth += 1
+        node = parents[node]
+    return depth

@@ -1,0 +1,214 @@
+"""The life of a round: create, open, close, release.
+
+Invariants: settings, questions and the org snapshot freeze at OPEN; the token secret is
+destroyed at CLOSE together with every unused invitation; RELEASE opens the sealed answers
+once, stores an immutable manifest, and nothing reads raw answers afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from ..domain import crypto, disclosure
+from ..domain.questions import load_bank
+from ..domain.release import OpenedAnswer, ReleaseInput, build_manifest, digest
+from ..models import Comment, Invitation, Person, Program, Release, Response, Round, RoundStatus
+from . import org
+
+
+class RoundError(RuntimeError):
+    """Raised when a round cannot move to the asked state; the message says why."""
+
+
+@dataclass(frozen=True)
+class Link:
+    """One person's invitation link for an open round (never stored)."""
+
+    person_id: int
+    email: str
+    name: str
+    url: str
+    fallback_url: str
+
+
+def key_label(round_id: int, what: str) -> bytes:
+    """Return the label binding a wrapped key to its round and purpose."""
+    return f"candor/round/{round_id}/{what}".encode()
+
+
+def get_round(session: Session, round_id: int) -> Round:
+    """Return the round with this id or raise :class:`RoundError`."""
+    found = session.get(Round, round_id)
+    if found is None:
+        raise RoundError(f"there is no round {round_id}.")
+    return found
+
+
+def create_round(session: Session, program: Program) -> Round:
+    """Add the next DRAFT round of ``program``; the caller commits."""
+    last = session.scalar(select(func.max(Round.number)).where(Round.program_id == program.id))
+    new = Round(program_id=program.id, number=(last or 0) + 1, status=RoundStatus.DRAFT)
+    session.add(new)
+    session.flush()
+    return new
+
+
+def open_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> int:
+    """Freeze settings and snapshot, create keys and invitations; return how many were invited."""
+    if rnd.status is not RoundStatus.DRAFT:
+        raise RoundError(f"round {rnd.id} is {rnd.status.value}, not draft; only a draft round opens.")
+    program = rnd.program
+    disclosure.check_k(program.k)
+    bank = load_bank(program.bank)
+    snapshot, people = org.take_snapshot(session)
+    if not people:
+        raise RoundError("the roster has nobody to invite.")
+    rnd.k, rnd.comment_k = program.k, program.comment_k
+    rnd.items = {"bank": bank.key, "asked": [item.key for item in bank.items]}
+    rnd.snapshot = snapshot
+    keys = crypto.new_round_keys(kek, key_label(rnd.id, "private"))
+    rnd.public_key, rnd.wrapped_private_key = keys.public, keys.wrapped_private
+    secret = crypto.new_token().encode()
+    rnd.wrapped_token_secret = crypto.wrap(secret, kek, key_label(rnd.id, "tokens"))
+    invitations = [
+        Invitation(
+            token_hash=crypto.token_hash(crypto.derive_token(secret, str(p.id))),
+            round_id=rnd.id,
+            unit_id=p.unit_id,
+            band=p.tenure_band,
+        )
+        for p in people
+    ]
+    random.SystemRandom().shuffle(invitations)  # physical order must not follow the roster
+    session.add_all(invitations)
+    rnd.status = RoundStatus.OPEN
+    rnd.opens_on = today
+    session.flush()
+    return len(invitations)
+
+
+def invitation_links(session: Session, rnd: Round, kek: bytes, public_url: str) -> list[Link]:
+    """Return every invited person's link, re-derived from the round secret while it exists."""
+    if rnd.status is not RoundStatus.OPEN or rnd.wrapped_token_secret is None or rnd.snapshot is None:
+        raise RoundError(
+            f"round {rnd.id} has no link secret (it is not open, or strict mode discarded it)."
+        )
+    secret = crypto.unwrap(rnd.wrapped_token_secret, kek, key_label(rnd.id, "tokens"))
+    ids = rnd.snapshot["people"]
+    people = session.scalars(select(Person).where(Person.id.in_(ids)).order_by(Person.id))
+    base = public_url.rstrip("/")
+    links = []
+    for person in people:
+        token = crypto.derive_token(secret, str(person.id))
+        links.append(
+            Link(
+                person.id,
+                person.email,
+                person.name,
+                f"{base}/s/{rnd.id}#{token}",
+                f"{base}/s/{rnd.id}/{token}",
+            )
+        )
+    return links
+
+
+def close_round(session: Session, rnd: Round, today: dt.date) -> None:
+    """Stop accepting answers, destroy the link secret and every unused invitation."""
+    if rnd.status is not RoundStatus.OPEN:
+        raise RoundError(f"round {rnd.id} is {rnd.status.value}, not open.")
+    rnd.status = RoundStatus.CLOSED
+    rnd.closes_on = today
+    rnd.wrapped_token_secret = None
+    session.execute(delete(Invitation).where(Invitation.round_id == rnd.id))
+    session.flush()
+
+
+def _churn(session: Session, rnd: Round) -> dict[int, int]:
+    """Return each unit's change in eligible members since the programme's last release."""
+    previous = session.scalar(
+        select(Release)
+        .join(Round, Release.round_id == Round.id)
+        .where(Round.program_id == rnd.program_id, Round.number < rnd.number)
+        .order_by(Round.number.desc())
+        .limit(1)
+    )
+    if previous is None or rnd.snapshot is None:
+        return {}
+    before = {u["id"]: u["eligible"] for u in previous.manifest["units"]}
+    parents = org.parents_of(rnd.snapshot)
+    direct = {int(u): c for u, c in rnd.snapshot["eligible"].items()}
+    now = disclosure.subtree_counts(parents, direct)
+    return {unit: abs(now[unit] - before[unit]) for unit in now if unit in before}
+
+
+def release_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> Release:
+    """Open the round's answers once, decide what may be published and store the manifest."""
+    if rnd.status is not RoundStatus.CLOSED:
+        raise RoundError(f"round {rnd.id} is {rnd.status.value}; only a closed round is released.")
+    if rnd.snapshot is None or rnd.items is None or rnd.wrapped_private_key is None:
+        raise RoundError(f"round {rnd.id} was never opened properly.")
+    private = crypto.unwrap_private_key(
+        rnd.wrapped_private_key, kek, key_label(rnd.id, "private")
+    )
+    answers = []
+    rows = list(session.scalars(select(Response).where(Response.round_id == rnd.id)))
+    for row in rows:
+        info = crypto.context("response", rnd.id, row.unit_id, row.band)
+        payload = json.loads(crypto.open_sealed(row.sealed, private, info))
+        answers.append(OpenedAnswer(row.unit_id, row.band, payload["answers"]))
+    comments = []
+    for c in session.scalars(select(Comment).where(Comment.round_id == rnd.id)):
+        info = crypto.context("comment", rnd.id, c.unit_id, "")
+        comments.append((c.unit_id, json.loads(crypto.open_sealed(c.sealed, private, info))["text"]))
+    names = list(session.scalars(select(Person.name).where(Person.name != "")))
+    data = ReleaseInput(
+        round_id=rnd.id,
+        round_number=rnd.number,
+        program=rnd.program.name,
+        opens_on=rnd.opens_on.isoformat() if rnd.opens_on else "",
+        closed_on=rnd.closes_on.isoformat() if rnd.closes_on else "",
+        k=rnd.k or rnd.program.k,
+        comment_k=rnd.comment_k or rnd.program.comment_k,
+        bank=load_bank(rnd.items["bank"]),
+        asked=tuple(rnd.items["asked"]),
+        snapshot=rnd.snapshot,
+        answers=answers,
+        comments=comments,
+        roster_names=names,
+        churn=_churn(session, rnd),
+    )
+    manifest = build_manifest(data)
+    release = Release(round_id=rnd.id, released_on=today, manifest=manifest, digest=digest(manifest))
+    session.add(release)
+    rnd.status = RoundStatus.RELEASED
+    if session.get_bind().dialect.name == "postgresql":
+        _rewrite_in_random_order(session, rows)
+    session.flush()
+    return release
+
+
+def _rewrite_in_random_order(session: Session, rows: list[Response]) -> None:
+    """Rewrite a round's responses in random order so heap order says nothing on PostgreSQL."""
+    copies = [(r.id, r.round_id, r.unit_id, r.band, r.sealed) for r in rows]
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    random.SystemRandom().shuffle(copies)
+    session.add_all(
+        Response(id=i, round_id=rid, unit_id=u, band=b, sealed=s) for i, rid, u, b, s in copies
+    )
+
+
+def released_manifests(session: Session, program_id: int | None = None) -> list[dict[str, Any]]:
+    """Return the manifests of released rounds, oldest first."""
+    query = select(Release).join(Round, Release.round_id == Round.id).order_by(Round.program_id, Round.number)
+    if program_id is not None:
+        query = query.where(Round.program_id == program_id)
+    return [r.manifest for r in session.scalars(query)]
