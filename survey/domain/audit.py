@@ -61,7 +61,7 @@ _IntRow: TypeAlias = dict[int, int]
 
 @dataclass(frozen=True)
 class Leak:
-    """A set of atoms whose respondent total can be derived from the release."""
+    """A set of atoms whose respondent total (1..k-1) can be derived from the release."""
 
     atoms: frozenset[AtomId]
     total: int
@@ -69,7 +69,12 @@ class Leak:
 
 @dataclass(frozen=True)
 class AuditResult:
-    """The verdict of ``audit`` and what it looked at."""
+    """The verdict of ``audit`` and what it looked at.
+
+    ``cells`` counts the cells passed in, ``atoms`` the atoms with respondents,
+    ``sets_checked`` the candidate sets tested.  ``exhaustive`` is False when
+    the search hit ``max_sets``; ``ok`` is then False as well (fail closed).
+    """
 
     ok: bool
     leaks: tuple[Leak, ...]

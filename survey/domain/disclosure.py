@@ -50,19 +50,37 @@ def check_k(k: int) -> int:
 
 def subtree_counts(parents: Mapping[int, int | None], direct: Mapping[int, int]) -> dict[int, int]:
     """Return each unit's respondents including all its descendants."""
+    check_tree(parents)
     totals = dict.fromkeys(parents, 0)
     for unit, count in direct.items():
         if unit not in parents:
             raise DisclosureError(f"count given for unknown unit {unit}")
-        seen: set[int] = set()
         node: int | None = unit
         while node is not None:
-            if node in seen:
-                raise DisclosureError(f"the unit tree has a cycle through {node}")
-            seen.add(node)
             totals[node] += count
             node = parents[node]
     return totals
+
+
+def check_tree(parents: Mapping[int, int | None]) -> None:
+    """Raise :class:`DisclosureError` unless every parent is a known unit and there is no cycle.
+
+    Every unit is checked, not only those with respondents: a cycle elsewhere in the snapshot
+    would make any later walk up the tree loop forever.
+    """
+    acyclic: set[int] = set()
+    for unit in parents:
+        path: list[int] = []
+        node: int | None = unit
+        while node is not None and node not in acyclic:
+            if node in path:
+                raise DisclosureError(f"the unit tree has a cycle through {node}")
+            path.append(node)
+            parent = parents[node]
+            if parent is not None and parent not in parents:
+                raise DisclosureError(f"unit {node} has unknown parent {parent}")
+            node = parent
+        acyclic.update(path)
 
 
 def decide_units(

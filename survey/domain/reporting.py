@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .charts import TrendPoint, TrendSeries
+if TYPE_CHECKING:  # charts imports matplotlib; pages that only read tables must not
+    from .charts import TrendSeries
 
 Manifest = Mapping[str, Any]
 
@@ -87,6 +88,8 @@ def trend_series(
     manifests: Sequence[Manifest], unit_id: int, theme: str, theme_label: str, unit_path: str
 ) -> TrendSeries:
     """Return the chart input for one unit and theme over all released rounds."""
+    from .charts import TrendPoint, TrendSeries
+
     low, high, label = theme_scale(theme)
     points = tuple(
         TrendPoint(_tick(m), row.mean, row.ci_low, row.ci_high)

@@ -6,7 +6,8 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, RadioField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, InputRequired, Length
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length
 
 from ..domain.questions import LIKERT_LABELS, Item
 from ..services.submission import COMMENT_MAX_CHARS
@@ -17,7 +18,7 @@ ITEM_FIELD_PREFIX = "q_"
 class LoginForm(FlaskForm):  # type: ignore[misc]
     """Staff login."""
 
-    email = EmailField("Email", validators=[DataRequired(), Email()])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired()])
 
 
@@ -49,9 +50,9 @@ def survey_form_class(items: tuple[Item, ...]) -> type[Any]:
     for item in items:
         low, high = item.bounds
         if item.scale == "nps":
-            choices = [(str(v), str(v)) for v in range(low, high + 1)]
+            choices = [SelectChoice(str(v), str(v)) for v in range(low, high + 1)]
         else:
-            choices = [(str(v), LIKERT_LABELS[v - 1]) for v in range(low, high + 1)]
+            choices = [SelectChoice(str(v), LIKERT_LABELS[v - 1]) for v in range(low, high + 1)]
         attrs[field_name(item)] = RadioField(
             item.text,
             choices=choices,

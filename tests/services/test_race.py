@@ -1,0 +1,70 @@
+"""Many threads submitting the same links at once store exactly one response per link."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+from flask import Flask
+
+from survey import db
+from survey.models import Invitation, Response
+from survey.services import submission
+from tests.conftest import OpenRound, answers_for
+
+THREADS_PER_LINK = 4
+
+
+def test_concurrent_submissions(app: Flask, open_round: OpenRound) -> None:
+    form = answers_for(app, open_round.round_id)
+    answers = {key.removeprefix("q_"): int(v) for key, v in form.items()}
+    tokens = list(open_round.tokens.values())
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(tokens) * THREADS_PER_LINK)
+
+    def worker(token: str) -> None:
+        barrier.wait()
+        with app.app_context():
+            session = db.get_session()
+            try:
+                survey = submission.survey_for(session, open_round.round_id)
+                submission.submit(session, survey, token, answers, "")
+                session.commit()
+                result = "stored"
+            except submission.LinkUnusable:
+                session.rollback()
+                result = "refused"
+        with lock:
+            outcomes[result] += 1
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in tokens for _ in range(THREADS_PER_LINK)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert outcomes["stored"] == len(tokens)
+    assert outcomes["refused"] == len(tokens) * (THREADS_PER_LINK - 1)
+    with db.session_scope(app) as session:
+        assert session.query(Response).count() == len(tokens)
+        assert session.query(Invitation).count() == 0
+
+
+def test_failed_submission_keeps_link(app: Flask, open_round: OpenRound) -> None:
+    """A submission that fails after consuming is rolled back: the link still works."""
+    token = next(iter(open_round.tokens.values()))
+    answers = {k.removeprefix("q_"): int(v) for k, v in answers_for(app, open_round.round_id).items()}
+    with app.app_context():
+        session = db.get_session()
+        survey = submission.survey_for(session, open_round.round_id)
+        submission.submit(session, survey, token, answers, "")
+        session.rollback()  # e.g. the commit failed
+    with app.app_context():
+        session = db.get_session()
+        assert submission.check_token(session, open_round.round_id, token)
+        survey = submission.survey_for(session, open_round.round_id)
+        submission.submit(session, survey, token, answers, "")
+        session.commit()
+    with db.session_scope(app) as session:
+        assert session.query(Response).count() == 1

@@ -1,0 +1,89 @@
+"""Headers, sessions, throttling and log hygiene."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import PASSWORD, STAFF, OpenRound, answers_for, login
+
+
+def test_security_headers(client: FlaskClient, open_round: OpenRound) -> None:
+    for path in ("/", f"/s/{open_round.round_id}", "/login"):
+        headers = client.get(path).headers
+        assert headers["Content-Security-Policy"].startswith("default-src 'self'")
+        assert "script-src 'self'" in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["Referrer-Policy"] == "same-origin"
+    assert client.get(f"/s/{open_round.round_id}").headers["Cache-Control"] == "no-store"
+
+
+def test_dashboard_is_not_cached(client: FlaskClient, open_round: OpenRound) -> None:
+    login(client, "hr")
+    assert client.get("/dashboard").headers["Cache-Control"] == "no-store"
+
+
+def test_session_rotates_and_dies_on_logout(app: Flask, open_round: OpenRound) -> None:
+    first = app.test_client()
+    login(first, "hr")
+    cookie_a = first.get_cookie("candor_session").value
+    login(first, "hr")
+    cookie_b = first.get_cookie("candor_session").value
+    assert cookie_a != cookie_b
+    # A copy of the cookie taken before logout must not work afterwards.
+    thief = app.test_client()
+    thief.set_cookie("candor_session", cookie_b)
+    assert thief.get("/dashboard").status_code == 200
+    first.post("/logout")
+    assert thief.get("/dashboard").status_code == 302
+    # The older session, replaced at the second login, stays valid only until logout too.
+    old = app.test_client()
+    old.set_cookie("candor_session", cookie_a)
+    assert old.get("/dashboard").status_code in (200, 302)
+
+
+def test_cookie_flags(app: Flask) -> None:
+    client = app.test_client()
+    response = client.post("/login", data={"email": STAFF["hr"], "password": PASSWORD})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_login_is_throttled(app: Flask, client: FlaskClient) -> None:
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        assert client.post("/login", data={"email": STAFF["hr"], "password": "wrong"}).status_code == 401
+    locked = client.post("/login", data={"email": STAFF["hr"], "password": PASSWORD})
+    assert locked.status_code == 401 and b"locked" in locked.data
+
+
+def test_unknown_and_wrong_password_look_alike(client: FlaskClient) -> None:
+    a = client.post("/login", data={"email": "nobody@example.org", "password": "wrong"})
+    b = client.post("/login", data={"email": STAFF["hr"], "password": "wrong"})
+    assert a.status_code == b.status_code == 401
+    assert a.data.replace(b"nobody@example.org", b"X") == b.data.replace(STAFF["hr"].encode(), b"X")
+
+
+def test_open_redirect_refused(client: FlaskClient) -> None:
+    response = client.post("/login?next=//evil.example/x", data={"email": STAFF["hr"], "password": PASSWORD})
+    assert response.headers["Location"] in ("/", "http://localhost/")
+
+
+def test_survey_routes_log_no_token(app: Flask, client: FlaskClient, open_round: OpenRound,
+                                    caplog: pytest.LogCaptureFixture) -> None:
+    token = next(iter(open_round.tokens.values()))
+    from survey.web.security import _redact_access_log
+
+    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, '%s - - [%s] %s',
+                               ("10.1.2.3", "28/Nov/2026 10:00:00", f'"GET /s/1/{token} HTTP/1.1" 200 -'), None)
+    _redact_access_log(record)
+    text = record.getMessage()
+    assert token not in text and "10.1.2.3" not in text and "28/Nov" not in text
+    with caplog.at_level(logging.DEBUG):
+        client.get(f"/s/{open_round.round_id}/{token}")
+        data = {**answers_for(app, open_round.round_id), "token": token}
+        client.post(f"/s/{open_round.round_id}", data=data)
+    assert token not in caplog.text
