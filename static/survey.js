@@ -7,9 +7,14 @@
   if (!form) { return; }
   var token = form.querySelector("input[name=token]");
   var box = document.getElementById("token-box");
+  // The shape of an access code (TOKEN_PATTERN in survey/services/submission.py). Anything
+  // else in the fragment (the skip link's "#main" after a reload, a link cut short or mangled
+  // by a mail client) leaves the code box empty and visible, so the person sees it at once.
+  var CODE = /^[A-Za-z0-9_-]{20,64}$/;
   var fragment = window.location.hash.replace(/^#/, "");
   if (fragment && token && !token.value) {
-    token.value = decodeURIComponent(fragment);
+    try { fragment = decodeURIComponent(fragment); } catch (e) { fragment = ""; }
+    if (CODE.test(fragment)) { token.value = fragment; }
     history.replaceState(null, "", window.location.pathname);
   }
   if (token && token.value && box && !box.querySelector(".error")) {

@@ -205,6 +205,15 @@ class Release(Base):
     round: Mapped[Round] = relationship()
 
 
+class ParticipationSnapshot(Base):
+    """Org-wide participation of an open round, rounded, recorded at most once a day."""
+
+    __tablename__ = "participation_snapshots"
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    pct_rounded: Mapped[int] = mapped_column()
+
+
 class AuditEvent(Base):
     """A staff action worth recording (release, link export). Never about a respondent."""
 

@@ -162,6 +162,22 @@ def _descendants(unit: int, children: Mapping[int | None, list[int]]) -> list[in
     return out
 
 
+def published_share(pct: float, exact: bool) -> str:
+    """Return a favourable share as published for a cell.
+
+    Exact only for cells in the distribution-safe set (every group derivable from them has
+    at least ``DISTRIBUTION_MIN_N`` people); elsewhere coded at the extremes and rounded to
+    the nearest 10 %, so subtracting two published shares cannot pin down a small group.
+    """
+    if exact:
+        return f"{pct:.0f} %"
+    if pct >= 90:
+        return "≥ 90 %"
+    if pct <= 10:
+        return "≤ 10 %"
+    return f"about {10 * round(pct / 10):.0f} %"
+
+
 def coded_share(pct: float, n: int) -> str:
     """Return a favourable share as published: exact for n >= 10, else coded at the extremes."""
     if n < DISTRIBUTION_MIN_N:

@@ -1,7 +1,7 @@
 """Masking identifiers in free text before anyone reads it.
 
 Invariant: emails, phone-like digit runs and any name from the roster (whole names, and each
-capitalised part of three letters or more) are replaced by a bracketed placeholder.
+part of three letters or more, in any letter case) are replaced by a bracketed placeholder.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def name_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     if not parts:
         return None
     alternatives = "|".join(re.escape(p) for p in sorted(parts, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 
 def mask(text: str, names: re.Pattern[str] | None) -> str:

@@ -23,6 +23,12 @@ MANIFEST_VERSION = 1
 PARTICIPATION_ROUNDING = 5  # org-wide participation is published to the nearest 5 %
 COMMENT_MAX_DEPTH = 1       # comments: organisation and department level only
 REMAINDER_LABEL = "Elsewhere in the organisation"
+ATTRIBUTE_MAX_DEPTH = 1     # attribute breakdowns: organisation and department level only
+ATTRIBUTE_NAME = "tenure"
+# Above this many atoms the exact audit's greedy selection gets slow; use block merging.
+EXACT_MAX_ATOMS = 600
+MODE_EXACT = "exact"
+MODE_BLOCKS = "blocks"
 
 
 class ReleaseError(RuntimeError):
@@ -80,6 +86,9 @@ def build_manifest(data: ReleaseInput, shuffle: Callable[[list[str]], None] | No
     parents = {int(uid): info["parent"] for uid, info in units.items()}
     direct = Counter(a.unit_id for a in data.answers)
     visibility = disclosure.decide_units(parents, direct, data.k, data.churn)
+    # Exact favourable shares and answer distributions need every derivable group to have at
+    # least DISTRIBUTION_MIN_N people: the same remainder rule at that threshold.
+    detailed = disclosure.decide_units(parents, direct, max(data.k, disclosure.DISTRIBUTION_MIN_N))
     eligible_direct = {int(u): c for u, c in data.snapshot["eligible"].items()}
     eligible = disclosure.subtree_counts(parents, eligible_direct)
     subtree = _subtrees(parents)
@@ -113,21 +122,29 @@ def build_manifest(data: ReleaseInput, shuffle: Callable[[list[str]], None] | No
                     s[theme.key] for unit, s in person_scores if unit in members and theme.key in s
                 )
                 if summary is not None and summary.n >= data.k:
-                    row["themes"][theme.key] = _cell(summary)
+                    row["themes"][theme.key] = _cell(summary, detailed[uid].shown)
         unit_rows.append(row)
 
-    cells = [
-        frozenset(atom_id(a.unit_id, a.band) for a in data.answers if a.unit_id in subtree[row["id"]])
-        for row in unit_rows
-        if row["shown"]
-    ]
     atom_counts = Counter(atom_id(a.unit_id, a.band) for a in data.answers)
-    verdict = audit.audit(cells, atom_counts, data.k)
+    bands = sorted({key.split("|", 1)[1] for key in data.snapshot.get("eligible_atoms", {})}
+                   | {a.band for a in data.answers})
+    base_defs = [{"kind": "unit", "unit": row["id"]} for row in unit_rows if row["shown"]]
+    base_cells = [expand_cell(d, subtree, bands) for d in base_defs]
+    attribute_rows, kept_defs, mode, blocks = _attributes(
+        data, parents, visibility, subtree, bands, atom_counts, base_cells, themes, person_scores
+    )
+    published = base_defs + kept_defs
+    cells = [expand_cell(d, subtree, bands) for d in published]
+    if blocks is None:
+        verdict = audit.audit(cells, atom_counts, data.k)
+    else:
+        verdict = _block_audit(cells, blocks, atom_counts, data.k)
     if not verdict.ok:
         raise ReleaseError(
             "the disclosure audit found a group of fewer than k people that could be computed "
             f"from the published cells: {sorted(verdict.leaks[0].atoms) if verdict.leaks else '?'}"
         )
+    _add_distributions(unit_rows, data, subtree, detailed)
 
     total_eligible = sum(eligible_direct.values())
     org_rate = 100.0 * len(data.answers) / total_eligible if total_eligible else 0.0
@@ -150,16 +167,40 @@ def build_manifest(data: ReleaseInput, shuffle: Callable[[list[str]], None] | No
             else None,
         },
         "units": unit_rows,
+        "attributes": {"name": ATTRIBUTE_NAME, "bands": bands, "cells": attribute_rows},
         "comments": _comment_groups(data, parents, shuffle),
         "audit": {
             "ok": verdict.ok,
-            "mode": "exact",
+            "mode": mode,
+            "published": published,
             "cells": verdict.cells,
             "atoms": verdict.atoms,
             "sets_checked": verdict.sets_checked,
             "exhaustive": verdict.exhaustive,
         },
     }
+
+
+def verify(
+    manifest: Mapping[str, Any], snapshot: Mapping[str, Any], counts: Mapping[str, int]
+) -> audit.AuditResult:
+    """Re-run a release's audit from its published cell definitions and the atom counts.
+
+    ``counts`` are respondents per atom (unit|band), which the caller can count from stored
+    rows without opening any answer. Block-mode releases are re-blocked the same way.
+    """
+    parents = {int(uid): info["parent"] for uid, info in snapshot["units"].items()}
+    subtree = _subtrees(parents)
+    bands = manifest["attributes"]["bands"]
+    cells = [expand_cell(d, subtree, bands) for d in manifest["audit"]["published"]]
+    k = int(manifest["k"])
+    if manifest["audit"]["mode"] == MODE_EXACT:
+        return audit.audit(cells, counts, k)
+    shown = {u["id"]: u["shown"] for u in manifest["units"]}
+    visibility = {
+        uid: disclosure.Visibility(shown.get(uid, False), 0) for uid in parents
+    }
+    return _block_audit(cells, _blocks(k, parents, visibility, counts), counts, k)
 
 
 def reaudit(manifest: Mapping[str, Any]) -> audit.AuditResult:
@@ -200,15 +241,178 @@ def reaudit(manifest: Mapping[str, Any]) -> audit.AuditResult:
     return audit.audit(cells, counts, int(manifest["k"]))
 
 
-def _cell(summary: scoring.Summary) -> dict[str, Any]:
-    coded = summary.n < disclosure.DISTRIBUTION_MIN_N and (
-        summary.favourable_pct >= 90 or summary.favourable_pct <= 10
-    )
+def expand_cell(definition: Mapping[str, Any], subtree: Mapping[int, set[int]], bands: Sequence[str]) -> frozenset[str]:
+    """Return the atoms a published cell sums, from its structural definition.
+
+    A ``unit`` cell covers every band of every unit in the subtree; an ``attribute`` cell one
+    band of them. Definitions never say which atoms actually have respondents.
+    """
+    members = subtree[int(definition["unit"])]
+    wanted = [definition["band"]] if definition["kind"] == "attribute" else list(bands)
+    return frozenset(atom_id(u, b) for u in members for b in wanted)
+
+
+def subtrees_of(snapshot: Mapping[str, Any]) -> dict[int, set[int]]:
+    """Return unit id -> ids of the unit and all its descendants, from a round snapshot."""
+    return _subtrees({int(uid): info["parent"] for uid, info in snapshot["units"].items()})
+
+
+def _attributes(
+    data: ReleaseInput,
+    parents: Mapping[int, int | None],
+    visibility: Mapping[int, disclosure.Visibility],
+    subtree: Mapping[int, set[int]],
+    bands: Sequence[str],
+    counts: Mapping[str, int],
+    base_cells: Sequence[frozenset[str]],
+    themes: Sequence[Any],
+    person_scores: Sequence[tuple[int, dict[str, scoring.ThemeScore]]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str, list[frozenset[str]] | None]:
+    """Decide the attribute-band cells (organisation and departments × band).
+
+    Small releases use the exact audit: candidates are added largest first and kept only if
+    the audit of everything published still passes. Large ones use block merging: inside each
+    region of the hierarchy, atoms are merged into blocks of at least k, and only cells that
+    are unions of whole blocks are published, so every derivable group is a union of blocks.
+    """
+    mode = MODE_EXACT if len(counts) <= EXACT_MAX_ATOMS else MODE_BLOCKS
+    candidates: list[tuple[str, frozenset[str]]] = []
+    definitions: dict[str, dict[str, Any]] = {}
+    for unit in sorted(parents):
+        if not visibility[unit].shown or _depth(parents, unit) > ATTRIBUTE_MAX_DEPTH:
+            continue
+        for band in bands:
+            definition = {"kind": "attribute", "unit": unit, "band": band}
+            name = f"{unit}|{band}"
+            definitions[name] = definition
+            candidates.append((name, expand_cell(definition, subtree, bands)))
+    blocks = None
+    if mode == MODE_EXACT:
+        kept, rejected = audit.select_cells(base_cells, candidates, counts, data.k)
+    else:
+        blocks = _blocks(data.k, parents, visibility, counts)
+        kept, rejected = [], {}
+        for name, cell in candidates:
+            total = sum(counts.get(a, 0) for a in cell)
+            whole = all(b <= cell or not (b & cell) for b in blocks)
+            if total < data.k:
+                rejected[name] = audit.REASON_FEWER_THAN_K
+            elif not whole:
+                rejected[name] = "not a union of whole blocks"
+            else:
+                kept.append(name)
+    rows = []
+    units = data.snapshot["units"]
+    for name, _atoms in candidates:
+        definition = definitions[name]
+        unit, band = definition["unit"], definition["band"]
+        row: dict[str, Any] = {
+            "unit": unit,
+            "path": units[str(unit)]["path"],
+            "band": band,
+            "shown": name in kept,
+            "reason": "" if name in kept else _public_reason(rejected.get(name, "")),
+            "themes": {},
+        }
+        if name in kept:
+            members = subtree[unit]
+            scored = [
+                s for (uid, s), a in zip(person_scores, data.answers, strict=True)
+                if uid in members and a.band == band
+            ]
+            row["n"] = len(scored)
+            for theme in themes:
+                summary = scoring.summarise(s[theme.key] for s in scored if theme.key in s)
+                if summary is not None and summary.n >= data.k:
+                    row["themes"][theme.key] = _cell(summary, False)
+        rows.append(row)
+    return rows, [definitions[name] for name in kept], mode, blocks
+
+
+def _public_reason(reason: str) -> str:
+    if reason == audit.REASON_FEWER_THAN_K:
+        return disclosure.REASON_SMALL
+    return disclosure.REASON_REMAINDER
+
+
+def _regions(
+    parents: Mapping[int, int | None], visibility: Mapping[int, disclosure.Visibility]
+) -> dict[int, int]:
+    """Return unit -> the shown unit whose remainder it falls in (itself if shown)."""
+    out = {}
+    for unit in parents:
+        node: int | None = unit
+        while node is not None and not visibility[node].shown:
+            node = parents[node]
+        if node is not None:
+            out[unit] = node
+    return out
+
+
+def _blocks(
+    k: int,
+    parents: Mapping[int, int | None],
+    visibility: Mapping[int, disclosure.Visibility],
+    counts: Mapping[str, int],
+) -> list[frozenset[str]]:
+    """Merge each hierarchy region's atoms, ordered by band then unit, into blocks of >= k."""
+    region_of = _regions(parents, visibility)
+    grouped: dict[int, list[str]] = defaultdict(list)
+    for atom in sorted(counts, key=lambda a: (a.split("|", 1)[1], int(a.split("|", 1)[0]))):
+        unit = int(atom.split("|", 1)[0])
+        if unit in region_of and counts[atom] > 0:
+            grouped[region_of[unit]].append(atom)
+    blocks: list[frozenset[str]] = []
+    for atoms in grouped.values():
+        blocks.extend(audit.merge_blocks(atoms, counts, k))
+    return blocks
+
+
+def _block_audit(
+    cells: Sequence[frozenset[str]], blocks: Sequence[frozenset[str]], counts: Mapping[str, int], k: int
+) -> audit.AuditResult:
+    """Audit a block-mode release with blocks as atoms, after proving every cell is whole blocks."""
+    block_of = {atom: i for i, block in enumerate(blocks) for atom in block}
+    block_cells = []
+    for cell in cells:
+        used = {block_of[a] for a in cell if a in block_of}
+        if any(not blocks[i] <= cell for i in used):
+            return audit.AuditResult(False, (), len(cells), len(blocks), 0, True)
+        block_cells.append(frozenset(f"b{i}" for i in used))
+    block_counts = {f"b{i}": sum(counts.get(a, 0) for a in b) for i, b in enumerate(blocks)}
+    return audit.audit(block_cells, block_counts, k)
+
+
+def _add_distributions(
+    unit_rows: list[dict[str, Any]],
+    data: ReleaseInput,
+    subtree: Mapping[int, set[int]],
+    detailed: Mapping[int, disclosure.Visibility],
+) -> None:
+    """Add per-item answer counts to shown units that are distribution-safe (see ``detailed``)."""
+    items = data.bank.items_for(data.asked)
+    for row in unit_rows:
+        if not row["shown"] or not detailed[row["id"]].shown:
+            continue
+        members = subtree[row["id"]]
+        dist: dict[str, list[int]] = {}
+        for item in items:
+            low, high = item.bounds
+            tally = [0] * (high - low + 1)
+            for answer in data.answers:
+                if answer.unit_id in members and item.key in answer.answers:
+                    tally[answer.answers[item.key] - low] += 1
+            dist[item.key] = tally
+        row["distributions"] = dist
+
+
+def _cell(summary: scoring.Summary, exact: bool) -> dict[str, Any]:
+    """Return a published cell; ``exact`` marks cells safe for exact shares and distributions."""
     return {
         "n": summary.n,
         "mean": round(summary.mean, 1),
-        "favourable_pct": None if coded else round(summary.favourable_pct, 1),
-        "favourable_text": disclosure.coded_share(summary.favourable_pct, summary.n),
+        "favourable_pct": round(summary.favourable_pct, 1) if exact else None,
+        "favourable_text": disclosure.published_share(summary.favourable_pct, exact),
         "sd": round(summary.sd, 1),
         "ci_low": round(summary.ci_low, 1),
         "ci_high": round(summary.ci_high, 1),

@@ -131,3 +131,30 @@ def root_unit(manifests: Sequence[Manifest]) -> int | None:
         if unit["parent"] is None:
             return int(unit["id"])
     return None
+
+
+@dataclass(frozen=True)
+class BandRow:
+    """One attribute band of a unit in one round: shown with figures, or hidden."""
+
+    band: str
+    shown: bool
+    n: int | None
+    means: dict[str, float]
+
+
+def band_rows(manifest: Manifest, unit_id: int) -> list[BandRow]:
+    """Return the attribute-band breakdown of ``unit_id`` in one manifest (may be empty)."""
+    rows = []
+    for cell in manifest.get("attributes", {}).get("cells", []):
+        if cell["unit"] != unit_id:
+            continue
+        rows.append(
+            BandRow(
+                band=cell["band"],
+                shown=cell["shown"],
+                n=cell.get("n") if cell["shown"] else None,
+                means={k: v["mean"] for k, v in cell["themes"].items()} if cell["shown"] else {},
+            )
+        )
+    return rows

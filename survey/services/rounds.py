@@ -18,8 +18,18 @@ from sqlalchemy.orm import Session
 
 from ..domain import crypto, disclosure
 from ..domain.questions import load_bank
-from ..domain.release import OpenedAnswer, ReleaseInput, build_manifest, digest
-from ..models import Comment, Invitation, Person, Program, Release, Response, Round, RoundStatus
+from ..domain.release import OpenedAnswer, ReleaseInput, atom_id, build_manifest, digest
+from ..models import (
+    Comment,
+    Invitation,
+    ParticipationSnapshot,
+    Person,
+    Program,
+    Release,
+    Response,
+    Round,
+    RoundStatus,
+)
 from . import org
 
 
@@ -206,9 +216,45 @@ def _rewrite_in_random_order(session: Session, rows: list[Response]) -> None:
     )
 
 
+def atom_counts(session: Session, round_id: int) -> dict[str, int]:
+    """Return respondents per atom (unit|band) of a round, counted without opening any answer."""
+    rows = session.execute(
+        select(Response.unit_id, Response.band, func.count())
+        .where(Response.round_id == round_id)
+        .group_by(Response.unit_id, Response.band)
+    )
+    return {atom_id(unit, band): count for unit, band, count in rows}
+
+
 def released_manifests(session: Session, program_id: int | None = None) -> list[dict[str, Any]]:
     """Return the manifests of released rounds, oldest first."""
     query = select(Release).join(Round, Release.round_id == Round.id).order_by(Round.program_id, Round.number)
     if program_id is not None:
         query = query.where(Round.program_id == program_id)
     return [r.manifest for r in session.scalars(query)]
+
+
+PARTICIPATION_STEP = 5  # percent
+
+
+def participation_today(session: Session, rnd: Round, today: dt.date) -> int | None:
+    """Return an open round's org-wide participation, rounded, fixed for the whole day.
+
+    The first call of a day records the value; later calls that day return the same number,
+    so watching the page cannot time anyone's answer more finely than a day.
+    """
+    if rnd.status is not RoundStatus.OPEN or rnd.snapshot is None:
+        return None
+    found = session.get(ParticipationSnapshot, (rnd.id, today))
+    if found is None:
+        invited = len(rnd.snapshot["people"])
+        left = session.scalar(
+            select(func.count()).select_from(Invitation).where(Invitation.round_id == rnd.id)
+        ) or 0
+        pct = 100.0 * (invited - left) / invited if invited else 0.0
+        found = ParticipationSnapshot(
+            round_id=rnd.id, day=today, pct_rounded=int(PARTICIPATION_STEP * round(pct / PARTICIPATION_STEP))
+        )
+        session.add(found)
+        session.flush()
+    return found.pct_rounded

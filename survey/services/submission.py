@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -97,7 +98,10 @@ def submit(
             ),
         )
     )
-    text = comment.strip()[:COMMENT_MAX_CHARS]
+    # Control characters would be escaped (6 bytes each) and could overflow the padding bucket.
+    text = "".join(
+        ch for ch in comment if ch in "\n\t" or unicodedata.category(ch)[0] != "C"
+    ).strip()[:COMMENT_MAX_CHARS]
     if text:
         body = json.dumps({"v": 1, "text": text}, ensure_ascii=False).encode()
         session.add(

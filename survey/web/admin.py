@@ -9,10 +9,10 @@ from werkzeug.wrappers import Response
 from ..db import get_session
 from ..domain.crypto import CryptoError
 from ..domain.release import ReleaseError
-from ..models import Program, Role
+from ..models import Program, Role, RoundStatus
 from ..services import rounds
 from .forms import ActionForm
-from .security import roles_required
+from .security import roles_required, utcnow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -21,16 +21,25 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @roles_required(Role.ADMIN)
 def index() -> str:
     """List programmes and their rounds with what can be done next."""
-    programs = list(get_session().scalars(select(Program).order_by(Program.id)))
-    return render_template("admin/index.html", programs=programs, form=ActionForm())
+    session = get_session()
+    programs = list(session.scalars(select(Program).order_by(Program.id)))
+    today = utcnow().date()
+    participation = {
+        rnd.id: rounds.participation_today(session, rnd, today)
+        for program in programs
+        for rnd in program.rounds
+        if rnd.status is RoundStatus.OPEN
+    }
+    session.commit()  # the day's participation figure is fixed once recorded
+    return render_template(
+        "admin/index.html", programs=programs, form=ActionForm(), participation=participation
+    )
 
 
 @bp.post("/rounds/<int:round_id>/<action>")
 @roles_required(Role.ADMIN)
 def round_action(round_id: int, action: str) -> Response:
     """Open, close or release a round."""
-    from .security import utcnow
-
     session = get_session()
     if not ActionForm().validate_on_submit():
         flash("The form expired; please try again.", "error")

@@ -52,6 +52,8 @@ def index() -> str:
         units=units,
         unit=unit,
         panels=panels,
+        bands=reporting.band_rows(manifests[-1], unit.id) if manifests and unit else [],
+        themes=themes,
     )
 
 

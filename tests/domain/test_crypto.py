@@ -205,7 +205,8 @@ def test_seal_rejects_bad_public_key(public: bytes) -> None:
 @pytest.mark.parametrize("secret", [b"", b"s", os.urandom(32), os.urandom(1000)])
 def test_wrap_round_trip(secret: bytes) -> None:
     blob = wrap(secret, KEK, LABEL)
-    assert secret not in blob or not secret
+    if len(secret) >= 16:
+        assert secret not in blob
     assert unwrap(blob, KEK, LABEL) == secret
 
 
@@ -266,7 +267,9 @@ def test_check_canary(kek: bytes, expected: bool) -> None:
     assert check_canary(make_canary(KEK), kek) is expected
 
 
-@pytest.mark.parametrize("canary", [b"", b"\x01" + bytes(40), wrap(b"not the canary", KEK, b"canary")])
+@pytest.mark.parametrize(
+    "canary", [b"", b"\x01" + bytes(40), wrap(b"not the canary", KEK, b"canary")]
+)
 def test_check_canary_rejects_other_blobs(canary: bytes) -> None:
     assert check_canary(canary, KEK) is False
 

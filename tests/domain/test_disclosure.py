@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+from itertools import combinations
 
 import pytest
 from hypothesis import given, settings
@@ -100,14 +102,17 @@ TREES = [
     pytest.param(
         {1: None, 2: 1, 3: 1}, {2: 8, 3: 8}, 5, {1, 2, 3}, id="both-children-shown-remainder-0"
     ),
-    pytest.param(
-        {1: None, 2: 1, 3: 1}, {1: 5, 2: 8, 3: 8}, 5, {1, 2, 3}, id="remainder-exactly-k"
-    ),
+    pytest.param({1: None, 2: 1, 3: 1}, {1: 5, 2: 8, 3: 8}, 5, {1, 2, 3}, id="remainder-exactly-k"),
     pytest.param(
         {1: None, 2: 1, 3: 1}, {1: 2, 2: 8, 3: 9}, 5, {1, 3}, id="direct-2-hides-smaller-child"
     ),
+    pytest.param({1: None, 2: 1, 3: 1, 4: 1}, {2: 2, 3: 2, 4: 10}, 5, {1}, id="two-small-siblings"),
     pytest.param(
-        {1: None, 2: 1, 3: 1, 4: 1}, {2: 3, 3: 3, 4: 10}, 5, {1}, id="two-small-siblings"
+        {1: None, 2: 1, 3: 1, 4: 1},
+        {2: 3, 3: 3, 4: 10},
+        5,
+        {1, 4},
+        id="two-small-siblings-reach-k-together",
     ),
     pytest.param(
         {1: None, 2: 1, 3: 1, 4: 1},
@@ -138,12 +143,12 @@ TREES = [
         id="small-middle-hides-sibling",
     ),
     pytest.param(
-        # A chain: every level adds 2 people, so no level can be shown above the first
-        # one that is, except where the difference reaches k.
+        # A chain where every level adds 2 people: no two adjacent levels can both be shown.
+        # Several answers satisfy the rule ({1, 4} would too); only the invariant is pinned.
         {1: None, 2: 1, 3: 2, 4: 3},
         {1: 2, 2: 2, 3: 2, 4: 6},
         5,
-        {1, 3},
+        None,
         id="chain",
     ),
     pytest.param(
@@ -154,7 +159,12 @@ TREES = [
         id="root-below-k-hides-all",
     ),
     pytest.param(
-        {1: None, 2: 1, 3: 2, 4: 3}, {4: 7}, 5, {1}, id="single-path-shows-only-top"
+        # Every level holds the same 7 people, so every difference is 0.
+        {1: None, 2: 1, 3: 2, 4: 3},
+        {4: 7},
+        5,
+        {1, 2, 3, 4},
+        id="single-path-all-equal",
     ),
     pytest.param(
         {10: None, 20: None, 11: 10, 21: 20},
@@ -168,11 +178,15 @@ TREES = [
 
 @pytest.mark.parametrize(("parents", "direct", "k", "expected"), TREES)
 def test_decide_units_tables(
-    parents: dict[int, int | None], direct: dict[int, int], k: int, expected: set[int]
+    parents: dict[int, int | None], direct: dict[int, int], k: int, expected: set[int] | None
 ) -> None:
     result = decide_units(parents, direct, k)
     assert_remainder_invariant(parents, direct, k, result)
-    assert shown(result) == expected
+    if expected is not None:
+        assert shown(result) == expected
+    for unit, parent in parents.items():
+        if parent is None:
+            assert result[unit].shown == (result[unit].n >= k)
 
 
 def test_parent_child_subtraction_reasons() -> None:
@@ -312,7 +326,9 @@ def trees(draw: st.DrawFn) -> tuple[dict[int, int | None], dict[int, int], int, 
     size = draw(st.integers(1, 25))
     parents: dict[int, int | None] = {1: None}
     for unit in range(2, size + 1):
-        parent = draw(st.one_of(st.integers(1, unit - 1), st.just(None) if unit % 7 == 0 else st.nothing()))
+        parent = draw(
+            st.one_of(st.integers(1, unit - 1), st.just(None) if unit % 7 == 0 else st.nothing())
+        )
         parents[unit] = parent
     direct = {unit: draw(st.integers(0, 12)) for unit in parents}
     k = draw(st.integers(3, 6))
@@ -355,7 +371,6 @@ def test_nothing_hidden_without_cause(
     # When every unit already satisfies the rule, only units below k are hidden.
     parents, direct, k, _ = tree
     totals = _totals(parents, direct)
-    children = _children(parents)
     big = {u for u, n in totals.items() if n >= k}
     result = decide_units(parents, direct, k)
     naive = {u: Visibility(u in big, totals[u], "" if u in big else REASON_SMALL) for u in parents}
@@ -363,8 +378,54 @@ def test_nothing_hidden_without_cause(
         assert_remainder_invariant(parents, direct, k, naive)
     except AssertionError:
         return
-    del children
     assert shown(result) == big
+
+
+def _rank(rows: Sequence[Sequence[Fraction]]) -> int:
+    matrix = [list(row) for row in rows]
+    rank = 0
+    for col in range(len(matrix[0]) if matrix else 0):
+        pivot = next((r for r in range(rank, len(matrix)) if matrix[r][col] != 0), None)
+        if pivot is None:
+            continue
+        matrix[rank], matrix[pivot] = matrix[pivot], matrix[rank]
+        for r in range(len(matrix)):
+            if r != rank and matrix[r][col] != 0:
+                factor = matrix[r][col] / matrix[rank][col]
+                matrix[r] = [a - factor * b for a, b in zip(matrix[r], matrix[rank], strict=True)]
+        rank += 1
+    return rank
+
+
+@settings(max_examples=60, deadline=None)
+@given(trees().filter(lambda t: len(t[0]) <= 8))
+def test_no_small_group_derivable_by_brute_force(
+    tree: tuple[dict[int, int | None], dict[int, int], int, dict[int, int]],
+) -> None:
+    # Independent oracle: atoms are the people placed directly in each unit; published rows are
+    # the subtrees of shown units. No set of atoms totalling 1..k-1 may lie in their row space.
+    parents, direct, k, churn = tree
+    result = decide_units(parents, direct, k, churn)
+    children = _children(parents)
+
+    def members(unit: int) -> set[int]:
+        out = {unit}
+        for child in children.get(unit, []):
+            out |= members(child)
+        return out
+
+    atoms = sorted(u for u in parents if direct[u] > 0)
+    rows = [[Fraction(int(a in members(u))) for a in atoms] for u in parents if result[u].shown]
+    if not rows:
+        return
+    base = _rank(rows)
+    for size in range(1, len(atoms) + 1):
+        for subset in combinations(atoms, size):
+            total = sum(direct[a] for a in subset)
+            if not 1 <= total < k:
+                continue
+            target = [Fraction(int(a in subset)) for a in atoms]
+            assert _rank([*rows, target]) > base, f"{subset} ({total} people) is derivable"
 
 
 # --- coded shares ---------------------------------------------------------------------------------

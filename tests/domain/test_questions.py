@@ -160,13 +160,17 @@ def _append_theme(theme: dict[str, Any]) -> Any:
 
 
 BROKEN = [
-    pytest.param(_set(("items", 0, "theme"), "moral"), r"unknown theme 'moral'", id="unknown-theme"),
+    pytest.param(
+        _set(("items", 0, "theme"), "moral"), r"unknown theme 'moral'", id="unknown-theme"
+    ),
     pytest.param(
         _append_item({"key": "m1", "theme": "morale", "text": "Again"}),
         r"'m1' appears twice",
         id="duplicate-key",
     ),
-    pytest.param(_set(("items", 0, "scale"), "likert7"), r"unknown scale 'likert7'", id="bad-scale"),
+    pytest.param(
+        _set(("items", 0, "scale"), "likert7"), r"unknown scale 'likert7'", id="bad-scale"
+    ),
     pytest.param(_set(("items", 2, "scale"), ""), r"unknown scale ''", id="empty-scale"),
     pytest.param(_drop(("items", 0, "text")), r"missing a field: 'text'", id="item-text"),
     pytest.param(_drop(("items", 0, "theme")), r"missing a field: 'theme'", id="item-theme"),

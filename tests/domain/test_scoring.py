@@ -162,7 +162,9 @@ def test_score_person_out_of_range_raises(answers: dict[str, int]) -> None:
 
 def test_score_person_full_bank(bank: Bank) -> None:
     asked = tuple(item.key for item in bank.items)
-    answers = {item.key: (10 if item.scale == "nps" else (1 if item.reverse else 5)) for item in bank.items}
+    answers = {
+        item.key: (10 if item.scale == "nps" else (1 if item.reverse else 5)) for item in bank.items
+    }
     scores = {s.theme: s for s in score_person(bank, asked, answers)}
     assert set(scores) == {t.key for t in bank.themes}
     for theme, score in scores.items():

@@ -1,0 +1,160 @@
+"""The life of a round against a real database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from flask import Flask
+from sqlalchemy import text, update
+from sqlalchemy.exc import DatabaseError
+
+from survey import db
+from survey.cli import audit_release
+from survey.domain import crypto
+from survey.models import Invitation, OrgUnit, Person, Program, Release, Round
+from survey.services import rounds, submission
+from tests.conftest import Org, OpenRound, answers_for
+
+DAY = dt.date(2026, 11, 2)
+
+
+def answer_all(app: Flask, round_id: int, tokens: list[str], value: int = 4) -> None:
+    answers = {k.removeprefix("q_"): int(v) for k, v in answers_for(app, round_id, value).items()}
+    with app.app_context():
+        session = db.get_session()
+        survey = submission.survey_for(session, round_id)
+        for token in tokens:
+            submission.submit(session, survey, token, answers, "")
+        session.commit()
+
+
+def finish(app: Flask, round_id: int) -> Release:
+    with db.session_scope(app) as session:
+        rnd = rounds.get_round(session, round_id)
+        rounds.close_round(session, rnd, DAY + dt.timedelta(days=5))
+        release = rounds.release_round(session, rnd, app.extensions["candor.kek"], DAY + dt.timedelta(days=6))
+        session.commit()
+        session.refresh(release)
+        return release
+
+
+def test_state_machine_refuses_skips(app: Flask, organisation: Org) -> None:
+    kek = app.extensions["candor.kek"]
+    with db.session_scope(app) as session:
+        rnd = rounds.create_round(session, session.get(Program, organisation.program_id))
+        with pytest.raises(rounds.RoundError, match="not open"):
+            rounds.close_round(session, rnd, DAY)
+        with pytest.raises(rounds.RoundError, match="only a closed round"):
+            rounds.release_round(session, rnd, kek, DAY)
+        rounds.open_round(session, rnd, kek, DAY)
+        with pytest.raises(rounds.RoundError, match="only a draft round"):
+            rounds.open_round(session, rnd, kek, DAY)
+
+
+def test_close_destroys_links_and_secret(app: Flask, open_round: OpenRound) -> None:
+    tokens = list(open_round.tokens.values())
+    answer_all(app, open_round.round_id, tokens[:3])
+    with db.session_scope(app) as session:
+        rnd = rounds.get_round(session, open_round.round_id)
+        rounds.close_round(session, rnd, DAY)
+        session.commit()
+        assert rnd.wrapped_token_secret is None
+        assert session.query(Invitation).count() == 0
+        with pytest.raises(rounds.RoundError):
+            rounds.invitation_links(session, rnd, app.extensions["candor.kek"], "http://x")
+    with app.app_context(), pytest.raises(submission.RoundNotOpen):
+        submission.survey_for(db.get_session(), open_round.round_id)
+
+
+def test_invitations_store_no_person(app: Flask, open_round: OpenRound) -> None:
+    with db.session_scope(app) as session:
+        hashes = {row.token_hash for row in session.query(Invitation)}
+    assert {crypto.token_hash(t) for t in open_round.tokens.values()} == hashes
+    assert all(len(h) == 32 for h in hashes)
+
+
+def test_release_is_immutable_and_audited(app: Flask, open_round: OpenRound) -> None:
+    answer_all(app, open_round.round_id, list(open_round.tokens.values()))
+    release = finish(app, open_round.round_id)
+    with db.session_scope(app) as session:
+        assert audit_release(session, session.get(Release, release.id)).startswith("PASS")
+        with pytest.raises(DatabaseError):
+            session.execute(update(Release).values(digest="0" * 64))
+            session.flush()
+        session.rollback()
+    with db.session_scope(app) as session:
+        with pytest.raises(rounds.RoundError):
+            rounds.release_round(session, rounds.get_round(session, open_round.round_id), app.extensions["candor.kek"], DAY)
+
+
+def test_tampered_manifest_fails_audit(app: Flask, open_round: OpenRound) -> None:
+    answer_all(app, open_round.round_id, list(open_round.tokens.values()))
+    release = finish(app, open_round.round_id)
+    with db.session_scope(app) as session:
+        session.execute(text("DROP TRIGGER releases_immutable" + (" ON releases" if session.get_bind().dialect.name == "postgresql" else "")))
+        manifest = json.loads(json.dumps(release.manifest))
+        manifest["units"][0]["n"] += 1
+        session.execute(update(Release).where(Release.id == release.id).values(manifest=manifest))
+        session.commit()
+        assert audit_release(session, session.get(Release, release.id)).startswith("FAIL")
+
+
+def test_participation_is_daily_and_rounded(app: Flask, open_round: OpenRound) -> None:
+    tokens = list(open_round.tokens.values())
+    answer_all(app, open_round.round_id, tokens[:7])
+    with db.session_scope(app) as session:
+        rnd = rounds.get_round(session, open_round.round_id)
+        first = rounds.participation_today(session, rnd, DAY)
+        session.commit()
+    assert first is not None and first % 5 == 0 and first == 5 * round(100 * 7 / len(tokens) / 5)
+    answer_all(app, open_round.round_id, tokens[7:20])
+    with db.session_scope(app) as session:
+        rnd = rounds.get_round(session, open_round.round_id)
+        assert rounds.participation_today(session, rnd, DAY) == first  # same day: unchanged
+        later = rounds.participation_today(session, rnd, DAY + dt.timedelta(days=1))
+        assert later is not None and later > first
+
+
+def test_lowered_k_and_reorg_affect_only_future_rounds(app: Flask, open_round: OpenRound, organisation: Org) -> None:
+    answer_all(app, open_round.round_id, list(open_round.tokens.values()))
+    with db.session_scope(app) as session:
+        program = session.get(Program, organisation.program_id)
+        program.k = 3  # lowered while round 1 is open: round 1 keeps k = 5
+        session.commit()
+    release = finish(app, open_round.round_id)
+    assert release.manifest["k"] == 5
+    before = json.dumps(release.manifest, sort_keys=True)
+    with db.session_scope(app) as session:  # a re-org after release
+        unit = session.get(OrgUnit, organisation.units["Small"])
+        unit.parent_id = organisation.units["Research"]
+        session.commit()
+    with db.session_scope(app) as session:
+        assert json.dumps(session.get(Release, release.id).manifest, sort_keys=True) == before
+        rnd2 = rounds.create_round(session, session.get(Program, organisation.program_id))
+        rounds.open_round(session, rnd2, app.extensions["candor.kek"], DAY + dt.timedelta(days=14))
+        session.commit()
+        assert rnd2.k == 3
+        assert rnd2.snapshot["units"][str(organisation.units["Small"])]["parent"] == organisation.units["Research"]
+
+
+def test_churn_guard_hides_unit_next_round(app: Flask, open_round: OpenRound, organisation: Org) -> None:
+    tokens = list(open_round.tokens.values())
+    answer_all(app, open_round.round_id, tokens)
+    first = finish(app, open_round.round_id)
+    beta = organisation.units["Beta"]
+    assert next(u for u in first.manifest["units"] if u["id"] == beta)["shown"]
+    with db.session_scope(app) as session:  # one person leaves Beta (7 -> 6)
+        leaver = session.query(Person).filter(Person.unit_id == beta).first()
+        leaver.active = False
+        rnd2 = rounds.create_round(session, session.get(Program, organisation.program_id))
+        rounds.open_round(session, rnd2, app.extensions["candor.kek"], DAY + dt.timedelta(days=14))
+        session.commit()
+        links = rounds.invitation_links(session, rnd2, app.extensions["candor.kek"], "http://x")
+        round2 = rnd2.id
+    answer_all(app, round2, [link.url.rsplit("#", 1)[1] for link in links])
+    second = finish(app, round2)
+    beta_row = next(u for u in second.manifest["units"] if u["id"] == beta)
+    assert not beta_row["shown"] and "membership changed" in beta_row["reason"]
+    assert "n" not in beta_row
