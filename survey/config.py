@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105 - refused in production
 MIN_SECRET_KEY_LENGTH = 32
 
 DEFAULTS: dict[str, Any] = {

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import db
-from .domain.questions import load_bank
+from .domain.questions import Bank, Item, load_bank
 from .models import OrgUnit, Person, Program, Round, RoundStatus, User
 from .services import accounts, org, rounds, submission
 
@@ -39,29 +39,86 @@ ORG = {
 }
 NEW_UNIT = ("Applied", {"Frontier Apps": 20, "Partnerships": 8})  # joins before R8
 LAYOFFS = {"Product": 7, "Infrastructure": 4, "Finance": 1}  # leave before R5
-FIRST = ["Ada", "Bea", "Cai", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun", "Kit", "Lena",
-         "Milo", "Nia", "Omar", "Pia", "Quin", "Rosa", "Sami", "Tove", "Uma", "Vik", "Wren", "Yara"]
-LAST = ["Okafor", "Lindqvist", "Tanaka", "Moreau", "Petrov", "Haddad", "Nguyen", "Silva",
-        "Kowalski", "Brennan", "Achebe", "Rossi", "Iyer", "Novak", "Castillo", "Berg"]
+FIRST = [
+    "Ada",
+    "Bea",
+    "Cai",
+    "Dev",
+    "Eli",
+    "Fay",
+    "Gus",
+    "Hana",
+    "Ivo",
+    "Jun",
+    "Kit",
+    "Lena",
+    "Milo",
+    "Nia",
+    "Omar",
+    "Pia",
+    "Quin",
+    "Rosa",
+    "Sami",
+    "Tove",
+    "Uma",
+    "Vik",
+    "Wren",
+    "Yara",
+]
+LAST = [
+    "Okafor",
+    "Lindqvist",
+    "Tanaka",
+    "Moreau",
+    "Petrov",
+    "Haddad",
+    "Nguyen",
+    "Silva",
+    "Kowalski",
+    "Brennan",
+    "Achebe",
+    "Rossi",
+    "Iyer",
+    "Novak",
+    "Castillo",
+    "Berg",
+]
 # Theme shifts (on the 1..5 scale) per round, telling the story.
-BASE = {"morale": 3.9, "clarity": 3.8, "safety": 3.8, "security": 3.7, "creativity": 3.9,
-        "trust": 3.7, "cohesion": 3.9}
+BASE = {
+    "morale": 3.9,
+    "clarity": 3.8,
+    "safety": 3.8,
+    "security": 3.7,
+    "creativity": 3.9,
+    "trust": 3.7,
+    "cohesion": 3.9,
+}
 COMMENTS = {
-    "calm": ["Good fortnight; the new eval tooling is a real improvement.",
-             "I'd like clearer priorities for next quarter.",
-             "Team lunches help. More of that, please."],
-    "layoff": ["After the cuts nobody wants to be the one who raises a problem.",
-               "People are updating their CVs instead of running experiments.",
-               "Please tell us honestly whether more cuts are coming. Call me on +44 20 7946 0958 if needed."],
-    "reorg": ["I no longer know who sets my team's goals.",
-              "Three reporting-line changes in a month. What is the plan?",
-              "Ask Tove Lindqvist, she was the only one who explained the re-org."],
-    "applied": ["The new Applied team seems to play by different rules and pay scales.",
-                "Long-timers and new joiners barely talk; we need shared projects.",
-                "Feels like two companies now."],
-    "recovery": ["The all-hands Q&A helped; keep answering the hard questions.",
-                 "Goals are clearer since the roadmap was published.",
-                 "Still nervous, but it feels safer to disagree again."],
+    "calm": [
+        "Good fortnight; the new eval tooling is a real improvement.",
+        "I'd like clearer priorities for next quarter.",
+        "Team lunches help. More of that, please.",
+    ],
+    "layoff": [
+        "After the cuts nobody wants to be the one who raises a problem.",
+        "People are updating their CVs instead of running experiments.",
+        "Tell us honestly whether more cuts are coming. Call me on +44 20 7946 0958 if needed.",
+    ],
+    "reorg": [
+        "I no longer know who sets my team's goals.",
+        "Three reporting-line changes in a month. What is the plan?",
+        "Ask Tove Lindqvist, she was the only one who explained the re-org.",
+    ],
+    "applied": [
+        "The new Applied team seems to play by different rules and pay scales.",
+        "Long-timers and new joiners barely talk; we need shared projects.",
+        "Feels like two companies now.",
+    ],
+    "recovery": [
+        "The all-hands Q&A helped; keep answering the hard questions.",
+        "Goals are clearer since the roadmap was published.",
+        "Still nervous, but it feels safer to disagree again.",
+    ],
 }
 
 
@@ -79,10 +136,17 @@ def _shift(theme: str, number: int, unit: str, tenure: str) -> float:
     s = 0.0
     if number >= 4:  # layoffs announced
         fade = max(0.0, 1 - 0.12 * max(0, number - 9))
-        s += {"security": -1.3, "morale": -0.7, "safety": -0.6, "trust": -0.7,
-              "creativity": -0.5}.get(theme, 0.0) * fade
+        s += {
+            "security": -1.3,
+            "morale": -0.7,
+            "safety": -0.6,
+            "trust": -0.7,
+            "creativity": -0.5,
+        }.get(theme, 0.0) * fade
     if 6 <= number:  # the re-org
-        s += {"clarity": -1.2 if number < 10 else -0.5, "trust": -0.3 if number < 10 else 0.0}.get(theme, 0.0)
+        s += {"clarity": -1.2 if number < 10 else -0.5, "trust": -0.3 if number < 10 else 0.0}.get(
+            theme, 0.0
+        )
     if number >= 8 and theme == "cohesion":  # a richly paid unit joins
         s += -0.3 if unit in NEW_UNIT[1] else (-1.1 if tenure == "3y+" else -0.6)
     if number >= 10:  # leadership acts: roadmap, Q&A, retention promises
@@ -93,11 +157,22 @@ def _shift(theme: str, number: int, unit: str, tenure: str) -> float:
 
 
 def _phase(number: int) -> str:
-    return ("calm" if number < 4 else "layoff" if number < 6 else "reorg" if number < 8
-            else "applied" if number < 10 else "recovery")
+    return (
+        "calm"
+        if number < 4
+        else "layoff"
+        if number < 6
+        else "reorg"
+        if number < 8
+        else "applied"
+        if number < 10
+        else "recovery"
+    )
 
 
-def _answers(rng: random.Random, bank_items: tuple, number: int, unit: str, tenure: str) -> dict[str, int]:
+def _answers(
+    rng: random.Random, bank_items: tuple[Item, ...], number: int, unit: str, tenure: str
+) -> dict[str, int]:
     out: dict[str, int] = {}
     mood = rng.gauss(0, 0.35)
     for item in bank_items:
@@ -105,7 +180,9 @@ def _answers(rng: random.Random, bank_items: tuple, number: int, unit: str, tenu
             morale = BASE["morale"] + _shift("morale", number, unit, tenure) + mood
             out[item.key] = max(0, min(10, round((morale - 1) * 2.5 + rng.gauss(0, 1.4))))
             continue
-        level = BASE[item.theme] + _shift(item.theme, number, unit, tenure) + mood + rng.gauss(0, 0.7)
+        level = (
+            BASE[item.theme] + _shift(item.theme, number, unit, tenure) + mood + rng.gauss(0, 0.7)
+        )
         value = max(1, min(5, round(level)))
         out[item.key] = 6 - value if item.reverse else value
     return out
@@ -136,7 +213,7 @@ def _hire(session: Session, rng: random.Random, unit: OrgUnit, size: int, new: b
 def build_demo(app: Flask, today: dt.date, seed: int = 7) -> DemoResult:
     """Create the demo organisation, twelve released rounds and one open round."""
     kek: bytes = app.extensions["candor.kek"]
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - synthetic demo answers, reproducible on purpose
     bank = load_bank()
     with db.session_scope(app) as session:
         root, teams = _build_org(session, rng)
@@ -148,8 +225,10 @@ def build_demo(app: Flask, today: dt.date, seed: int = 7) -> DemoResult:
             if number == 5:
                 for team, count in LAYOFFS.items():
                     for person in session.scalars(
-                        select(Person).where(Person.unit_id == teams[team].id, Person.active)
-                        .order_by(Person.id).limit(count)
+                        select(Person)
+                        .where(Person.unit_id == teams[team].id, Person.active)
+                        .order_by(Person.id)
+                        .limit(count)
                     ):
                         person.active = False
             if number == 8:
@@ -169,13 +248,22 @@ def build_demo(app: Flask, today: dt.date, seed: int = 7) -> DemoResult:
             rounds.release_round(session, rnd, kek, opens + dt.timedelta(days=WINDOW_DAYS + 1))
             session.commit()
         passwords = _reset_staff(session)
-        links = rounds.invitation_links(session, session.get(Round, open_round), kek, app.config["PUBLIC_URL"])
+        links = rounds.invitation_links(
+            session, rounds.get_round(session, open_round), kek, app.config["PUBLIC_URL"]
+        )
         session.commit()
     return DemoResult(passwords, links, open_round)
 
 
-def _answer_round(session: Session, rng: random.Random, rnd: Round, kek: bytes, bank: object,
-                  number: int, teams: dict[str, OrgUnit]) -> None:
+def _answer_round(
+    session: Session,
+    rng: random.Random,
+    rnd: Round,
+    kek: bytes,
+    bank: Bank,
+    number: int,
+    teams: dict[str, OrgUnit],
+) -> None:
     """Answer a round through the real submission path, as a varying share of people would."""
     unit_names = {u.id: name for name, u in teams.items()}
     survey = submission.survey_for(session, rnd.id)
@@ -209,7 +297,9 @@ def _reset_staff(session: Session) -> dict[str, str]:
 
 def _print(result: DemoResult, url: str) -> None:
     click.echo("")
-    click.echo("Candor demo is ready: Example AI Lab, 12 released fortnightly rounds, 1 open round.")
+    click.echo(
+        "Candor demo is ready: Example AI Lab, 12 released fortnightly rounds, 1 open round."
+    )
     click.echo(f"Open {url}/login and sign in as:")
     for email, role in STAFF:
         click.echo(f"  {role:<7} {email:<20} password: {result.passwords[email]}")
@@ -239,12 +329,17 @@ def demo_command(serve: bool, port: int) -> None:
         existing = session.scalar(select(Program).where(Program.name == DEMO_PROGRAM))
         if existing is not None:
             open_round = session.scalar(
-                select(Round).where(Round.program_id == existing.id, Round.status == RoundStatus.OPEN)
+                select(Round).where(
+                    Round.program_id == existing.id, Round.status == RoundStatus.OPEN
+                )
             )
             passwords = _reset_staff(session)
             session.commit()
-            links = (rounds.invitation_links(session, open_round, kek, app.config["PUBLIC_URL"])
-                     if open_round else [])
+            links = (
+                rounds.invitation_links(session, open_round, kek, app.config["PUBLIC_URL"])
+                if open_round
+                else []
+            )
             result = DemoResult(passwords, links, open_round.id if open_round else 0)
         else:
             result = None
@@ -259,6 +354,18 @@ def demo_command(serve: bool, port: int) -> None:
         os.environ["CANDOR_PUBLIC_URL"] = app.config["PUBLIC_URL"]
         click.echo(f"Serving on {app.config['PUBLIC_URL']} (Ctrl+C stops it).")
         sys.stdout.flush()
-        os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--workers", "2",
-                                   "--chdir", PROJECT_ROOT, "--bind", f"127.0.0.1:{port}",
-                                   "app:app"])
+        os.execvp(  # noqa: S606 - replace this process with gunicorn, no shell involved
+            sys.executable,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                "2",
+                "--chdir",
+                PROJECT_ROOT,
+                "--bind",
+                f"127.0.0.1:{port}",
+                "app:app",
+            ],
+        )

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from survey import create_app, db
-from survey.models import Base, OrgUnit, Person, Program
+from survey.models import Base, Person, Program
 from survey.services import accounts, keys, org, rounds
 
 PG_ENV = "CANDOR_TEST_DATABASE_URL"
@@ -53,7 +53,9 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Any, _sqlite_template: str) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Any, _sqlite_template: str
+) -> Iterator[str]:
     """Yield a migrated, empty database of each kind."""
     if request.param == "sqlite":
         path = tmp_path / "candor.db"
@@ -146,7 +148,14 @@ def organisation(app: Flask) -> Org:
                 for _ in range(size):
                     n += 1
                     band = "<1y" if n % 3 == 0 else "3y+"
-                    session.add(Person(email=f"p{n}@example.org", name=f"Person Number{n}", unit_id=t.id, tenure_band=band))
+                    session.add(
+                        Person(
+                            email=f"p{n}@example.org",
+                            name=f"Person Number{n}",
+                            unit_id=t.id,
+                            tenure_band=band,
+                        )
+                    )
         program = Program(name="Pulse", k=5, comment_k=10)
         session.add(program)
         session.commit()

@@ -147,8 +147,7 @@ def decide_units(
                 reason[candidates[0] if candidates else unit] = REASON_REMAINDER
                 changed = True
     return {
-        unit: Visibility(unit not in reason, totals[unit], reason.get(unit, ""))
-        for unit in parents
+        unit: Visibility(unit not in reason, totals[unit], reason.get(unit, "")) for unit in parents
     }
 
 

@@ -50,18 +50,23 @@ def manifest_rows(manifest: Mapping[str, Any]) -> Iterable[tuple[str, ...]]:
     for unit in manifest["units"]:
         for theme in manifest["themes"]:
             cell = unit["themes"].get(theme["key"]) if unit["shown"] else None
-            shown = cell is not None
-            yield (
+            label = (
                 neutralise(str(round_info["label"])),
                 str(round_info["closed_on"]),
                 neutralise(str(unit["path"])),
                 neutralise(str(theme["key"])),
-                str(cell["n"]) if shown else "",
-                _number(cell["mean"]) if shown else "",
-                _favourable(cell) if shown else "",
-                _number(cell["ci_low"]) if shown else "",
-                _number(cell["ci_high"]) if shown else "",
-                "shown" if shown else "suppressed",
+            )
+            if cell is None:
+                yield (*label, "", "", "", "", "", "suppressed")
+                continue
+            yield (
+                *label,
+                str(cell["n"]),
+                _number(cell["mean"]),
+                _favourable(cell),
+                _number(cell["ci_low"]),
+                _number(cell["ci_high"]),
+                "shown",
             )
 
 

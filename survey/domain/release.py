@@ -21,9 +21,9 @@ from .redaction import mask, name_pattern
 
 MANIFEST_VERSION = 1
 PARTICIPATION_ROUNDING = 5  # org-wide participation is published to the nearest 5 %
-COMMENT_MAX_DEPTH = 1       # comments: organisation and department level only
+COMMENT_MAX_DEPTH = 1  # comments: organisation and department level only
 REMAINDER_LABEL = "Elsewhere in the organisation"
-ATTRIBUTE_MAX_DEPTH = 1     # attribute breakdowns: organisation and department level only
+ATTRIBUTE_MAX_DEPTH = 1  # attribute breakdowns: organisation and department level only
 ATTRIBUTE_NAME = "tenure"
 # Above this many atoms the exact audit's greedy selection gets slow; use block merging.
 EXACT_MAX_ATOMS = 600
@@ -79,7 +79,9 @@ def digest(manifest: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(manifest).encode()).hexdigest()
 
 
-def build_manifest(data: ReleaseInput, shuffle: Callable[[list[str]], None] | None = None) -> dict[str, Any]:
+def build_manifest(
+    data: ReleaseInput, shuffle: Callable[[list[str]], None] | None = None
+) -> dict[str, Any]:
     """Return the manifest of one round: disclosure decisions, figures and audit verdict."""
     disclosure.check_k(data.k)
     units = data.snapshot["units"]
@@ -93,7 +95,11 @@ def build_manifest(data: ReleaseInput, shuffle: Callable[[list[str]], None] | No
     eligible = disclosure.subtree_counts(parents, eligible_direct)
     subtree = _subtrees(parents)
 
-    themes = [t for t in data.bank.themes if any(i.theme == t.key for i in data.bank.items_for(data.asked))]
+    themes = [
+        t
+        for t in data.bank.themes
+        if any(i.theme == t.key for i in data.bank.items_for(data.asked))
+    ]
     person_scores: list[tuple[int, dict[str, scoring.ThemeScore]]] = []
     for answer in data.answers:
         scores = scoring.score_person(data.bank, data.asked, answer.answers)
@@ -126,8 +132,10 @@ def build_manifest(data: ReleaseInput, shuffle: Callable[[list[str]], None] | No
         unit_rows.append(row)
 
     atom_counts = Counter(atom_id(a.unit_id, a.band) for a in data.answers)
-    bands = sorted({key.split("|", 1)[1] for key in data.snapshot.get("eligible_atoms", {})}
-                   | {a.band for a in data.answers})
+    bands = sorted(
+        {key.split("|", 1)[1] for key in data.snapshot.get("eligible_atoms", {})}
+        | {a.band for a in data.answers}
+    )
     base_defs = [{"kind": "unit", "unit": row["id"]} for row in unit_rows if row["shown"]]
     base_cells = [expand_cell(d, subtree, bands) for d in base_defs]
     attribute_rows, kept_defs, mode, blocks = _attributes(
@@ -197,9 +205,7 @@ def verify(
     if manifest["audit"]["mode"] == MODE_EXACT:
         return audit.audit(cells, counts, k)
     shown = {u["id"]: u["shown"] for u in manifest["units"]}
-    visibility = {
-        uid: disclosure.Visibility(shown.get(uid, False), 0) for uid in parents
-    }
+    visibility = {uid: disclosure.Visibility(shown.get(uid, False), 0) for uid in parents}
     return _block_audit(cells, _blocks(k, parents, visibility, counts), counts, k)
 
 
@@ -215,7 +221,7 @@ def reaudit(manifest: Mapping[str, Any]) -> audit.AuditResult:
     shown = {uid for uid, u in units.items() if u["shown"]}
 
     def nearest_shown_ancestor(uid: int) -> int | None:
-        parent = units[uid]["parent"]
+        parent: int | None = units[uid]["parent"]
         while parent is not None and parent not in shown:
             parent = units[parent]["parent"]
         return parent
@@ -241,7 +247,9 @@ def reaudit(manifest: Mapping[str, Any]) -> audit.AuditResult:
     return audit.audit(cells, counts, int(manifest["k"]))
 
 
-def expand_cell(definition: Mapping[str, Any], subtree: Mapping[int, set[int]], bands: Sequence[str]) -> frozenset[str]:
+def expand_cell(
+    definition: Mapping[str, Any], subtree: Mapping[int, set[int]], bands: Sequence[str]
+) -> frozenset[str]:
     """Return the atoms a published cell sums, from its structural definition.
 
     A ``unit`` cell covers every band of every unit in the subtree; an ``attribute`` cell one
@@ -282,7 +290,7 @@ def _attributes(
         if not visibility[unit].shown or _depth(parents, unit) > ATTRIBUTE_MAX_DEPTH:
             continue
         for band in bands:
-            definition = {"kind": "attribute", "unit": unit, "band": band}
+            definition: dict[str, Any] = {"kind": "attribute", "unit": unit, "band": band}
             name = f"{unit}|{band}"
             definitions[name] = definition
             candidates.append((name, expand_cell(definition, subtree, bands)))
@@ -305,7 +313,7 @@ def _attributes(
     units = data.snapshot["units"]
     for name, _atoms in candidates:
         definition = definitions[name]
-        unit, band = definition["unit"], definition["band"]
+        unit, band = int(definition["unit"]), str(definition["band"])
         row: dict[str, Any] = {
             "unit": unit,
             "path": units[str(unit)]["path"],
@@ -317,7 +325,8 @@ def _attributes(
         if name in kept:
             members = subtree[unit]
             scored = [
-                s for (uid, s), a in zip(person_scores, data.answers, strict=True)
+                s
+                for (uid, s), a in zip(person_scores, data.answers, strict=True)
                 if uid in members and a.band == band
             ]
             row["n"] = len(scored)
@@ -369,7 +378,10 @@ def _blocks(
 
 
 def _block_audit(
-    cells: Sequence[frozenset[str]], blocks: Sequence[frozenset[str]], counts: Mapping[str, int], k: int
+    cells: Sequence[frozenset[str]],
+    blocks: Sequence[frozenset[str]],
+    counts: Mapping[str, int],
+    k: int,
 ) -> audit.AuditResult:
     """Audit a block-mode release with blocks as atoms, after proving every cell is whole blocks."""
     block_of = {atom: i for i, block in enumerate(blocks) for atom in block}
@@ -457,8 +469,10 @@ def _comment_groups(
         if not visibility[unit].shown:
             continue
         (shuffle or rng.shuffle)(texts)
-        label = units[str(unit)]["path"] if unit != root else (
-            units[str(root)]["path"] if len(groups) == 1 else REMAINDER_LABEL
+        label = (
+            units[str(unit)]["path"]
+            if unit != root
+            else (units[str(root)]["path"] if len(groups) == 1 else REMAINDER_LABEL)
         )
         out.append({"unit": unit, "label": label, "count": len(texts), "texts": texts})
     return out

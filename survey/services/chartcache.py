@@ -52,8 +52,17 @@ def trend(
     from ..domain import charts, reporting  # matplotlib is imported only when drawing
 
     rows = reporting.trend_rows(manifests, unit_id, theme)
-    key = _key("trend", [unit_id, theme, theme_label, unit_path, [r.__dict__ for r in rows],
-                         [m["round"]["closed_on"] for m in manifests]])
+    key = _key(
+        "trend",
+        [
+            unit_id,
+            theme,
+            theme_label,
+            unit_path,
+            [r.__dict__ for r in rows],
+            [m["round"]["closed_on"] for m in manifests],
+        ],
+    )
 
     def render() -> bytes:
         series = reporting.trend_series(manifests, unit_id, theme, theme_label, unit_path)

@@ -78,11 +78,17 @@ def create_instance_key(session: Session, path: str) -> bytes:
     refuses to overwrite it, which is the safe direction.
     """
     if os.path.exists(path):
-        raise InstanceKeyError(f"The instance key {path} already exists; Candor will not overwrite it.")
+        raise InstanceKeyError(
+            f"The instance key {path} already exists; Candor will not overwrite it."
+        )
     if session.get(Setting, CANARY_SETTING) is not None:
-        raise InstanceKeyError("This database already has a key canary: restore its key file instead.")
+        raise InstanceKeyError(
+            "This database already has a key canary: restore its key file instead."
+        )
     if session.scalar(select(func.count()).select_from(Response)):
-        raise InstanceKeyError("This database already holds sealed answers; a new key cannot open them.")
+        raise InstanceKeyError(
+            "This database already holds sealed answers; a new key cannot open them."
+        )
     key = os.urandom(crypto.KEY_BYTES)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -73,7 +73,9 @@ def create_round(session: Session, program: Program) -> Round:
 def open_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> int:
     """Freeze settings and snapshot, create keys and invitations; return how many were invited."""
     if rnd.status is not RoundStatus.DRAFT:
-        raise RoundError(f"round {rnd.id} is {rnd.status.value}, not draft; only a draft round opens.")
+        raise RoundError(
+            f"round {rnd.id} is {rnd.status.value}, not draft; only a draft round opens."
+        )
     program = rnd.program
     disclosure.check_k(program.k)
     bank = load_bank(program.bank)
@@ -106,7 +108,11 @@ def open_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> int:
 
 def invitation_links(session: Session, rnd: Round, kek: bytes, public_url: str) -> list[Link]:
     """Return every invited person's link, re-derived from the round secret while it exists."""
-    if rnd.status is not RoundStatus.OPEN or rnd.wrapped_token_secret is None or rnd.snapshot is None:
+    if (
+        rnd.status is not RoundStatus.OPEN
+        or rnd.wrapped_token_secret is None
+        or rnd.snapshot is None
+    ):
         raise RoundError(
             f"round {rnd.id} has no link secret (it is not open, or strict mode discarded it)."
         )
@@ -164,9 +170,7 @@ def release_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> R
         raise RoundError(f"round {rnd.id} is {rnd.status.value}; only a closed round is released.")
     if rnd.snapshot is None or rnd.items is None or rnd.wrapped_private_key is None:
         raise RoundError(f"round {rnd.id} was never opened properly.")
-    private = crypto.unwrap_private_key(
-        rnd.wrapped_private_key, kek, key_label(rnd.id, "private")
-    )
+    private = crypto.unwrap_private_key(rnd.wrapped_private_key, kek, key_label(rnd.id, "private"))
     answers = []
     rows = list(session.scalars(select(Response).where(Response.round_id == rnd.id)))
     for row in rows:
@@ -176,7 +180,9 @@ def release_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> R
     comments = []
     for c in session.scalars(select(Comment).where(Comment.round_id == rnd.id)):
         info = crypto.context("comment", rnd.id, c.unit_id, "")
-        comments.append((c.unit_id, json.loads(crypto.open_sealed(c.sealed, private, info))["text"]))
+        comments.append(
+            (c.unit_id, json.loads(crypto.open_sealed(c.sealed, private, info))["text"])
+        )
     names = list(session.scalars(select(Person.name).where(Person.name != "")))
     data = ReleaseInput(
         round_id=rnd.id,
@@ -195,7 +201,9 @@ def release_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> R
         churn=_churn(session, rnd),
     )
     manifest = build_manifest(data)
-    release = Release(round_id=rnd.id, released_on=today, manifest=manifest, digest=digest(manifest))
+    release = Release(
+        round_id=rnd.id, released_on=today, manifest=manifest, digest=digest(manifest)
+    )
     session.add(release)
     rnd.status = RoundStatus.RELEASED
     if session.get_bind().dialect.name == "postgresql":
@@ -228,7 +236,11 @@ def atom_counts(session: Session, round_id: int) -> dict[str, int]:
 
 def released_manifests(session: Session, program_id: int | None = None) -> list[dict[str, Any]]:
     """Return the manifests of released rounds, oldest first."""
-    query = select(Release).join(Round, Release.round_id == Round.id).order_by(Round.program_id, Round.number)
+    query = (
+        select(Release)
+        .join(Round, Release.round_id == Round.id)
+        .order_by(Round.program_id, Round.number)
+    )
     if program_id is not None:
         query = query.where(Round.program_id == program_id)
     return [r.manifest for r in session.scalars(query)]
@@ -248,12 +260,17 @@ def participation_today(session: Session, rnd: Round, today: dt.date) -> int | N
     found = session.get(ParticipationSnapshot, (rnd.id, today))
     if found is None:
         invited = len(rnd.snapshot["people"])
-        left = session.scalar(
-            select(func.count()).select_from(Invitation).where(Invitation.round_id == rnd.id)
-        ) or 0
+        left = (
+            session.scalar(
+                select(func.count()).select_from(Invitation).where(Invitation.round_id == rnd.id)
+            )
+            or 0
+        )
         pct = 100.0 * (invited - left) / invited if invited else 0.0
         found = ParticipationSnapshot(
-            round_id=rnd.id, day=today, pct_rounded=int(PARTICIPATION_STEP * round(pct / PARTICIPATION_STEP))
+            round_id=rnd.id,
+            day=today,
+            pct_rounded=int(PARTICIPATION_STEP * round(pct / PARTICIPATION_STEP)),
         )
         session.add(found)
         session.flush()

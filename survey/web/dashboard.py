@@ -69,7 +69,12 @@ def trend_chart(program_id: int, unit_id: int, theme: str, fmt: str) -> Response
     if theme not in themes or unit_id not in units:
         abort(404)
     body = chartcache.trend(
-        current_app.config["CHART_CACHE_DIR"], manifests, unit_id, theme, themes[theme],
-        units[unit_id].path, fmt,
+        current_app.config["CHART_CACHE_DIR"],
+        manifests,
+        unit_id,
+        theme,
+        themes[theme],
+        units[unit_id].path,
+        fmt,
     )
     return Response(body, mimetype=chartcache.FORMATS[fmt])

@@ -28,7 +28,9 @@ def _not_open(status: str) -> tuple[str, int]:
     return render_template("employee/not_open.html", status=status), 410
 
 
-def _render(survey: submission.Survey, form: Any, status: int = 200, message: str = "") -> tuple[str, int]:
+def _render(
+    survey: submission.Survey, form: Any, status: int = 200, message: str = ""
+) -> tuple[str, int]:
     return (
         render_template(
             "employee/form.html",
@@ -75,18 +77,24 @@ def answer(round_id: int) -> Response | tuple[str, int]:
             survey,
             form,
             400,
-            f"{count} answer{'s' if count != 1 else ''} need{'s' if count == 1 else ''} your attention; "
+            f"{count} {'answer needs' if count == 1 else 'answers need'} your attention; "
             "everything you chose is still here.",
         )
     try:
         submission.submit(
-            session, survey, form.token.data.strip(), answers_from(form, survey.items), form.comment.data or ""
+            session,
+            survey,
+            form.token.data.strip(),
+            answers_from(form, survey.items),
+            form.comment.data or "",
         )
         session.commit()
     except submission.LinkUnusable:
         session.rollback()
         form.token.errors = ["This access code is not valid or has already been used."]
-        return _render(survey, form, 400, "Your answers were not saved: the access code did not work.")
+        return _render(
+            survey, form, 400, "Your answers were not saved: the access code did not work."
+        )
     except OperationalError:
         session.rollback()
         return _render(

@@ -35,7 +35,12 @@ class SurveyFormBase(FlaskForm):  # type: ignore[misc]
     )
     comment = TextAreaField(
         "Comment",
-        validators=[Length(max=COMMENT_MAX_CHARS, message=f"Please keep the comment under {COMMENT_MAX_CHARS} characters.")],
+        validators=[
+            Length(
+                max=COMMENT_MAX_CHARS,
+                message=f"Please keep the comment under {COMMENT_MAX_CHARS} characters.",
+            )
+        ],
     )
 
 

@@ -50,7 +50,11 @@ def _headers(response: Response) -> Response:
 
 def _redact_access_log(record: logging.LogRecord) -> bool:
     """Drop client addresses from the development server's log and redact survey paths."""
-    if isinstance(record.args, tuple) and len(record.args) == 3 and "%s - - [%s]" in str(record.msg):
+    if (
+        isinstance(record.args, tuple)
+        and len(record.args) == 3
+        and "%s - - [%s]" in str(record.msg)
+    ):
         record.args = ("-", "-", SURVEY_PATH.sub("/s/…", str(record.args[2])))
     return True
 

@@ -12,7 +12,7 @@ import pytest
 
 from survey import create_app, db
 from survey.services import keys
-from tests.conftest import initialise, make_config
+from tests.conftest import make_config
 
 
 @pytest.fixture
@@ -61,7 +61,10 @@ def test_malformed_key_refuses(instance: dict[str, Any], content: bytes) -> None
 def test_create_refuses_to_overwrite(instance: dict[str, Any]) -> None:
     app = create_app(instance)
     before = open(key_path(instance), "rb").read()
-    with db.session_scope(app) as session, pytest.raises(keys.InstanceKeyError, match="already exists"):
+    with (
+        db.session_scope(app) as session,
+        pytest.raises(keys.InstanceKeyError, match="already exists"),
+    ):
         keys.create_instance_key(session, key_path(instance))
     os.remove(key_path(instance))
     with db.session_scope(app) as session, pytest.raises(keys.InstanceKeyError, match="canary"):
@@ -91,11 +94,25 @@ def test_cli_and_wsgi_exit_with_one_sentence(tmp_path: Any) -> None:
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = {**os.environ, "CANDOR_INSTANCE_PATH": str(tmp_path / "inst")}
     candor = os.path.join(os.path.dirname(sys.executable), "candor")
-    init = subprocess.run([candor, "init", "--password-stdin"], env=env, cwd=root, input="a long enough password\n",
-                          capture_output=True, text=True, timeout=120)
+    init = subprocess.run(
+        [candor, "init", "--password-stdin"],
+        env=env,
+        cwd=root,
+        input="a long enough password\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert init.returncode == 0, init.stderr
-    again = subprocess.run([candor, "init", "--password-stdin"], env=env, cwd=root, input="a long enough password\n",
-                           capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [candor, "init", "--password-stdin"],
+        env=env,
+        cwd=root,
+        input="a long enough password\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode != 0 and "will not overwrite" in again.stderr
     assert _run([candor, "check"], env, root).returncode == 0
     os.chmod(tmp_path / "inst" / "candor.key", 0o644)

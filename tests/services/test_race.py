@@ -38,7 +38,9 @@ def test_concurrent_submissions(app: Flask, open_round: OpenRound) -> None:
         with lock:
             outcomes[result] += 1
 
-    threads = [threading.Thread(target=worker, args=(t,)) for t in tokens for _ in range(THREADS_PER_LINK)]
+    threads = [
+        threading.Thread(target=worker, args=(t,)) for t in tokens for _ in range(THREADS_PER_LINK)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -54,7 +56,9 @@ def test_concurrent_submissions(app: Flask, open_round: OpenRound) -> None:
 def test_failed_submission_keeps_link(app: Flask, open_round: OpenRound) -> None:
     """A submission that fails after consuming is rolled back: the link still works."""
     token = next(iter(open_round.tokens.values()))
-    answers = {k.removeprefix("q_"): int(v) for k, v in answers_for(app, open_round.round_id).items()}
+    answers = {
+        k.removeprefix("q_"): int(v) for k, v in answers_for(app, open_round.round_id).items()
+    }
     with app.app_context():
         session = db.get_session()
         survey = submission.survey_for(session, open_round.round_id)

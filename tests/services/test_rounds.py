@@ -13,9 +13,9 @@ from sqlalchemy.exc import DatabaseError
 from survey import db
 from survey.cli import audit_release
 from survey.domain import crypto
-from survey.models import Invitation, OrgUnit, Person, Program, Release, Round
+from survey.models import Invitation, OrgUnit, Person, Program, Release
 from survey.services import rounds, submission
-from tests.conftest import Org, OpenRound, answers_for
+from tests.conftest import OpenRound, Org, answers_for
 
 DAY = dt.date(2026, 11, 2)
 
@@ -34,7 +34,9 @@ def finish(app: Flask, round_id: int) -> Release:
     with db.session_scope(app) as session:
         rnd = rounds.get_round(session, round_id)
         rounds.close_round(session, rnd, DAY + dt.timedelta(days=5))
-        release = rounds.release_round(session, rnd, app.extensions["candor.kek"], DAY + dt.timedelta(days=6))
+        release = rounds.release_round(
+            session, rnd, app.extensions["candor.kek"], DAY + dt.timedelta(days=6)
+        )
         session.commit()
         session.refresh(release)
         return release
@@ -86,14 +88,24 @@ def test_release_is_immutable_and_audited(app: Flask, open_round: OpenRound) -> 
         session.rollback()
     with db.session_scope(app) as session:
         with pytest.raises(rounds.RoundError):
-            rounds.release_round(session, rounds.get_round(session, open_round.round_id), app.extensions["candor.kek"], DAY)
+            rounds.release_round(
+                session,
+                rounds.get_round(session, open_round.round_id),
+                app.extensions["candor.kek"],
+                DAY,
+            )
 
 
 def test_tampered_manifest_fails_audit(app: Flask, open_round: OpenRound) -> None:
     answer_all(app, open_round.round_id, list(open_round.tokens.values()))
     release = finish(app, open_round.round_id)
     with db.session_scope(app) as session:
-        session.execute(text("DROP TRIGGER releases_immutable" + (" ON releases" if session.get_bind().dialect.name == "postgresql" else "")))
+        session.execute(
+            text(
+                "DROP TRIGGER releases_immutable"
+                + (" ON releases" if session.get_bind().dialect.name == "postgresql" else "")
+            )
+        )
         manifest = json.loads(json.dumps(release.manifest))
         manifest["units"][0]["n"] += 1
         session.execute(update(Release).where(Release.id == release.id).values(manifest=manifest))
@@ -117,7 +129,9 @@ def test_participation_is_daily_and_rounded(app: Flask, open_round: OpenRound) -
         assert later is not None and later > first
 
 
-def test_lowered_k_and_reorg_affect_only_future_rounds(app: Flask, open_round: OpenRound, organisation: Org) -> None:
+def test_lowered_k_and_reorg_affect_only_future_rounds(
+    app: Flask, open_round: OpenRound, organisation: Org
+) -> None:
     answer_all(app, open_round.round_id, list(open_round.tokens.values()))
     with db.session_scope(app) as session:
         program = session.get(Program, organisation.program_id)
@@ -136,10 +150,15 @@ def test_lowered_k_and_reorg_affect_only_future_rounds(app: Flask, open_round: O
         rounds.open_round(session, rnd2, app.extensions["candor.kek"], DAY + dt.timedelta(days=14))
         session.commit()
         assert rnd2.k == 3
-        assert rnd2.snapshot["units"][str(organisation.units["Small"])]["parent"] == organisation.units["Research"]
+        assert (
+            rnd2.snapshot["units"][str(organisation.units["Small"])]["parent"]
+            == organisation.units["Research"]
+        )
 
 
-def test_churn_guard_hides_unit_next_round(app: Flask, open_round: OpenRound, organisation: Org) -> None:
+def test_churn_guard_hides_unit_next_round(
+    app: Flask, open_round: OpenRound, organisation: Org
+) -> None:
     tokens = list(open_round.tokens.values())
     answer_all(app, open_round.round_id, tokens)
     first = finish(app, open_round.round_id)

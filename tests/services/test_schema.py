@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy import DateTime, Date, Integer, inspect, text
+from sqlalchemy import Date, DateTime, Integer, inspect, text
 
 from survey.models import ANONYMOUS_TABLES, Base
 
@@ -16,14 +16,16 @@ def test_model_columns_link_nothing() -> None:
         table = Base.metadata.tables[name]
         for column in table.columns:
             lowered = column.name.lower()
-            assert not any(w in lowered for w in PERSON_WORDS), f"{name}.{column.name} names a person"
+            assert not any(w in lowered for w in PERSON_WORDS), (
+                f"{name}.{column.name} names a person"
+            )
             assert not any(w in lowered for w in TIME_WORDS), f"{name}.{column.name} is a time"
             assert not isinstance(column.type, (DateTime, Date)), f"{name}.{column.name} is a time"
             for fk in column.foreign_keys:
                 assert fk.column.table.name not in ("people", "users", "staff_sessions")
         pk = list(table.primary_key.columns)
         assert len(pk) == 1 and not isinstance(pk[0].type, Integer), f"{name} has a sequential key"
-        assert not pk[0].autoincrement is True
+        assert pk[0].autoincrement is not True
 
 
 def test_database_columns_link_nothing(app: Flask) -> None:
@@ -39,5 +41,7 @@ def test_database_columns_link_nothing(app: Flask) -> None:
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
             for name in ANONYMOUS_TABLES:
-                sql = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = :n"), {"n": name}).scalar_one()
+                sql = conn.execute(
+                    text("SELECT sql FROM sqlite_master WHERE name = :n"), {"n": name}
+                ).scalar_one()
                 assert "WITHOUT ROWID" in sql.upper(), f"{name} is a rowid table"

@@ -24,7 +24,13 @@ ROLES = ["anon", "leader", "hr", "admin"]
 @pytest.mark.parametrize(("method", "path", "allowed"), ROUTES)
 @pytest.mark.parametrize("role", ROLES)
 def test_role_route_matrix(
-    app: Flask, client: FlaskClient, open_round: OpenRound, method: str, path: str, allowed: set[str], role: str
+    app: Flask,
+    client: FlaskClient,
+    open_round: OpenRound,
+    method: str,
+    path: str,
+    allowed: set[str],
+    role: str,
 ) -> None:
     if role != "anon":
         login(client, role)

@@ -19,7 +19,9 @@ def close_and_release(app: Flask, round_id: int) -> dict:
     with db.session_scope(app) as session:
         rnd = rounds.get_round(session, round_id)
         rounds.close_round(session, rnd, dt.date(2026, 11, 7))
-        release = rounds.release_round(session, rnd, app.extensions["candor.kek"], dt.date(2026, 11, 8))
+        release = rounds.release_round(
+            session, rnd, app.extensions["candor.kek"], dt.date(2026, 11, 8)
+        )
         session.commit()
         return release.manifest
 
@@ -53,10 +55,21 @@ def test_employee_to_csv(app: Flask, client: FlaskClient, open_round: OpenRound)
     assert export.headers["Content-Disposition"].startswith("attachment")
     rows = list(csv.DictReader(io.StringIO(export.data.decode())))
     assert rows and set(rows[0]) == {
-        "round", "closed_on", "unit_path", "theme", "n", "mean", "favourable_pct", "ci_low", "ci_high", "status"
+        "round",
+        "closed_on",
+        "unit_path",
+        "theme",
+        "n",
+        "mean",
+        "favourable_pct",
+        "ci_low",
+        "ci_high",
+        "status",
     }
     small = [r for r in rows if r["unit_path"] == "Lab/Ops/Small"]
-    assert small and all(r["status"] == "suppressed" and r["n"] == "" and r["mean"] == "" for r in small)
+    assert small and all(
+        r["status"] == "suppressed" and r["n"] == "" and r["mean"] == "" for r in small
+    )
     lab = [r for r in rows if r["unit_path"] == "Lab" and r["theme"] == "morale"]
     assert lab[0]["status"] == "shown" and int(lab[0]["n"]) == len(open_round.tokens)
 

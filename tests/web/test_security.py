@@ -55,7 +55,10 @@ def test_cookie_flags(app: Flask) -> None:
 
 def test_login_is_throttled(app: Flask, client: FlaskClient) -> None:
     for _ in range(app.config["LOGIN_MAX_FAILURES"]):
-        assert client.post("/login", data={"email": STAFF["hr"], "password": "wrong"}).status_code == 401
+        assert (
+            client.post("/login", data={"email": STAFF["hr"], "password": "wrong"}).status_code
+            == 401
+        )
     locked = client.post("/login", data={"email": STAFF["hr"], "password": PASSWORD})
     assert locked.status_code == 401 and b"locked" in locked.data
 
@@ -68,17 +71,27 @@ def test_unknown_and_wrong_password_look_alike(client: FlaskClient) -> None:
 
 
 def test_open_redirect_refused(client: FlaskClient) -> None:
-    response = client.post("/login?next=//evil.example/x", data={"email": STAFF["hr"], "password": PASSWORD})
+    response = client.post(
+        "/login?next=//evil.example/x", data={"email": STAFF["hr"], "password": PASSWORD}
+    )
     assert response.headers["Location"] in ("/", "http://localhost/")
 
 
-def test_survey_routes_log_no_token(app: Flask, client: FlaskClient, open_round: OpenRound,
-                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_survey_routes_log_no_token(
+    app: Flask, client: FlaskClient, open_round: OpenRound, caplog: pytest.LogCaptureFixture
+) -> None:
     token = next(iter(open_round.tokens.values()))
     from survey.web.security import _redact_access_log
 
-    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, '%s - - [%s] %s',
-                               ("10.1.2.3", "28/Nov/2026 10:00:00", f'"GET /s/1/{token} HTTP/1.1" 200 -'), None)
+    record = logging.LogRecord(
+        "werkzeug",
+        logging.INFO,
+        __file__,
+        1,
+        "%s - - [%s] %s",
+        ("10.1.2.3", "28/Nov/2026 10:00:00", f'"GET /s/1/{token} HTTP/1.1" 200 -'),
+        None,
+    )
     _redact_access_log(record)
     text = record.getMessage()
     assert token not in text and "10.1.2.3" not in text and "28/Nov" not in text

@@ -19,17 +19,31 @@ from tests.web.test_flow import close_and_release
 def released(app: Flask, client: FlaskClient, open_round: OpenRound) -> dict:
     form = answers_for(app, open_round.round_id)
     for token in open_round.tokens.values():
-        assert client.post(f"/s/{open_round.round_id}", data={**form, "token": token}).status_code == 303
+        assert (
+            client.post(f"/s/{open_round.round_id}", data={**form, "token": token}).status_code
+            == 303
+        )
     return close_and_release(app, open_round.round_id)
 
 
-TAMPERING = ["", "?k=1", "?k=0", "?min_n=1", "?unit={small}", "?unit={small}&unit={lab}", "?round=1",
-             "?format=json", "?program=1&k=2", "?show_hidden=1"]
+TAMPERING = [
+    "",
+    "?k=1",
+    "?k=0",
+    "?min_n=1",
+    "?unit={small}",
+    "?unit={small}&unit={lab}",
+    "?round=1",
+    "?format=json",
+    "?program=1&k=2",
+    "?show_hidden=1",
+]
 
 
 @pytest.mark.parametrize("query", TAMPERING)
-def test_hidden_unit_stays_hidden(app: Flask, client: FlaskClient, released: dict, open_round: OpenRound,
-                                  query: str) -> None:
+def test_hidden_unit_stays_hidden(
+    app: Flask, client: FlaskClient, released: dict, open_round: OpenRound, query: str
+) -> None:
     small = open_round.units["Small"]
     q = query.format(small=small, lab=open_round.units["Lab"])
     login(client, "hr")
@@ -44,18 +58,23 @@ def test_hidden_unit_stays_hidden(app: Flask, client: FlaskClient, released: dic
     rows = list(csv.DictReader(io.StringIO(export.data.decode())))
     for row in rows:
         if row["unit_path"] == "Lab/Ops/Small":
-            assert row["status"] == "suppressed" and not any(row[c] for c in ("n", "mean", "favourable_pct", "ci_low", "ci_high"))
+            assert row["status"] == "suppressed" and not any(
+                row[c] for c in ("n", "mean", "favourable_pct", "ci_low", "ci_high")
+            )
     assert client.get("/reports" + q).status_code == 200
 
 
 def test_surfaces_match_manifest(app: Flask, client: FlaskClient, released: dict) -> None:
-    """Every shown unit's figures in the CSV are exactly the manifest's, and nothing else is shown."""
+    """Every shown unit's CSV figures are exactly the manifest's, and nothing else is shown."""
     login(client, "leader")
     rows = list(csv.DictReader(io.StringIO(client.get("/export/1.csv").data.decode())))
     with db.session_scope(app) as session:
         manifest = session.query(Release).one().manifest
     expected = {
-        (u["path"], t): u["themes"][t]["mean"] for u in manifest["units"] if u["shown"] for t in u["themes"]
+        (u["path"], t): u["themes"][t]["mean"]
+        for u in manifest["units"]
+        if u["shown"]
+        for t in u["themes"]
     }
     shown = {(r["unit_path"], r["theme"]): float(r["mean"]) for r in rows if r["status"] == "shown"}
     assert shown == pytest.approx(expected, abs=0.05)

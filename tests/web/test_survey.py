@@ -15,9 +15,15 @@ from survey.services import rounds
 from tests.conftest import OpenRound, answers_for
 
 
-def test_missing_answer_keeps_the_rest(app: Flask, client: FlaskClient, open_round: OpenRound) -> None:
+def test_missing_answer_keeps_the_rest(
+    app: Flask, client: FlaskClient, open_round: OpenRound
+) -> None:
     token = next(iter(open_round.tokens.values()))
-    data = {**answers_for(app, open_round.round_id, value=2), "token": token, "comment": "keep me <b>"}
+    data = {
+        **answers_for(app, open_round.round_id, value=2),
+        "token": token,
+        "comment": "keep me <b>",
+    }
     missing = next(iter(data))
     del data[missing]
     response = client.post(f"/s/{open_round.round_id}", data=data)
@@ -34,7 +40,9 @@ def test_missing_answer_keeps_the_rest(app: Flask, client: FlaskClient, open_rou
 
 
 @pytest.mark.parametrize("value", ["0", "6", "x", "", "4.5"])
-def test_out_of_range_is_refused(app: Flask, client: FlaskClient, open_round: OpenRound, value: str) -> None:
+def test_out_of_range_is_refused(
+    app: Flask, client: FlaskClient, open_round: OpenRound, value: str
+) -> None:
     token = next(iter(open_round.tokens.values()))
     data = {**answers_for(app, open_round.round_id), "token": token}
     data["q_mor1"] = value
@@ -70,7 +78,9 @@ def test_wrong_code_keeps_answers(app: Flask, client: FlaskClient, open_round: O
 def test_closed_round_says_so(app: Flask, client: FlaskClient, open_round: OpenRound) -> None:
     token = next(iter(open_round.tokens.values()))
     with db.session_scope(app) as session:
-        rounds.close_round(session, rounds.get_round(session, open_round.round_id), dt.date(2026, 11, 9))
+        rounds.close_round(
+            session, rounds.get_round(session, open_round.round_id), dt.date(2026, 11, 9)
+        )
         session.commit()
     page = client.get(f"/s/{open_round.round_id}/{token}")
     assert page.status_code == 410 and b"closed" in page.data
@@ -95,7 +105,12 @@ def test_csrf_is_enforced(config: dict, open_round: OpenRound) -> None:
     page = client.get(f"/s/{open_round.round_id}/{token}").data.decode()
     csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
     assert csrf is not None
-    assert client.post(f"/s/{open_round.round_id}", data={**data, "csrf_token": csrf.group(1)}).status_code == 303
+    assert (
+        client.post(
+            f"/s/{open_round.round_id}", data={**data, "csrf_token": csrf.group(1)}
+        ).status_code
+        == 303
+    )
     login = client.post("/login", data={"email": "hr@example.org", "password": "x"})
     assert login.status_code in (200, 400, 401) and login.status_code != 302
     app.extensions["candor.engine"].dispose()
