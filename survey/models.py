@@ -118,6 +118,15 @@ class StaffSession(Base):
     user: Mapped[User] = relationship()
 
 
+class Cadence(enum.StrEnum):
+    """How often a programme opens a round by itself (``manual``: only when an admin says)."""
+
+    MANUAL = "manual"
+    WEEKLY = "weekly"
+    FORTNIGHTLY = "fortnightly"
+    MONTHLY = "monthly"
+
+
 class Program(Base):
     """A recurring pulse: its questions and its disclosure thresholds for future rounds."""
 
@@ -128,6 +137,14 @@ class Program(Base):
     k: Mapped[int] = mapped_column(default=5)
     comment_k: Mapped[int] = mapped_column(default=10)
     strict_links: Mapped[bool] = mapped_column(default=False)
+    cadence: Mapped[Cadence] = mapped_column(
+        Enum(Cadence, native_enum=False, length=16), default=Cadence.MANUAL
+    )
+    window_days: Mapped[int] = mapped_column(default=5)
+    # Each rotating theme is asked at least once every ``rotation_every`` rounds.
+    rotation_every: Mapped[int] = mapped_column(default=3)
+    first_open_on: Mapped[dt.date | None] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(default=True)
     rounds: Mapped[list[Round]] = relationship(back_populates="program", order_by="Round.number")
 
 
@@ -212,6 +229,53 @@ class ParticipationSnapshot(Base):
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     pct_rounded: Mapped[int] = mapped_column()
+
+
+class QuestionBankRecord(Base):
+    """A custom question bank imported by an admin (the shipped banks live in the package)."""
+
+    __tablename__ = "question_banks"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column()
+
+
+class Delivery(Base):
+    """One email to send to one invited person: the ledger that makes sending resumable.
+
+    It says who was *invited* (already known from the round's snapshot), never who answered.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("round_id", "person_id", "kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # "invitation" or "reminder"
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(String(500), default="")
+
+
+class TimelineEvent(Base):
+    """Something that happened, annotated by HR on the trend charts (e.g. "re-org")."""
+
+    __tablename__ = "timeline_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    on: Mapped[dt.date] = mapped_column(Date)
+    label: Mapped[str] = mapped_column(String(80))
+
+
+class Action(Base):
+    """"You said, we did": what leadership did after a released round, per theme."""
+
+    __tablename__ = "actions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
+    theme: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    recorded_on: Mapped[dt.date] = mapped_column(Date)
 
 
 class AuditEvent(Base):
