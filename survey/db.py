@@ -1,8 +1,9 @@
 """The database: one engine per app, one session per app context, migrations with Alembic.
 
-SQLite is opened in WAL mode with a busy timeout, and every transaction starts with
-``BEGIN IMMEDIATE``, so two writers queue instead of failing with "database is locked" and a
-consume-then-store transaction can never interleave with another.
+SQLite is opened in WAL mode with a busy timeout, and every transaction that may write starts
+with ``BEGIN IMMEDIATE``, so two writers queue instead of failing with "database is locked" and
+a consume-then-store transaction can never interleave with another. Requests that only read
+(GET and HEAD) use a plain deferred ``BEGIN`` so they never wait for a writer.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY_OPTION = "candor_read_only"
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
 
@@ -51,7 +53,8 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -65,9 +68,16 @@ def init_app(app: Flask) -> None:
 
 
 def get_session() -> Session:
-    """Return this app context's session, opening it on first use."""
+    """Return this app context's session, opening it on first use.
+
+    During a GET or HEAD request the session reads only; a view that must record something
+    while answering a GET opens its own :func:`session_scope`.
+    """
     if "db_session" not in g:
-        g.db_session = current_app.extensions["candor.sessionmaker"]()
+        session = current_app.extensions["candor.sessionmaker"]()
+        if has_request_context() and request.method in ("GET", "HEAD"):
+            session.connection(execution_options={READ_ONLY_OPTION: True})
+        g.db_session = session
     session: Session = g.db_session
     return session
 

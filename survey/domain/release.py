@@ -407,6 +407,7 @@ def _add_distributions(
         if not row["shown"] or not detailed[row["id"]].shown:
             continue
         members = subtree[row["id"]]
+        row["scale_quality"] = _scale_quality(data, members)
         dist: dict[str, list[int]] = {}
         for item in items:
             low, high = item.bounds
@@ -416,6 +417,31 @@ def _add_distributions(
                     tally[answer.answers[item.key] - low] += 1
             dist[item.key] = tally
         row["distributions"] = dist
+
+
+def _scale_quality(data: ReleaseInput, members: set[int]) -> dict[str, dict[str, Any]]:
+    """Return Cronbach's alpha and within-group agreement per multi-item Likert theme."""
+    by_theme: dict[str, list[Any]] = defaultdict(list)
+    for item in data.bank.items_for(data.asked):
+        if item.scale == "likert5":
+            by_theme[item.theme].append(item)
+    out = {}
+    for theme, items in by_theme.items():
+        if len(items) < 2:
+            continue
+        rows = [
+            [scoring.item_value(i, a.answers[i.key]) for i in items]
+            for a in data.answers
+            if a.unit_id in members and all(i.key in a.answers for i in items)
+        ]
+        quality = scoring.scale_quality(rows)
+        out[theme] = {
+            "items": quality.items,
+            "alpha": None if quality.alpha is None else round(quality.alpha, 2),
+            "agreement": None if quality.agreement is None else round(quality.agreement, 2),
+            "interpretable": quality.interpretable,
+        }
+    return out
 
 
 def _cell(summary: scoring.Summary, exact: bool) -> dict[str, Any]:

@@ -151,3 +151,50 @@ def summarise(scores: Iterable[ThemeScore]) -> Summary | None:
         ci_low=max(low, mean - half),
         ci_high=min(high, mean + half),
     )
+
+
+ALPHA_INTERPRETABLE = 0.6   # below this a scale's items do not hang together well enough
+AGREEMENT_STRONG = 0.7      # r_wg(J) at or above this: members largely agree
+UNIFORM_VARIANCE_LIKERT5 = 2.0  # variance of a uniform answer on 1..5: (5**2 - 1) / 12
+
+
+@dataclass(frozen=True)
+class ScaleQuality:
+    """How well a multi-item scale measured one group.
+
+    :param alpha: Cronbach's alpha (None when it cannot be computed).
+    :param agreement: r_wg(J), within-group agreement against a uniform null (0..1).
+    """
+
+    items: int
+    alpha: float | None
+    agreement: float | None
+
+    @property
+    def interpretable(self) -> bool:
+        """Return whether alpha is high enough to read the scale's index."""
+        return self.alpha is not None and self.alpha >= ALPHA_INTERPRETABLE
+
+
+def _variance(values: Sequence[float]) -> float:
+    mean = sum(values) / len(values)
+    return sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+
+
+def scale_quality(rows: Sequence[Sequence[int]]) -> ScaleQuality:
+    """Return Cronbach's alpha and r_wg(J) for respondents' (reverse-scored) item values.
+
+    Each row is one respondent's values on the same items of one Likert scale.
+    """
+    n = len(rows)
+    j = len(rows[0]) if rows else 0
+    if n < 2 or j < 2:
+        return ScaleQuality(j, None, None)
+    columns = list(zip(*rows, strict=True))
+    item_vars = [_variance(col) for col in columns]
+    total_var = _variance([sum(r) for r in rows])
+    alpha = j / (j - 1) * (1 - sum(item_vars) / total_var) if total_var > 0 else None
+    ratio = (sum(item_vars) / j) / UNIFORM_VARIANCE_LIKERT5
+    ratio = min(ratio, 1.0)  # more spread than chance means no agreement, not negative
+    agreement = j * (1 - ratio) / (j * (1 - ratio) + ratio) if ratio > 0 else 1.0
+    return ScaleQuality(j, alpha, agreement)

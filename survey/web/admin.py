@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, url_
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from ..db import get_session
+from ..db import get_session, session_scope
 from ..domain.crypto import CryptoError
 from ..domain.release import ReleaseError
 from ..models import Program, Role, RoundStatus
@@ -21,16 +21,17 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @roles_required(Role.ADMIN)
 def index() -> str:
     """List programmes and their rounds with what can be done next."""
-    session = get_session()
-    programs = list(session.scalars(select(Program).order_by(Program.id)))
+    programs = list(get_session().scalars(select(Program).order_by(Program.id)))
     today = utcnow().date()
-    participation = {
-        rnd.id: rounds.participation_today(session, rnd, today)
-        for program in programs
-        for rnd in program.rounds
-        if rnd.status is RoundStatus.OPEN
-    }
-    session.commit()  # the day's participation figure is fixed once recorded
+    participation = {}
+    with session_scope(current_app) as writer:  # the day's figure is recorded once, then fixed
+        for program in programs:
+            for rnd in program.rounds:
+                if rnd.status is RoundStatus.OPEN:
+                    participation[rnd.id] = rounds.participation_today(
+                        writer, rounds.get_round(writer, rnd.id), today
+                    )
+        writer.commit()
     return render_template(
         "admin/index.html", programs=programs, form=ActionForm(), participation=participation
     )
