@@ -74,10 +74,10 @@ def get_session() -> Session:
     while answering a GET opens its own :func:`session_scope`.
     """
     if "db_session" not in g:
-        session = current_app.extensions["candor.sessionmaker"]()
+        opened: Session = current_app.extensions["candor.sessionmaker"]()
         if has_request_context() and request.method in ("GET", "HEAD"):
-            session.connection(execution_options={READ_ONLY_OPTION: True})
-        g.db_session = session
+            opened.connection(execution_options={READ_ONLY_OPTION: True})
+        g.db_session = opened
     session: Session = g.db_session
     return session
 

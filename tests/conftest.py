@@ -189,13 +189,13 @@ def open_round(app: Flask, organisation: Org) -> OpenRound:
 
 def answers_for(app: Flask, round_id: int, value: int = 4, nps: int = 8) -> dict[str, str]:
     """Return complete form data answering every item of a round."""
-    from survey.domain.questions import load_bank
+    from survey.services.banks import frozen_bank
     from survey.models import Round
 
     with db.session_scope(app) as session:
         rnd = session.get(Round, round_id)
         assert rnd is not None and rnd.items is not None
-        bank = load_bank(rnd.items["bank"])
+        bank = frozen_bank(rnd)
         items = bank.items_for(tuple(rnd.items["asked"]))
     return {f"q_{i.key}": str(nps if i.scale == "nps" else value) for i in items}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 LIKERT_MIN = 1
 LIKERT_MAX = 5
@@ -125,6 +126,28 @@ def parse_bank(data: dict[str, object]) -> Bank:
         if not any(item.theme == theme.key for item in items):
             raise BankError(f"theme {theme.key!r} has no items")
     return bank
+
+
+def bank_to_dict(bank: Bank) -> dict[str, Any]:
+    """Return the JSON form of a bank, the inverse of :func:`parse_bank`."""
+    return {
+        "key": bank.key,
+        "comment_prompt": bank.comment_prompt,
+        "themes": [
+            {"key": t.key, "label": t.label, "description": t.description} for t in bank.themes
+        ],
+        "items": [
+            {
+                "key": i.key,
+                "theme": i.theme,
+                "text": i.text,
+                "scale": i.scale,
+                "reverse": i.reverse,
+                "core": i.core,
+            }
+            for i in bank.items
+        ],
+    }
 
 
 def load_bank(key: str = DEFAULT_BANK) -> Bank:

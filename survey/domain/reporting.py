@@ -63,10 +63,17 @@ def _tick(manifest: Manifest) -> str:
     return f"{manifest['round']['label']}\n{day}"
 
 
+def asked(manifest: Manifest, theme: str) -> bool:
+    """Return whether a round asked about ``theme`` (rotating themes skip some rounds)."""
+    return any(t["key"] == theme for t in manifest["themes"])
+
+
 def trend_rows(manifests: Sequence[Manifest], unit_id: int, theme: str) -> list[TrendRow]:
-    """Return one row per released round for ``unit_id`` and ``theme``."""
+    """Return one row per released round that asked about ``theme``, for ``unit_id``."""
     rows = []
     for manifest in manifests:
+        if not asked(manifest, theme):
+            continue
         unit = _unit(manifest, unit_id)
         cell = unit["themes"].get(theme) if unit and unit["shown"] else None
         rows.append(
@@ -91,9 +98,10 @@ def trend_series(
     from .charts import TrendPoint, TrendSeries
 
     low, high, label = theme_scale(theme)
+    measured = [m for m in manifests if asked(m, theme)]
     points = tuple(
         TrendPoint(_tick(m), row.mean, row.ci_low, row.ci_high)
-        for m, row in zip(manifests, trend_rows(manifests, unit_id, theme), strict=True)
+        for m, row in zip(measured, trend_rows(manifests, unit_id, theme), strict=True)
     )
     return TrendSeries(
         title=f"{theme_label} — {unit_path}",

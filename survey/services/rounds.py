@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ..domain import crypto, disclosure
-from ..domain.questions import load_bank
+from ..domain import crypto, disclosure, rotation
 from ..domain.release import OpenedAnswer, ReleaseInput, atom_id, build_manifest, digest
 from ..models import (
     Comment,
@@ -30,7 +29,7 @@ from ..models import (
     Round,
     RoundStatus,
 )
-from . import org
+from . import banks, org
 
 
 class RoundError(RuntimeError):
@@ -78,12 +77,16 @@ def open_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> int:
         )
     program = rnd.program
     disclosure.check_k(program.k)
-    bank = load_bank(program.bank)
+    bank = banks.get_bank(session, program.bank)
+    try:
+        asked = rotation.items_for_round(bank, rnd.number, program.rotation_every)
+    except rotation.RotationError as exc:
+        raise RoundError(f"the questions cannot be scheduled: {exc}.") from exc
     snapshot, people = org.take_snapshot(session)
     if not people:
         raise RoundError("the roster has nobody to invite.")
     rnd.k, rnd.comment_k = program.k, program.comment_k
-    rnd.items = {"bank": bank.key, "asked": [item.key for item in bank.items]}
+    rnd.items = banks.freeze(bank, asked)
     rnd.snapshot = snapshot
     keys = crypto.new_round_keys(kek, key_label(rnd.id, "private"))
     rnd.public_key, rnd.wrapped_private_key = keys.public, keys.wrapped_private
@@ -192,7 +195,7 @@ def release_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> R
         closed_on=rnd.closes_on.isoformat() if rnd.closes_on else "",
         k=rnd.k or rnd.program.k,
         comment_k=rnd.comment_k or rnd.program.comment_k,
-        bank=load_bank(rnd.items["bank"]),
+        bank=banks.frozen_bank(rnd),
         asked=tuple(rnd.items["asked"]),
         snapshot=rnd.snapshot,
         answers=answers,

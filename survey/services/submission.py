@@ -18,8 +18,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..domain import crypto
-from ..domain.questions import Bank, Item, load_bank
+from ..domain.questions import Bank, Item
 from ..models import Comment, Invitation, Response, Round, RoundStatus
+from . import banks
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 COMMENT_MAX_CHARS = 2000
@@ -49,7 +50,7 @@ def survey_for(session: Session, round_id: int) -> Survey:
         raise LinkUnusable()
     if rnd.status is not RoundStatus.OPEN or rnd.items is None:
         raise RoundNotOpen(rnd.status.value)
-    bank = load_bank(rnd.items["bank"])
+    bank = banks.frozen_bank(rnd)
     return Survey(rnd, bank, bank.items_for(tuple(rnd.items["asked"])))
 
 

@@ -91,7 +91,7 @@ def test_closed_round_says_so(app: Flask, client: FlaskClient, open_round: OpenR
 
 def test_survey_page_shows_progress_and_promise(client: FlaskClient, open_round: OpenRound) -> None:
     page = client.get(f"/s/{open_round.round_id}").data.decode()
-    assert "<progress" in page and "1 of 20" in page
+    assert "<progress" in page and "1 of 10" in page and "2 of 10" in page  # round 1: 10 items
     assert "at least 5 people" in page and "/privacy" in page
     assert 'name="viewport"' in page
 

@@ -1,0 +1,31 @@
+"""Question banks: the shipped ones and those an admin imported, and a round's frozen copy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..domain.questions import Bank, BankError, bank_to_dict, load_bank, parse_bank
+from ..models import QuestionBankRecord, Round
+
+
+def get_bank(session: Session, key: str) -> Bank:
+    """Return the bank called ``key``: an imported one if present, else a shipped one."""
+    record = session.get(QuestionBankRecord, key)
+    if record is not None:
+        return parse_bank(record.definition)
+    return load_bank(key)
+
+
+def frozen_bank(rnd: Round) -> Bank:
+    """Return the bank exactly as it was when the round opened."""
+    if rnd.items is None:
+        raise BankError(f"round {rnd.id} has not opened, so it has no questions yet")
+    definition: dict[str, Any] = rnd.items["definition"]
+    return parse_bank(definition)
+
+
+def freeze(bank: Bank, asked: tuple[str, ...]) -> dict[str, Any]:
+    """Return what a round stores at opening: the whole bank and the items it asks."""
+    return {"bank": bank.key, "definition": bank_to_dict(bank), "asked": list(asked)}

@@ -1,0 +1,194 @@
+"""The ``tick``: open due rounds, send invitations and reminders, close and release.
+
+Invariants: every step checks the round's state in its own transaction, so a repeated tick
+does nothing twice; only one tick runs at a time (a PostgreSQL advisory lock, or an exclusive
+lock file beside the SQLite database), and a second one returns at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..domain import cadence
+from ..domain.crypto import CryptoError
+from ..domain.disclosure import DisclosureError
+from ..domain.release import ReleaseError
+from ..models import Cadence, Program, Round, RoundStatus
+from . import rounds
+
+TICK_LOCK_ID = 0x43414E44  # "CAND"
+Sender = Callable[[int, str], str]  # (round id, "invitation"|"reminder") -> a short summary
+
+
+@dataclass
+class TickReport:
+    """What one tick did, as lines an operator reads in cron mail."""
+
+    lines: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    skipped: bool = False
+
+
+@contextmanager
+def tick_lock(engine: Engine, lock_dir: str) -> Iterator[bool]:
+    """Yield whether this process holds the tick lock (released on exit, even on a crash)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            got = bool(
+                conn.execute(
+                    text("SELECT pg_try_advisory_lock(:id)"), {"id": TICK_LOCK_ID}
+                ).scalar()
+            )
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": TICK_LOCK_ID})
+                conn.commit()
+        return
+    os.makedirs(lock_dir, exist_ok=True)
+    with open(os.path.join(lock_dir, "tick.lock"), "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def tick(
+    factory: sessionmaker[Session],
+    kek: bytes,
+    today: dt.date,
+    send: Sender | None = None,
+) -> TickReport:
+    """Run one pass over every active programme with a cadence. Safe to repeat."""
+    report = TickReport()
+    with factory() as session:
+        programs = [
+            p.id
+            for p in session.scalars(select(Program).where(Program.active).order_by(Program.id))
+            if p.cadence is not Cadence.MANUAL and p.first_open_on is not None
+        ]
+    for program_id in programs:
+        _finish_rounds(factory, program_id, kek, today, report)
+        _open_due_round(factory, program_id, kek, today, report)
+        if send is not None:
+            _send_mail(factory, program_id, today, send, report)
+    return report
+
+
+def _locked_program(session: Session, program_id: int) -> Program:
+    """Return the programme with its row locked until commit, so two ticks take turns.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE``. SQLite ignores it, but every writing transaction
+    there starts with ``BEGIN IMMEDIATE``, which serialises them already.
+    """
+    return session.scalars(select(Program).where(Program.id == program_id).with_for_update()).one()
+
+
+def _finish_rounds(
+    factory: sessionmaker[Session], program_id: int, kek: bytes, today: dt.date, report: TickReport
+) -> None:
+    """Close rounds whose window has ended, then release closed ones, each step under lock."""
+    with factory() as session:
+        program = _locked_program(session, program_id)
+        active = [
+            r.id for r in program.rounds if r.status in (RoundStatus.OPEN, RoundStatus.CLOSED)
+        ]
+    for round_id in active:
+        for step in ("close", "release"):
+            with factory() as session:
+                program = _locked_program(session, program_id)
+                rnd = rounds.get_round(session, round_id)
+                label = f"{program.name} {rnd.label}"
+                try:
+                    line = _step(session, program, rnd, step, kek, today)
+                    session.commit()
+                except (rounds.RoundError, ReleaseError, CryptoError, DisclosureError) as exc:
+                    session.rollback()
+                    report.errors.append(f"{label}: {exc}")
+                    break
+                if line:
+                    report.lines.append(f"{line} {label}")
+
+
+def _step(
+    session: Session, program: Program, rnd: Round, step: str, kek: bytes, today: dt.date
+) -> str:
+    """Do one due step on a freshly read round and say what was done ("" if nothing)."""
+    if step == "close" and rnd.status is RoundStatus.OPEN and rnd.opens_on is not None:
+        if today >= cadence.closes_on(rnd.opens_on, program.window_days):
+            rounds.close_round(session, rnd, today)
+            return "closed"
+    if step == "release" and rnd.status is RoundStatus.CLOSED:
+        release = rounds.release_round(session, rnd, kek, today)
+        shown = sum(1 for u in release.manifest["units"] if u["shown"])
+        return f"released ({shown} units published)"
+    return ""
+
+
+def _open_due_round(
+    factory: sessionmaker[Session], program_id: int, kek: bytes, today: dt.date, report: TickReport
+) -> None:
+    with factory() as session:
+        program = _locked_program(session, program_id)
+        assert program.first_open_on is not None
+        if any(r.status in (RoundStatus.OPEN, RoundStatus.CLOSED) for r in program.rounds):
+            return
+        opened = [r.opens_on for r in program.rounds if r.opens_on is not None]
+        due = cadence.next_open(
+            program.first_open_on, max(opened) if opened else None, program.cadence.value
+        )
+        if today < due:
+            return
+        draft = next((r for r in program.rounds if r.status is RoundStatus.DRAFT), None)
+        try:
+            rnd = draft or rounds.create_round(session, program)
+            count = rounds.open_round(session, rnd, kek, today)
+            session.commit()
+            report.lines.append(f"opened {program.name} {rnd.label}: {count} invited")
+        except IntegrityError:
+            session.rollback()  # another tick created the round first
+        except rounds.RoundError as exc:
+            session.rollback()
+            report.errors.append(f"{program.name}: {exc}")
+
+
+def _send_mail(
+    factory: sessionmaker[Session],
+    program_id: int,
+    today: dt.date,
+    send: Sender,
+    report: TickReport,
+) -> None:
+    with factory() as session:
+        program = session.get(Program, program_id)
+        assert program is not None
+        due = [
+            (r.id, f"{program.name} {r.label}", r.opens_on)
+            for r in program.rounds
+            if r.status is RoundStatus.OPEN and r.opens_on is not None
+        ]
+        window = program.window_days
+    for round_id, label, opened in due:
+        kinds = ["invitation"]
+        if today >= cadence.reminder_on(opened, window):
+            kinds.append("reminder")
+        for kind in kinds:
+            try:
+                report.lines.append(f"{kind}s for {label}: {send(round_id, kind)}")
+            except Exception as exc:  # report every failure and keep ticking the others
+                report.errors.append(f"{kind}s for {label}: {exc}")
