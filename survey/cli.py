@@ -309,7 +309,122 @@ def audit_release(session: Session, release: Release) -> str:
     )
 
 
-COMMANDS = (init_command, migrate_command, check_command, user_group, round_group, audit_command)
+@click.group("roster")
+def roster_group() -> None:
+    """Import the organisation tree and roster."""
+
+
+@roster_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--apply", "apply_", is_flag=True, help="Apply the file; without it, a dry run.")
+@with_appcontext
+def roster_import(file: str, apply_: bool) -> None:
+    """Show what importing FILE (CSV, UTF-8) would change; with --apply, apply it whole."""
+    from .domain.roster import all_errors
+    from .services import roster
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    require_key(app)
+    try:
+        with open(file, encoding="utf-8-sig", newline="") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"Cannot read {file} as UTF-8 text: {exc}") from exc
+    with db.session_scope(app) as session:
+        parsed, planned = roster.preview(session, text)
+        errors = all_errors(parsed, planned)
+        for error in errors:
+            where = f"line {error.line}" + (f" ({error.column})" if error.column else "")
+            click.echo(f"{where}: {error.message}", err=True)
+        if errors:
+            _fail(f"{file} has {len(errors)} problem(s); nothing was changed.")
+        if not apply_:
+            click.echo(f"Dry run: {planned.summary}")
+            click.echo("Nothing was changed; run again with --apply to import the file.")
+            return
+        try:
+            planned = roster.apply(session, text, planned.fingerprint)
+            session.commit()
+        except roster.RosterError as exc:
+            _fail(str(exc))
+    click.echo(f"Imported: {planned.summary} Rounds opened from now on use the new roster.")
+
+
+@click.group("mail")
+def mail_group() -> None:
+    """Send invitations and reminders by email (run again to resume after any failure)."""
+
+
+def _send_round_mail(round_id: int, kind: str) -> None:
+    from .services import mailer
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    kek = require_key(app)
+    try:
+        factory = app.extensions["candor.sessionmaker"]
+        report = mailer.send_configured(app.config, app.instance_path, factory, round_id, kind, kek)
+    except (rounds.RoundError, CryptoError, mailer.MailError) as exc:
+        _fail(str(exc))
+    click.echo(f"Round {round_id}: {report.summary()}")
+    if app.config["MAIL_BACKEND"] == "file":
+        click.echo(
+            f"Written to {app.config['MAIL_OUTBOX_DIR']}: these files hold live survey links; "
+            "keep them private and delete them once handed on."
+        )
+    if report.secret_destroyed and kind == "invitation":
+        click.echo("Strict mode: the link secret is destroyed; reminders will carry no link.")
+    if report.stopped:
+        _fail(
+            f"Stopped: {report.stopped}. Run the same command again once this is fixed; "
+            "nobody is sent a second, different email."
+        )
+
+
+@mail_group.command("invite")
+@click.argument("round_id", type=int)
+@with_appcontext
+def mail_invite(round_id: int) -> None:
+    """Email every invited person their link for an open round (those not yet sent one)."""
+    _send_round_mail(round_id, "invitation")
+
+
+@mail_group.command("remind")
+@click.argument("round_id", type=int)
+@with_appcontext
+def mail_remind(round_id: int) -> None:
+    """Email a reminder to everyone invited to an open round, answered or not."""
+    _send_round_mail(round_id, "reminder")
+
+
+@mail_group.command("test")
+@click.argument("address")
+@with_appcontext
+def mail_test(address: str) -> None:
+    """Send a test message (no survey link) to ADDRESS with the configured mail settings."""
+    from .domain.mail import build_test_message
+    from .services import mailer
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    require_key(app)
+    try:
+        message = build_test_message(sender=app.config["MAIL_FROM"], recipient=address)
+        with mailer.mailer_from_config(app.config) as sink:
+            sink.send(message)
+    except mailer.MailError as exc:
+        _fail(str(exc))
+    click.echo(f"Sent a test message to {address} through {sink}.")
+
+
+COMMANDS = (
+    init_command,
+    migrate_command,
+    check_command,
+    user_group,
+    round_group,
+    roster_group,
+    mail_group,
+    audit_command,
+)
 
 
 def init_app(app: Flask) -> None:

@@ -32,6 +32,17 @@ DEFAULTS: dict[str, Any] = {
     "CHART_CACHE_DIR": "",
     "WTF_CSRF_TIME_LIMIT": None,
     "MAX_CONTENT_LENGTH": 256 * 1024,
+    # Email: "file" writes each message to MAIL_OUTBOX_DIR (empty means instance/outbox);
+    # "smtp" sends through SMTP_HOST, upgrading with STARTTLS unless SMTP_STARTTLS is off.
+    "MAIL_BACKEND": "file",
+    "MAIL_OUTBOX_DIR": "",
+    "MAIL_FROM": "",
+    "SMTP_HOST": "",
+    "SMTP_PORT": 587,
+    "SMTP_STARTTLS": True,
+    "SMTP_USERNAME": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_TIMEOUT": 30.0,
 }
 # Settings that may come from the environment, and how to read them.
 ENV_TYPES: dict[str, type] = {
@@ -44,7 +55,20 @@ ENV_TYPES: dict[str, type] = {
     "LOGIN_LOCK_MINUTES": int,
     "STAFF_SESSION_HOURS": int,
     "CHART_CACHE_DIR": str,
+    "MAIL_BACKEND": str,
+    "MAIL_OUTBOX_DIR": str,
+    "MAIL_FROM": str,
+    "SMTP_HOST": str,
+    "SMTP_PORT": int,
+    "SMTP_STARTTLS": bool,
+    "SMTP_USERNAME": str,
+    "SMTP_PASSWORD": str,
+    "SMTP_TIMEOUT": float,
 }
+# How a boolean setting may be spelled in the environment.
+BOOLEAN_WORDS = dict.fromkeys(("1", "true", "yes", "on"), True) | dict.fromkeys(
+    ("0", "false", "no", "off"), False
+)
 
 
 class ConfigError(RuntimeError):
@@ -58,8 +82,11 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         var = name if name.startswith("CANDOR_") else f"CANDOR_{name}"
         if var in environ:
             try:
-                found[name] = kind(environ[var])
-            except ValueError as exc:
+                if kind is bool:  # bool("false") is True, so booleans are read by word
+                    found[name] = BOOLEAN_WORDS[environ[var].strip().lower()]
+                else:
+                    found[name] = kind(environ[var])
+            except (KeyError, ValueError) as exc:
                 raise ConfigError(f"{var} must be a {kind.__name__}, got {environ[var]!r}") from exc
     return found
 
@@ -72,6 +99,8 @@ def finish(config: dict[str, Any], instance_path: str) -> None:
         config["KEY_FILE"] = os.path.join(instance_path, "candor.key")
     if not config["CHART_CACHE_DIR"]:
         config["CHART_CACHE_DIR"] = os.path.join(instance_path, "cache")
+    if not config["MAIL_OUTBOX_DIR"]:
+        config["MAIL_OUTBOX_DIR"] = os.path.join(instance_path, "outbox")
     secure = urlsplit(config["PUBLIC_URL"]).scheme == "https"
     config.setdefault("SESSION_COOKIE_SECURE", secure)
     config.update(

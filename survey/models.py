@@ -267,7 +267,7 @@ class TimelineEvent(Base):
 
 
 class Action(Base):
-    """"You said, we did": what leadership did after a released round, per theme."""
+    """ "You said, we did": what leadership did after a released round, per theme."""
 
     __tablename__ = "actions"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -189,8 +189,8 @@ def open_round(app: Flask, organisation: Org) -> OpenRound:
 
 def answers_for(app: Flask, round_id: int, value: int = 4, nps: int = 8) -> dict[str, str]:
     """Return complete form data answering every item of a round."""
-    from survey.services.banks import frozen_bank
     from survey.models import Round
+    from survey.services.banks import frozen_bank
 
     with db.session_scope(app) as session:
         rnd = session.get(Round, round_id)

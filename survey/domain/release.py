@@ -25,8 +25,9 @@ COMMENT_MAX_DEPTH = 1  # comments: organisation and department level only
 REMAINDER_LABEL = "Elsewhere in the organisation"
 ATTRIBUTE_MAX_DEPTH = 1  # attribute breakdowns: organisation and department level only
 ATTRIBUTE_NAME = "tenure"
-# Above this many atoms the exact audit's greedy selection gets slow; use block merging.
-EXACT_MAX_ATOMS = 600
+# Above this many atoms the exact audit's greedy selection gets slow (measured: ~20 s at 2,000
+# atoms, over 60 s at 5,000, see bench/release.py); use block merging.
+EXACT_MAX_ATOMS = 2500
 MODE_EXACT = "exact"
 MODE_BLOCKS = "blocks"
 
@@ -94,6 +95,7 @@ def build_manifest(
     eligible_direct = {int(u): c for u, c in data.snapshot["eligible"].items()}
     eligible = disclosure.subtree_counts(parents, eligible_direct)
     subtree = _subtrees(parents)
+    within = _respondents_within(parents, data.answers)
 
     themes = [
         t
@@ -120,13 +122,11 @@ def build_manifest(
             "themes": {},
         }
         if vis.shown:
-            members = subtree[uid]
+            mine = [person_scores[i][1] for i in within[uid]]
             row["n"] = vis.n
             row["participation_pct"] = round(100.0 * vis.n / max(eligible.get(uid, 0), vis.n), 1)
             for theme in themes:
-                summary = scoring.summarise(
-                    s[theme.key] for unit, s in person_scores if unit in members and theme.key in s
-                )
+                summary = scoring.summarise(s[theme.key] for s in mine if theme.key in s)
                 if summary is not None and summary.n >= data.k:
                     row["themes"][theme.key] = _cell(summary, detailed[uid].shown)
         unit_rows.append(row)
@@ -139,7 +139,16 @@ def build_manifest(
     base_defs = [{"kind": "unit", "unit": row["id"]} for row in unit_rows if row["shown"]]
     base_cells = [expand_cell(d, subtree, bands) for d in base_defs]
     attribute_rows, kept_defs, mode, blocks = _attributes(
-        data, parents, visibility, subtree, bands, atom_counts, base_cells, themes, person_scores
+        data,
+        parents,
+        visibility,
+        subtree,
+        bands,
+        atom_counts,
+        base_cells,
+        themes,
+        person_scores,
+        within,
     )
     published = base_defs + kept_defs
     cells = [expand_cell(d, subtree, bands) for d in published]
@@ -152,7 +161,7 @@ def build_manifest(
             "the disclosure audit found a group of fewer than k people that could be computed "
             f"from the published cells: {sorted(verdict.leaks[0].atoms) if verdict.leaks else '?'}"
         )
-    _add_distributions(unit_rows, data, subtree, detailed)
+    _add_distributions(unit_rows, data, within, detailed)
 
     total_eligible = sum(eligible_direct.values())
     org_rate = 100.0 * len(data.answers) / total_eligible if total_eligible else 0.0
@@ -275,6 +284,7 @@ def _attributes(
     base_cells: Sequence[frozenset[str]],
     themes: Sequence[Any],
     person_scores: Sequence[tuple[int, dict[str, scoring.ThemeScore]]],
+    within: Mapping[int, list[int]],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str, list[frozenset[str]] | None]:
     """Decide the attribute-band cells (organisation and departments × band).
 
@@ -323,12 +333,7 @@ def _attributes(
             "themes": {},
         }
         if name in kept:
-            members = subtree[unit]
-            scored = [
-                s
-                for (uid, s), a in zip(person_scores, data.answers, strict=True)
-                if uid in members and a.band == band
-            ]
+            scored = [person_scores[i][1] for i in within[unit] if data.answers[i].band == band]
             row["n"] = len(scored)
             for theme in themes:
                 summary = scoring.summarise(s[theme.key] for s in scored if theme.key in s)
@@ -364,16 +369,34 @@ def _blocks(
     visibility: Mapping[int, disclosure.Visibility],
     counts: Mapping[str, int],
 ) -> list[frozenset[str]]:
-    """Merge each hierarchy region's atoms, ordered by band then unit, into blocks of >= k."""
+    """Merge each hierarchy region's atoms into blocks of at least k.
+
+    Inside a region, a band with k or more respondents gets blocks of its own (so band cells
+    can stay unions of whole blocks); the bands below k are merged together, and if even
+    those total less than k they join the region's last block.
+    """
     region_of = _regions(parents, visibility)
-    grouped: dict[int, list[str]] = defaultdict(list)
+    grouped: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for atom in sorted(counts, key=lambda a: (a.split("|", 1)[1], int(a.split("|", 1)[0]))):
-        unit = int(atom.split("|", 1)[0])
-        if unit in region_of and counts[atom] > 0:
-            grouped[region_of[unit]].append(atom)
+        unit, band = atom.split("|", 1)
+        if int(unit) in region_of and counts[atom] > 0:
+            grouped[region_of[int(unit)]][band].append(atom)
     blocks: list[frozenset[str]] = []
-    for atoms in grouped.values():
-        blocks.extend(audit.merge_blocks(atoms, counts, k))
+    for by_band in grouped.values():
+        own: list[frozenset[str]] = []
+        leftover: list[str] = []
+        for atoms in by_band.values():
+            if sum(counts[a] for a in atoms) >= k:
+                own.extend(audit.merge_blocks(atoms, counts, k))
+            else:
+                leftover.extend(atoms)
+        if leftover and sum(counts[a] for a in leftover) >= k:
+            own.extend(audit.merge_blocks(leftover, counts, k))
+        elif leftover and own:
+            own[-1] = own[-1] | frozenset(leftover)
+        elif leftover:
+            own.append(frozenset(leftover))
+        blocks.extend(own)
     return blocks
 
 
@@ -398,7 +421,7 @@ def _block_audit(
 def _add_distributions(
     unit_rows: list[dict[str, Any]],
     data: ReleaseInput,
-    subtree: Mapping[int, set[int]],
+    within: Mapping[int, list[int]],
     detailed: Mapping[int, disclosure.Visibility],
 ) -> None:
     """Add per-item answer counts to shown units that are distribution-safe (see ``detailed``)."""
@@ -406,20 +429,22 @@ def _add_distributions(
     for row in unit_rows:
         if not row["shown"] or not detailed[row["id"]].shown:
             continue
-        members = subtree[row["id"]]
-        row["scale_quality"] = _scale_quality(data, members)
+        answers = [data.answers[i] for i in within[row["id"]]]
+        row["scale_quality"] = _scale_quality(data, answers)
         dist: dict[str, list[int]] = {}
         for item in items:
             low, high = item.bounds
             tally = [0] * (high - low + 1)
-            for answer in data.answers:
-                if answer.unit_id in members and item.key in answer.answers:
+            for answer in answers:
+                if item.key in answer.answers:
                     tally[answer.answers[item.key] - low] += 1
             dist[item.key] = tally
         row["distributions"] = dist
 
 
-def _scale_quality(data: ReleaseInput, members: set[int]) -> dict[str, dict[str, Any]]:
+def _scale_quality(
+    data: ReleaseInput, answers: Sequence[OpenedAnswer]
+) -> dict[str, dict[str, Any]]:
     """Return Cronbach's alpha and within-group agreement per multi-item Likert theme."""
     by_theme: dict[str, list[Any]] = defaultdict(list)
     for item in data.bank.items_for(data.asked):
@@ -431,8 +456,8 @@ def _scale_quality(data: ReleaseInput, members: set[int]) -> dict[str, dict[str,
             continue
         rows = [
             [scoring.item_value(i, a.answers[i.key]) for i in items]
-            for a in data.answers
-            if a.unit_id in members and all(i.key in a.answers for i in items)
+            for a in answers
+            if all(i.key in a.answers for i in items)
         ]
         quality = scoring.scale_quality(rows)
         out[theme] = {
@@ -502,6 +527,19 @@ def _comment_groups(
         )
         out.append({"unit": unit, "label": label, "count": len(texts), "texts": texts})
     return out
+
+
+def _respondents_within(
+    parents: Mapping[int, int | None], answers: Sequence[OpenedAnswer]
+) -> dict[int, list[int]]:
+    """Return unit id -> indexes of the answers given in that unit or below it."""
+    within: dict[int, list[int]] = {u: [] for u in parents}
+    for index, answer in enumerate(answers):
+        node: int | None = answer.unit_id
+        while node is not None:
+            within[node].append(index)
+            node = parents[node]
+    return within
 
 
 def _subtrees(parents: Mapping[int, int | None]) -> dict[int, set[int]]:

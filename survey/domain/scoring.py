@@ -153,8 +153,8 @@ def summarise(scores: Iterable[ThemeScore]) -> Summary | None:
     )
 
 
-ALPHA_INTERPRETABLE = 0.6   # below this a scale's items do not hang together well enough
-AGREEMENT_STRONG = 0.7      # r_wg(J) at or above this: members largely agree
+ALPHA_INTERPRETABLE = 0.6  # below this a scale's items do not hang together well enough
+AGREEMENT_STRONG = 0.7  # r_wg(J) at or above this: members largely agree
 UNIFORM_VARIANCE_LIKERT5 = 2.0  # variance of a uniform answer on 1..5: (5**2 - 1) / 12
 
 

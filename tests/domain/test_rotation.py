@@ -42,7 +42,9 @@ def test_schedule_is_deterministic_and_whole_themes() -> None:
 def _bank(sizes: dict[str, int], core: set[str]) -> Bank:
     themes = tuple(Theme(t, t.title(), "") for t in sizes)
     items = tuple(
-        Item(f"{t}{i}", t, f"{t} {i}", "likert5", False, t in core) for t, n in sizes.items() for i in range(n)
+        Item(f"{t}{i}", t, f"{t} {i}", "likert5", False, t in core)
+        for t, n in sizes.items()
+        for i in range(n)
     )
     return Bank("test", themes, items, "")
 
@@ -57,7 +59,9 @@ def _bank(sizes: dict[str, int], core: set[str]) -> Bank:
         ({"a": 4}, {"a"}, 0, "at least 1"),
     ],
 )
-def test_unschedulable_banks_explain_why(sizes: dict[str, int], core: set[str], every: int, message: str) -> None:
+def test_unschedulable_banks_explain_why(
+    sizes: dict[str, int], core: set[str], every: int, message: str
+) -> None:
     with pytest.raises(RotationError, match=message):
         schedule(_bank(sizes, core), every)
 

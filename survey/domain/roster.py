@@ -1,0 +1,537 @@
+"""Reading a roster CSV and planning what importing it would change.
+
+Invariant: a roster file describes the whole organisation at once, and either every line of it
+is valid and consistent with the existing tree, or the plan carries errors and nothing may be
+applied. Paths identify units (``Lab/Research/Language``); units are created, never renamed,
+moved or deleted. People are matched by lower-cased email; people active now but absent from
+the file are deactivated, never deleted, so rounds already opened keep their snapshot.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+UNSTATED_BAND = "unstated"
+KNOWN_BANDS = ("<1y", "1-3y", "3y+", UNSTATED_BAND)
+REQUIRED_COLUMNS = ("email", "unit")
+OPTIONAL_COLUMNS = ("tenure", "name")
+COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+PATH_SEPARATOR = "/"
+MAX_ROWS = 50_000
+MAX_SEGMENT_CHARS = 120  # OrgUnit.name
+MAX_EMAIL_CHARS = 254  # Person.email
+MAX_NAME_CHARS = 200  # Person.name
+HEADER_LINE = 1
+FILE_COLUMN = ""  # the column of an error about the whole line or file
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # line breaks, tabs, NUL: never part of a value
+EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
+
+Path = tuple[str, ...]
+
+
+@dataclass(frozen=True, order=True)
+class LineError:
+    """One problem, at a line of the file (the header is line 1) and a column ('' for all)."""
+
+    line: int
+    column: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    """One valid person line: email lower-cased, unit path from the root, tenure band."""
+
+    line: int
+    email: str
+    name: str
+    unit_path: Path
+    band: str
+
+
+@dataclass(frozen=True)
+class RosterParse:
+    """The valid rows of a file and every problem found on its lines."""
+
+    rows: tuple[RosterRow, ...]
+    errors: tuple[LineError, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Return whether the file has no problem."""
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class PersonState:
+    """What the database holds about one person now."""
+
+    unit_path: Path
+    band: str
+    name: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class Move:
+    """A person moving from one unit to another."""
+
+    email: str
+    before: Path
+    after: Path
+
+
+@dataclass(frozen=True)
+class Change:
+    """A person's tenure band or name changing."""
+
+    email: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class RosterPlan:
+    """What applying a parsed roster would change, and why it cannot, if it cannot.
+
+    ``units_to_create`` is ordered so that every parent comes before its children.
+    """
+
+    units_to_create: tuple[Path, ...] = ()
+    to_add: tuple[RosterRow, ...] = ()
+    to_move: tuple[Move, ...] = ()
+    to_change_band: tuple[Change, ...] = ()
+    to_rename: tuple[Change, ...] = ()
+    to_reactivate: tuple[str, ...] = ()
+    to_deactivate: tuple[str, ...] = ()
+    unchanged: int = 0
+    errors: tuple[LineError, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Return whether the plan may be applied."""
+        return not self.errors
+
+    @property
+    def changes_anything(self) -> bool:
+        """Return whether applying the plan would change the database."""
+        return any(
+            (
+                self.units_to_create,
+                self.to_add,
+                self.to_move,
+                self.to_change_band,
+                self.to_rename,
+                self.to_reactivate,
+                self.to_deactivate,
+            )
+        )
+
+    @property
+    def summary(self) -> str:
+        """Return one plain sentence saying what applying the plan would do."""
+        if not self.changes_anything:
+            return f"Nothing to change: all {self.unchanged} people are already as listed."
+        parts = [
+            _count(len(self.units_to_create), "new unit"),
+            _count(len(self.to_add), "new person", "new people"),
+            _count(len(self.to_move), "person moving unit", "people moving unit"),
+            _count(len(self.to_change_band), "tenure band change"),
+            _count(len(self.to_rename), "name change"),
+            _count(len(self.to_reactivate), "person returning", "people returning"),
+            _count(len(self.to_deactivate), "person leaving", "people leaving"),
+        ]
+        return f"{'; '.join(parts)}; {self.unchanged} unchanged."
+
+    @property
+    def fingerprint(self) -> str:
+        """Return a digest of the plan, so an apply can check it does what was previewed."""
+        digest = hashlib.sha256()
+        for part in (
+            self.units_to_create,
+            tuple((r.email, r.name, r.unit_path, r.band) for r in self.to_add),
+            self.to_move,
+            self.to_change_band,
+            self.to_rename,
+            self.to_reactivate,
+            self.to_deactivate,
+            self.unchanged,
+        ):
+            digest.update(repr(part).encode())
+        return digest.hexdigest()
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
+
+
+def format_path(path: Iterable[str]) -> str:
+    """Return a unit path as people write it, such as ``Lab/Research``."""
+    return PATH_SEPARATOR.join(path)
+
+
+def parse_roster(text: str, known_bands: tuple[str, ...] = KNOWN_BANDS) -> RosterParse:
+    """Return the valid rows of a roster CSV and a plain-English error for every bad line.
+
+    :param text: the whole file, already decoded; a leading byte-order mark is ignored.
+    :param known_bands: the tenure bands a row may name; an empty cell means ``unstated``.
+    """
+    errors: list[LineError] = []
+    records = _records(text.removeprefix("\ufeff"), errors)
+    header = next(records, None)
+    if header is None:
+        if not errors:
+            errors.append(LineError(HEADER_LINE, FILE_COLUMN, "The file is empty."))
+        return RosterParse((), tuple(errors))
+    columns = _columns(header[1], errors)
+    if columns is None:
+        return RosterParse((), tuple(sorted(errors)))
+    bands = {band.casefold(): band for band in known_bands}
+    rows: list[RosterRow] = []
+    seen: dict[str, list[int]] = defaultdict(list)
+    root: tuple[str, int] | None = None
+    count = 0
+    for line, cells in records:
+        if not any(cell.strip() for cell in cells):
+            continue  # blank lines are harmless
+        count += 1
+        if count > MAX_ROWS:
+            errors.append(
+                LineError(
+                    line,
+                    FILE_COLUMN,
+                    f"The file has more than {MAX_ROWS:,} people, the most one import accepts.",
+                )
+            )
+            break
+        row = _row(line, cells, columns, bands, errors)
+        if row is None:
+            continue
+        seen[row.email].append(line)
+        if root is None:
+            root = (row.unit_path[0], line)
+        elif row.unit_path[0] != root[0]:
+            errors.append(
+                LineError(
+                    line,
+                    "unit",
+                    f"The path starts at {row.unit_path[0]!r} but line {root[1]} starts at "
+                    f"{root[0]!r}; every path must start at the same organisation.",
+                )
+            )
+            continue
+        rows.append(row)
+    for email, lines in seen.items():
+        if len(lines) > 1:
+            where = _join_numbers(lines)
+            message = f"{email} appears on lines {where}; list each person once."
+            errors.extend(LineError(line, "email", message) for line in lines)
+    if not rows and not errors:
+        errors.append(LineError(HEADER_LINE, FILE_COLUMN, "The file lists nobody."))
+    duplicated = {email for email, lines in seen.items() if len(lines) > 1}
+    valid = tuple(row for row in rows if row.email not in duplicated)
+    return RosterParse(valid, tuple(sorted(set(errors))))
+
+
+def _records(text: str, errors: list[LineError]) -> Iterator[tuple[int, list[str]]]:
+    """Yield (first line, cells) for each CSV record; malformed CSV stops with an error."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1
+    try:
+        for cells in reader:
+            yield start, cells
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        errors.append(
+            LineError(
+                max(start, reader.line_num),
+                FILE_COLUMN,
+                f"This line is not valid CSV ({exc}); check its double quotes.",
+            )
+        )
+
+
+def _columns(header: list[str], errors: list[LineError]) -> dict[str, int] | None:
+    """Return column name -> index from the header, or None (with errors) if it is unusable."""
+    names = [cell.strip().casefold() for cell in header]
+    columns: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if name not in COLUMNS:
+            shown = name or f"(empty, column {index + 1})"
+            errors.append(
+                LineError(
+                    HEADER_LINE,
+                    shown,
+                    f"Unknown column {shown!r}; the columns are {', '.join(COLUMNS)}.",
+                )
+            )
+        elif name in columns:
+            errors.append(LineError(HEADER_LINE, name, f"The column {name!r} appears twice."))
+        else:
+            columns[name] = index
+    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    if missing:
+        hint = " (columns must be separated by commas)" if any(";" in n for n in names) else ""
+        errors.append(
+            LineError(
+                HEADER_LINE,
+                FILE_COLUMN,
+                f"The first line must name the columns; missing: {', '.join(missing)}{hint}.",
+            )
+        )
+    return None if errors else columns
+
+
+def _row(
+    line: int,
+    cells: list[str],
+    columns: dict[str, int],
+    bands: dict[str, str],
+    errors: list[LineError],
+) -> RosterRow | None:
+    """Return the row on ``line``, or None after recording why it is invalid."""
+    if len(cells) > len(columns):
+        errors.append(
+            LineError(
+                line,
+                FILE_COLUMN,
+                f"This line has {len(cells)} values but the header has {len(columns)} columns; "
+                "put double quotes around any value that contains a comma.",
+            )
+        )
+        return None
+
+    def cell(name: str) -> str:
+        index = columns.get(name)
+        return cells[index].strip() if index is not None and index < len(cells) else ""
+
+    found = len(errors)
+    for name, index in columns.items():
+        if index < len(cells) and CONTROL.search(cells[index]):
+            errors.append(
+                LineError(line, name, f"The {name} contains a line break or control character.")
+            )
+    if len(errors) > found:
+        return None
+    email = cell("email").lower()
+    if not email:
+        errors.append(LineError(line, "email", "The email is empty."))
+    elif len(email) > MAX_EMAIL_CHARS or not EMAIL.fullmatch(email):
+        errors.append(LineError(line, "email", f"{email!r} is not a valid email address."))
+    path = _path(line, cell("unit"), errors)
+    raw_band = cell("tenure")
+    band = bands.get(raw_band.casefold()) if raw_band else UNSTATED_BAND
+    if band is None:
+        errors.append(
+            LineError(
+                line,
+                "tenure",
+                f"Unknown tenure band {raw_band!r}; use one of {', '.join(bands.values())}, "
+                "or leave it empty.",
+            )
+        )
+    name = cell("name")
+    if len(name) > MAX_NAME_CHARS:
+        errors.append(
+            LineError(line, "name", f"The name is longer than {MAX_NAME_CHARS} characters.")
+        )
+    if len(errors) > found or path is None or band is None:
+        return None
+    return RosterRow(line=line, email=email, name=name, unit_path=path, band=band)
+
+
+def _path(line: int, raw: str, errors: list[LineError]) -> Path | None:
+    """Return the unit path written in ``raw``, or None after recording why it is invalid."""
+    if not raw:
+        errors.append(LineError(line, "unit", "The unit is empty."))
+        return None
+    path = tuple(segment.strip() for segment in raw.split(PATH_SEPARATOR))
+    if "" in path:
+        errors.append(
+            LineError(
+                line,
+                "unit",
+                f"The path {raw!r} has an empty part; write it like Organisation/Department/Team.",
+            )
+        )
+        return None
+    long = next((s for s in path if len(s) > MAX_SEGMENT_CHARS), None)
+    if long is not None:
+        errors.append(
+            LineError(
+                line,
+                "unit",
+                f"The unit name {long[:40]!r}… is longer than {MAX_SEGMENT_CHARS} characters.",
+            )
+        )
+        return None
+    repeated = next((s for i, s in enumerate(path) if s in path[:i]), None)
+    if repeated is not None:
+        errors.append(
+            LineError(
+                line,
+                "unit",
+                f"The path {format_path(path)!r} puts {repeated!r} inside itself; a unit cannot "
+                "contain itself (cycle in the tree).",
+            )
+        )
+        return None
+    return path
+
+
+def _join_numbers(numbers: list[int]) -> str:
+    """Return ``3, 7 and 9`` for [3, 7, 9]."""
+    shown = [str(n) for n in numbers]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+
+def plan(
+    existing_units: Mapping[Path, int],
+    existing_people: Mapping[str, PersonState],
+    rows: Iterable[RosterRow],
+) -> RosterPlan:
+    """Return what importing ``rows`` would change in the existing tree and roster.
+
+    :param existing_units: unit id by path from the root, for every unit now in the tree.
+    :param existing_people: the state of every person now on the roster, by lower-cased email.
+    :param rows: the valid rows of a parsed roster file.
+    """
+    rows = tuple(rows)
+    errors = _tree_errors(existing_units, rows)
+    wanted: set[Path] = {row.unit_path[: i + 1] for row in rows for i in range(len(row.unit_path))}
+    create = tuple(sorted(wanted - set(existing_units), key=lambda p: (len(p), p)))
+    add: list[RosterRow] = []
+    move: list[Move] = []
+    band: list[Change] = []
+    rename: list[Change] = []
+    reactivate: list[str] = []
+    unchanged = 0
+    for row in rows:
+        now = existing_people.get(row.email)
+        if now is None:
+            add.append(row)
+            continue
+        changed = False
+        if not now.active:
+            reactivate.append(row.email)
+            changed = True
+        if now.unit_path != row.unit_path:
+            move.append(Move(row.email, now.unit_path, row.unit_path))
+            changed = True
+        if now.band != row.band:
+            band.append(Change(row.email, now.band, row.band))
+            changed = True
+        if row.name and now.name != row.name:  # an empty name keeps the stored one
+            rename.append(Change(row.email, now.name, row.name))
+            changed = True
+        if not changed:
+            unchanged += 1
+    listed = {row.email for row in rows}
+    deactivate = sorted(
+        email for email, now in existing_people.items() if now.active and email not in listed
+    )
+    return RosterPlan(
+        units_to_create=create,
+        to_add=tuple(add),
+        to_move=tuple(move),
+        to_change_band=tuple(band),
+        to_rename=tuple(rename),
+        to_reactivate=tuple(reactivate),
+        to_deactivate=tuple(deactivate),
+        unchanged=unchanged,
+        errors=tuple(sorted(set(errors))),
+    )
+
+
+def _tree_errors(existing: Mapping[Path, int], rows: tuple[RosterRow, ...]) -> list[LineError]:
+    """Return the problems of the file's paths against the existing tree.
+
+    One error per distinct path, on the first line that uses it: a different organisation root,
+    a cycle (a segment naming an existing unit that would end up inside its own descendant),
+    and unit names that differ from a sibling's only in letter case.
+    """
+    first_line: dict[Path, int] = {}
+    uses: dict[Path, int] = defaultdict(int)
+    for row in rows:
+        first_line.setdefault(row.unit_path, row.line)
+        uses[row.unit_path] += 1
+    errors: list[LineError] = []
+
+    def report(path: Path, message: str) -> None:
+        others = uses[path] - 1
+        also = f" The same path is on {others} more line{'s' if others != 1 else ''}."
+        errors.append(LineError(first_line[path], "unit", message + (also if others else "")))
+
+    roots = sorted({p[0] for p in existing})
+    by_name: dict[str, list[Path]] = defaultdict(list)
+    for path in existing:
+        by_name[path[-1]].append(path)
+    spelling: dict[tuple[Path, str], set[str]] = defaultdict(set)
+    for path in existing:
+        spelling[(path[:-1], path[-1].casefold())].add(path[-1])
+    for path in first_line:
+        for i in range(len(path)):
+            spelling[(path[:i], path[i].casefold())].add(path[i])
+    for path in first_line:
+        if roots and path[0] not in roots:
+            report(
+                path,
+                f"The organisation is called {' or '.join(map(repr, roots))} here, but this "
+                f"path starts at {path[0]!r}.",
+            )
+            continue
+        problem = _cycle(existing, by_name, path) or _case_clash(existing, spelling, path)
+        if problem:
+            report(path, problem)
+    return errors
+
+
+def _cycle(existing: Mapping[Path, int], by_name: Mapping[str, list[Path]], path: Path) -> str:
+    """Return why ``path`` would put an existing unit inside its own descendant, or ''."""
+    for j in range(1, len(path)):
+        if path[: j + 1] in existing:
+            continue
+        for unit in by_name.get(path[j], ()):
+            # ``path[j]`` names ``unit``; an earlier segment naming one of its descendants
+            # would put the unit under itself.
+            for i in range(1, j):
+                inside = [d for d in by_name.get(path[i], ()) if d[: len(unit)] == unit]
+                if inside:
+                    return (
+                        f"The path {format_path(path)!r} puts {path[j]!r} under {path[i]!r}, "
+                        f"but {format_path(inside[0])!r} already has {path[i]!r} inside "
+                        f"{path[j]!r}: that would be a cycle in the tree. Write the unit's "
+                        "full current path, or give the new unit another name."
+                    )
+    return ""
+
+
+def _case_clash(
+    existing: Mapping[Path, int], spelling: Mapping[tuple[Path, str], set[str]], path: Path
+) -> str:
+    """Return why a new segment of ``path`` clashes with a sibling spelled differently, or ''."""
+    for i in range(len(path)):
+        if path[: i + 1] in existing:
+            continue
+        names = spelling[(path[:i], path[i].casefold())]
+        if len(names) > 1:
+            others = ", ".join(repr(n) for n in sorted(names - {path[i]}))
+            return (
+                f"The unit {path[i]!r} in {format_path(path)!r} differs from {others} only in "
+                "letter case; use one spelling."
+            )
+    return ""
+
+
+def all_errors(parsed: RosterParse, planned: RosterPlan) -> tuple[LineError, ...]:
+    """Return every problem of a file, parse and plan together, in line order."""
+    return tuple(sorted(set(parsed.errors) | set(planned.errors)))

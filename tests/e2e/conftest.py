@@ -1,0 +1,238 @@
+"""End-to-end fixtures: the app served by a real gunicorn, driven by Debian's Chromium.
+
+Each test gets its own initialised instance on SQLite (the shared ``config`` fixture), a
+``config.py`` with a production secret key, and a gunicorn started on a free loopback port
+that is told to stop at teardown (its exit is awaited once, at the end of the session).
+The browser is launched once per session; pages are opened through :func:`open_page`, which
+also records script errors and CSP refusals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    expect,
+    sync_playwright,
+)
+
+from survey import db
+from survey.services import rounds
+from tests.conftest import PASSWORD, STAFF, OpenRound, answers_for
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+}
+DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 900}}
+SERVER_START_SECONDS = 30
+# Set to a folder to keep screenshots of the phone survey and the dashboard for a look by eye.
+SCREENSHOT_DIR = os.environ.get("CANDOR_E2E_SCREENSHOTS", "")
+
+OpenPage = Callable[..., Page]
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, _sqlite_template: str) -> str:
+    """Override the sqlite/postgresql parametrisation: end-to-end runs on SQLite only."""
+    path = tmp_path / "candor.db"
+    shutil.copy(_sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_serving(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"gunicorn exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (loopback)
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    pytest.fail(
+        f"gunicorn did not answer {url} within {SERVER_START_SECONDS} s:\n{log.read_text()}"
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)  # gunicorn's quick shutdown: nothing is in flight
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def _stopping() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Collect servers told to stop, and wait for them all at the end of the session.
+
+    A gunicorn takes a second or two to exit; waiting for each in its own test's teardown
+    would add that to every test.
+    """
+    procs: list[subprocess.Popen[bytes]] = []
+    yield procs
+    for proc in procs:
+        _stop(proc)
+
+
+@pytest.fixture
+def server(
+    config: dict[str, Any], tmp_path: Path, _stopping: list[subprocess.Popen[bytes]]
+) -> Iterator[str]:
+    """Serve the instance of ``config`` with gunicorn in production mode; yield its base URL."""
+    instance = Path(config["INSTANCE_PATH"])
+    (instance / "config.py").write_text(f"SECRET_KEY = {secrets.token_urlsafe(48)!r}\n")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANDOR_")}
+    env.update(
+        CANDOR_INSTANCE_PATH=str(instance),
+        CANDOR_DATABASE_URL=config["DATABASE_URL"],
+        CANDOR_PUBLIC_URL=base,
+    )
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(  # noqa: S603 (fixed argv)
+            [str(gunicorn), "--workers", "2", "--bind", f"127.0.0.1:{port}", "app:app"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    _stopping.append(proc)
+    try:
+        _wait_until_serving(proc, f"{base}/privacy", log)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGINT)  # stop serving now; _stopping waits for the exit
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Launch Debian's Chromium once; skip (or fail, in CI) when it is not installed."""
+    if not os.path.exists(CHROMIUM):
+        reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CANDOR_REQUIRE_ALL_TESTS"):
+            pytest.fail(f"{reason} but CANDOR_REQUIRE_ALL_TESTS is set")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_page(browser: Browser, server: str) -> Iterator[OpenPage]:
+    """Return a function that opens a page in a fresh context against ``server``.
+
+    ``open_page(phone=True, javascript=False)``. Uncaught script errors and
+    Content-Security-Policy refusals on any page fail the test at teardown.
+    """
+    contexts: list[BrowserContext] = []
+    problems: list[str] = []
+
+    def opener(*, phone: bool = False, javascript: bool = True) -> Page:
+        context = browser.new_context(
+            base_url=server, java_script_enabled=javascript, **(PHONE if phone else DESKTOP)
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+        page.on("console", lambda message: _note_csp_refusal(message, problems))
+        return page
+
+    yield opener
+    for context in contexts:
+        context.close()
+    assert not problems, "\n".join(problems)
+
+
+def _note_csp_refusal(message: ConsoleMessage, problems: list[str]) -> None:
+    if message.type == "error" and "Content Security Policy" in message.text:
+        problems.append(f"CSP refusal: {message.text}")
+
+
+def log_in(page: Page, role: str) -> None:
+    """Log in as the staff member with ``role`` through the login form, as a person would."""
+    page.goto("/login")
+    page.get_by_label("Email").fill(STAFF[role])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name=f"Log out {STAFF[role]}")).to_be_visible()
+
+
+def screenshot(page: Page, name: str) -> None:
+    """Save a full-page screenshot as ``e2e-<name>.png`` when CANDOR_E2E_SCREENSHOTS is set."""
+    if SCREENSHOT_DIR:
+        page.screenshot(path=os.path.join(SCREENSHOT_DIR, f"e2e-{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def released_round(app: Flask, open_round: OpenRound) -> dict[str, Any]:
+    """Answer every invitation of ``open_round`` through the test client, close and release it.
+
+    Return the release manifest.
+    """
+    client = app.test_client()
+    for i, token in enumerate(open_round.tokens.values()):
+        form = answers_for(app, open_round.round_id, value=2 + i % 4, nps=i % 11)
+        data = {
+            **form,
+            "token": token,
+            "comment": f"Comment {i}: more time for experiments, mail p{i}@example.org",
+        }
+        response = client.post(f"/s/{open_round.round_id}", data=data)
+        assert response.status_code == 303, response.data
+    with db.session_scope(app) as session:
+        rnd = rounds.get_round(session, open_round.round_id)
+        rounds.close_round(session, rnd, dt.date(2026, 11, 7))
+        release = rounds.release_round(
+            session, rnd, app.extensions["candor.kek"], dt.date(2026, 11, 8)
+        )
+        session.commit()
+        return release.manifest

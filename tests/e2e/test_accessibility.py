@@ -1,0 +1,110 @@
+"""axe-core on every page people use: no serious or critical violation anywhere.
+
+axe-core comes from the ``axe-playwright-python`` wheel (its bundled ``axe.min.js``), so nothing
+is fetched at run time. It is run with ``page.evaluate``, which the app's CSP
+(``script-src 'self'``) does not govern, so the pages are checked under their real policy.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from axe_playwright_python.base import AXE_SCRIPT
+from playwright.sync_api import Page, expect
+
+from tests.conftest import OpenRound
+from tests.e2e.conftest import OpenPage, log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+BLOCKING = ("serious", "critical")
+# WCAG 2.x A and AA, plus axe's best practices (landmarks, headings, skip links).
+AXE_OPTIONS = {"resultTypes": ["violations"]}
+
+
+def violations(page: Page) -> list[dict[str, Any]]:
+    """Run axe-core on the page as it is now; return its violations."""
+    page.evaluate(AXE_SCRIPT)
+    result = page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)
+    assert result["passes"], "axe-core checked nothing"
+    return list(result["violations"])
+
+
+def describe(found: dict[str, list[dict[str, Any]]]) -> str:
+    """Render every violation of each page readably for the assertion message."""
+    lines = []
+    for where, items in found.items():
+        for v in items:
+            lines.append(f"{where}: {v['id']} ({v['impact']}): {v['help']} <{v['helpUrl']}>")
+            for node in v["nodes"][:5]:
+                lines.append(f"    {json.dumps(node['target'])}: {node['failureSummary']!r}")
+    return "\n".join(lines)
+
+
+class Audit:
+    """Collect violations page by page, so one failure does not hide the next."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, list[dict[str, Any]]] = {}
+
+    def check(self, page: Page, where: str) -> None:
+        found = violations(page)
+        if found:
+            self.found[where] = found
+
+    def assert_clean(self) -> None:
+        """Fail on any serious or critical violation; list the lesser ones with them."""
+        blocking = [v for items in self.found.values() for v in items if v["impact"] in BLOCKING]
+        if blocking:
+            pytest.fail("axe-core found serious or critical violations:\n" + describe(self.found))
+
+
+def test_survey_pages_on_a_phone(open_page: OpenPage, open_round: OpenRound) -> None:
+    rid = open_round.round_id
+    token = next(iter(open_round.tokens.values()))
+    audit = Audit()
+    page = open_page(phone=True)
+
+    page.goto(f"/s/{rid}#{token}")
+    expect(page.locator("#token-box")).to_be_hidden()
+    audit.check(page, "survey form")
+
+    page.get_by_role("button", name="Send my answers").click()  # nothing answered
+    expect(page.locator("#form-message")).to_be_visible()
+    audit.check(page, "survey form with errors")
+
+    for fieldset in page.locator("fieldset.question").all():
+        fieldset.locator("label.choice").first.click()
+    page.get_by_role("button", name="Send my answers").click()
+    page.wait_for_url(f"**/s/{rid}/done")
+    audit.check(page, "thanks")
+
+    page.goto(f"/s/{rid}/{token}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("This link cannot be used")
+    audit.check(page, "link cannot be used")
+    audit.assert_clean()
+
+
+def test_staff_and_public_pages(open_page: OpenPage, released_round: dict[str, Any]) -> None:
+    audit = Audit()
+    page = open_page()
+
+    page.goto("/login")
+    audit.check(page, "login")
+    page.get_by_label("Email").fill("nobody@example.org")
+    page.get_by_label("Password").fill("wrong")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    audit.check(page, "login with error")
+
+    log_in(page, "hr")
+    page.goto("/dashboard")
+    audit.check(page, "dashboard")
+    page.goto("/reports")
+    audit.check(page, "reports")
+    page.goto("/privacy")
+    expect(page.locator("table.data")).to_have_count(1)  # the released round's manifest
+    audit.check(page, "privacy")
+    audit.assert_clean()
