@@ -23,8 +23,8 @@ from . import db
 from .domain.crypto import CryptoError
 from .domain.disclosure import DisclosureError
 from .domain.release import ReleaseError, digest, reaudit, verify
-from .models import Program, Release, Round
-from .services import accounts, keys, rounds
+from .models import Cadence, Program, Release, Round
+from .services import accounts, keys, mailer, programs, roster, rounds, scheduler
 
 DEMO_PORT = 5000
 
@@ -321,7 +321,6 @@ def roster_group() -> None:
 def roster_import(file: str, apply_: bool) -> None:
     """Show what importing FILE (CSV, UTF-8) would change; with --apply, apply it whole."""
     from .domain.roster import all_errors
-    from .services import roster
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     require_key(app)
@@ -356,8 +355,6 @@ def mail_group() -> None:
 
 
 def _send_round_mail(round_id: int, kind: str) -> None:
-    from .services import mailer
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     kek = require_key(app)
     try:
@@ -402,7 +399,6 @@ def mail_remind(round_id: int) -> None:
 def mail_test(address: str) -> None:
     """Send a test message (no survey link) to ADDRESS with the configured mail settings."""
     from .domain.mail import build_test_message
-    from .services import mailer
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     require_key(app)
@@ -415,15 +411,120 @@ def mail_test(address: str) -> None:
     click.echo(f"Sent a test message to {address} through {sink}.")
 
 
+@click.group("program")
+def program_group() -> None:
+    """Create and list programmes."""
+
+
+@program_group.command("add")
+@click.argument("name")
+@click.option("--cadence", type=click.Choice([c.value for c in Cadence]), default="manual")
+@click.option("--first-open", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+@click.option("--window", "window_days", type=int, default=5, show_default=True)
+@click.option("--rotate", "rotation_every", type=int, default=3, show_default=True)
+@click.option("--k", type=int, default=5, show_default=True)
+@click.option("--comment-k", type=int, default=10, show_default=True)
+@click.option("--bank", default="core-v1", show_default=True)
+@click.option("--strict", is_flag=True, help="Forget the link secret once invitations are sent.")
+@with_appcontext
+def program_add(
+    name: str,
+    cadence: str,
+    first_open: dt.datetime | None,
+    window_days: int,
+    rotation_every: int,
+    k: int,
+    comment_k: int,
+    bank: str,
+    strict: bool,
+) -> None:
+    """Add a programme (the web admin page offers the same settings)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    require_key(app)
+    settings = programs.ProgramSettings(
+        name=name,
+        bank=bank,
+        k=k,
+        comment_k=comment_k,
+        cadence=cadence,
+        window_days=window_days,
+        rotation_every=rotation_every,
+        first_open_on=first_open.date() if first_open else None,
+        strict_links=strict,
+    )
+    with db.session_scope(app) as session:
+        try:
+            program = programs.save_program(session, None, settings)
+        except programs.ProgramError as exc:
+            _fail(f"{exc.field}: {exc}")
+        session.commit()
+        click.echo(f"Added programme {program.id}: {program.name} ({program.cadence.value}).")
+
+
+@program_group.command("list")
+@with_appcontext
+def program_list() -> None:
+    """List programmes with their settings."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    require_key(app)
+    with db.session_scope(app) as session:
+        for p in session.scalars(select(Program).order_by(Program.id)):
+            click.echo(
+                f"{p.id:>4}  {p.name}  k={p.k} comments>={p.comment_k} {p.cadence.value} "
+                f"first={p.first_open_on or '-'} window={p.window_days}d rotate={p.rotation_every}"
+                f"{' strict' if p.strict_links else ''}{'' if p.active else ' (inactive)'}"
+            )
+
+
+@click.command("tick")
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Act as if it were this day (for catching up or testing).",
+)
+@with_appcontext
+def tick_command(today: dt.datetime | None) -> None:
+    """Open due rounds, send invitations and reminders, close and release ended rounds.
+
+    Safe to run from cron every few minutes, and safe if two run at once: the second one
+    finds the lock taken and does nothing.
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    kek = require_key(app)
+    day = today.date() if today else _today()
+    factory = app.extensions["candor.sessionmaker"]
+
+    def send(round_id: int, kind: str) -> str:
+        report = mailer.send_configured(app.config, app.instance_path, factory, round_id, kind, kek)
+        if report.stopped:
+            raise mailer.MailError(report.stopped)
+        return report.summary()
+
+    with scheduler.tick_lock(app.extensions["candor.engine"], app.instance_path) as held:
+        if not held:
+            click.echo("Another tick is running; this one did nothing.")
+            return
+        report = scheduler.tick(factory, kek, day, send)
+    for line in report.lines:
+        click.echo(line)
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+    if report.errors:
+        sys.exit(1)
+
+
 COMMANDS = (
     init_command,
     migrate_command,
     check_command,
     user_group,
     round_group,
+    program_group,
     roster_group,
     mail_group,
     audit_command,
+    tick_command,
 )
 
 

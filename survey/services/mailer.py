@@ -23,6 +23,7 @@ each message, and no transaction is held open while a message is on the wire.
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import hashlib
 import ipaddress
@@ -40,6 +41,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..domain import cadence
 from ..domain.mail import (
     MailContext,
     MailError,
@@ -49,7 +51,7 @@ from ..domain.mail import (
     message_id_salt,
     sender_domain,
 )
-from ..models import Delivery, Person, Round, RoundStatus
+from ..models import Cadence, Delivery, Person, Round, RoundStatus
 from . import rounds
 
 __all__ = [
@@ -507,12 +509,19 @@ def send_round_mail(
     )
 
 
+def _planned_close(rnd: Round) -> dt.date | None:
+    """Return when a scheduled round will close (None for rounds an admin closes by hand)."""
+    if rnd.opens_on is None or rnd.program.cadence is Cadence.MANUAL:
+        return None
+    return cadence.closes_on(rnd.opens_on, rnd.program.window_days)
+
+
 def _context(rnd: Round, public_url: str) -> MailContext:
     """Return what every message of the round says, before the person's link is added."""
     return MailContext(
         program_name=rnd.program.name,
         round_label=rnd.label,
-        closes_on=rnd.closes_on,
+        closes_on=rnd.closes_on or _planned_close(rnd),
         k=rnd.k or rnd.program.k,
         comment_k=rnd.comment_k or rnd.program.comment_k,
         link=None,

@@ -2,19 +2,109 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
+from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional
 
 from ..db import get_session, session_scope
 from ..domain.crypto import CryptoError
+from ..domain.questions import BankError
 from ..domain.release import ReleaseError
-from ..models import Program, Role, RoundStatus
-from ..services import rounds
+from ..domain.rotation import RotationError
+from ..models import Cadence, Program, QuestionBankRecord, Role, RoundStatus
+from ..services import programs, rounds
 from .forms import ActionForm
 from .security import roles_required, utcnow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+class ProgramForm(FlaskForm):  # type: ignore[misc]
+    """A programme's settings (shape only; the programmes service validates the meaning)."""
+
+    name = StringField("Name", validators=[InputRequired(), Length(max=programs.MAX_NAME)])
+    bank = SelectField("Question bank")
+    k = IntegerField("k: fewest respondents any figure may describe", default=5)
+    comment_k = IntegerField("Fewest respondents before comments are shown", default=10)
+    cadence = SelectField(
+        "Cadence",
+        choices=[SelectChoice(c.value, c.value.capitalize()) for c in Cadence],
+        default=Cadence.MANUAL.value,
+    )
+    first_open_on = DateField("First round opens on", validators=[Optional()])
+    window_days = IntegerField("Days each round stays open", default=5)
+    rotation_every = IntegerField("Rotate themes over this many rounds", default=3)
+    strict_links = BooleanField("Strict links: forget the link secret after the invitations")
+    active = BooleanField("Active (tick opens its rounds)", default=True)
+
+
+def _bank_choices() -> list[SelectChoice]:
+    from ..domain.questions import DEFAULT_BANK
+
+    keys = {DEFAULT_BANK} | set(get_session().scalars(select(QuestionBankRecord.key)))
+    return [SelectChoice(k, k) for k in sorted(keys)]
+
+
+@bp.route("/programs/new", methods=["GET", "POST"])
+@bp.route("/programs/<int:program_id>", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def program(program_id: int | None = None) -> Response | str | tuple[str, int]:
+    """Create or edit a programme; show the rotation schedule it implies."""
+    session = get_session()
+    existing = session.get(Program, program_id) if program_id is not None else None
+    if program_id is not None and existing is None:
+        abort(404)
+    form = ProgramForm(obj=existing) if request.method == "GET" and existing else ProgramForm()
+    if request.method == "GET" and existing:
+        form.cadence.data = existing.cadence.value
+    form.bank.choices = _bank_choices()
+    status = 200
+    if form.validate_on_submit():
+        settings = programs.ProgramSettings(
+            name=form.name.data,
+            bank=form.bank.data,
+            k=form.k.data,
+            comment_k=form.comment_k.data,
+            cadence=form.cadence.data,
+            window_days=form.window_days.data,
+            rotation_every=form.rotation_every.data,
+            first_open_on=form.first_open_on.data,
+            strict_links=form.strict_links.data,
+            active=form.active.data,
+        )
+        try:
+            saved = programs.save_program(session, existing, settings)
+            session.commit()
+            flash(f"Saved {saved.name}. Changes apply to rounds not yet opened.", "info")
+            return redirect(url_for("admin.program", program_id=saved.id))
+        except programs.ProgramError as exc:
+            session.rollback()
+            form[exc.field].errors.append(str(exc))
+            status = 400
+    elif request.method == "POST":
+        status = 400
+    preview: list[str] = []
+    if existing is not None:
+        try:
+            preview = programs.schedule_preview(session, existing.bank, existing.rotation_every)
+        except (RotationError, BankError):
+            preview = []
+    return render_template(
+        "admin/program.html", form=form, program=existing, preview=preview
+    ), status
 
 
 @bp.get("/")
