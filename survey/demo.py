@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from . import db
 from .domain.questions import Bank, Item, load_bank
-from .models import OrgUnit, Person, Program, Round, RoundStatus, User
+from .models import Cadence, OrgUnit, Person, Program, Round, RoundStatus, User
 from .services import accounts, org, rounds, submission
 
 DEMO_PROGRAM = "Example AI Lab pulse"
@@ -217,10 +217,18 @@ def build_demo(app: Flask, today: dt.date, seed: int = 7) -> DemoResult:
     bank = load_bank()
     with db.session_scope(app) as session:
         root, teams = _build_org(session, rng)
-        program = Program(name=DEMO_PROGRAM, bank=bank.key, k=5, comment_k=10)
+        first_open = today - dt.timedelta(days=CADENCE_DAYS * RELEASED_ROUNDS)
+        program = Program(
+            name=DEMO_PROGRAM,
+            bank=bank.key,
+            k=5,
+            comment_k=10,
+            cadence=Cadence.FORTNIGHTLY,
+            window_days=WINDOW_DAYS,
+            first_open_on=first_open,
+        )
         session.add(program)
         session.flush()
-        first_open = today - dt.timedelta(days=CADENCE_DAYS * RELEASED_ROUNDS)
         for number in range(1, RELEASED_ROUNDS + 2):
             if number == 5:
                 for team, count in LAYOFFS.items():
