@@ -78,3 +78,15 @@ def to_csv(manifests: Iterable[Mapping[str, Any]]) -> str:
     for manifest in manifests:
         writer.writerows(manifest_rows(manifest))
     return out.getvalue()
+
+
+LINK_COLUMNS = ("email", "name", "link", "fallback_link")
+
+
+def links_csv(rows: Iterable[tuple[str, str, str, str]]) -> str:
+    """Return invitation links as CSV for a mail merge, text cells neutralised."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(LINK_COLUMNS)
+    writer.writerows(tuple(neutralise(cell) for cell in row) for row in rows)
+    return out.getvalue()

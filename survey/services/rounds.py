@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ..domain import crypto, disclosure, rotation
 from ..domain.release import OpenedAnswer, ReleaseInput, atom_id, build_manifest, digest
 from ..models import (
+    AuditEvent,
     Comment,
     Invitation,
     ParticipationSnapshot,
@@ -278,3 +279,34 @@ def participation_today(session: Session, rnd: Round, today: dt.date) -> int | N
         session.add(found)
         session.flush()
     return found.pct_rounded
+
+
+LINKS_EXPORTED = "links_exported"
+
+
+def export_links_once(
+    session: Session, rnd: Round, kek: bytes, public_url: str, actor: str, now: dt.datetime
+) -> list[Link]:
+    """Return every invited person's link for a mail merge, once per round, and record it.
+
+    A second export is refused: links that exist in one spreadsheet are easier to keep track
+    of (and to delete) than links that can be printed again and again.
+    """
+    detail = f"round={rnd.id}"
+    done = session.scalar(
+        select(AuditEvent).where(AuditEvent.action == LINKS_EXPORTED, AuditEvent.detail == detail)
+    )
+    if done is not None:
+        raise RoundError(
+            f"the links of {rnd.label} were already exported by {done.actor} on "
+            f"{done.at:%Y-%m-%d %H:%M} UTC; they are shown only once."
+        )
+    links = invitation_links(session, rnd, kek, public_url)
+    session.add(AuditEvent(at=now, actor=actor, action=LINKS_EXPORTED, detail=detail))
+    session.flush()
+    return links
+
+
+def record(session: Session, actor: str, action: str, detail: str, now: dt.datetime) -> None:
+    """Record a staff action in the audit trail (never anything about a respondent)."""
+    session.add(AuditEvent(at=now, actor=actor, action=action, detail=detail))

@@ -7,6 +7,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -20,16 +21,24 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..db import get_session, session_scope
+from ..domain import export
 from ..domain.crypto import CryptoError
+from ..domain.mail import build_test_message
 from ..domain.questions import BankError
 from ..domain.release import ReleaseError
 from ..domain.rotation import RotationError
 from ..models import Cadence, Program, QuestionBankRecord, Role, RoundStatus
-from ..services import programs, rounds
+from ..services import mailer, programs, rounds
 from .forms import ActionForm
 from .security import roles_required, utcnow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+class TestMailForm(FlaskForm):  # type: ignore[misc]
+    """Where to send a test message."""
+
+    address = StringField("Send a test message to", validators=[InputRequired(), Length(max=254)])
 
 
 class ProgramForm(FlaskForm):  # type: ignore[misc]
@@ -151,12 +160,94 @@ def round_action(round_id: int, action: str) -> Response:
         else:
             flash(f"Unknown action {action!r}.", "error")
             return redirect(url_for("admin.index"))
+        rounds.record(session, g.user.email, f"round_{action}", f"round={rnd.id}", utcnow())
         session.commit()
         flash(message, "info")
     except (rounds.RoundError, ReleaseError, CryptoError) as exc:
         session.rollback()
         flash(f"Nothing changed: {exc}", "error")
     return redirect(url_for("admin.index"))
+
+
+@bp.post("/rounds/<int:round_id>/links.csv")
+@roles_required(Role.ADMIN)
+def export_links(round_id: int) -> Response:
+    """Download an open round's links for a mail merge: once per round, recorded."""
+    session = get_session()
+    if not ActionForm().validate_on_submit():
+        flash("The form expired; please try again.", "error")
+        return redirect(url_for("admin.index"))
+    try:
+        rnd = rounds.get_round(session, round_id)
+        links = rounds.export_links_once(
+            session,
+            rnd,
+            current_app.extensions["candor.kek"],
+            current_app.config["PUBLIC_URL"],
+            g.user.email,
+            utcnow(),
+        )
+        session.commit()
+    except (rounds.RoundError, CryptoError) as exc:
+        session.rollback()
+        flash(f"Nothing exported: {exc}", "error")
+        return redirect(url_for("admin.index"))
+    body = export.links_csv((link.email, link.name, link.url, link.fallback_url) for link in links)
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="candor-{rnd.label}-links.csv"'},
+    )
+
+
+@bp.route("/mail", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def mail_settings() -> str | tuple[str, int]:
+    """Show the email settings in force and send a test message."""
+    form = TestMailForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            message = build_test_message(
+                sender=current_app.config["MAIL_FROM"] or "candor@localhost",
+                recipient=form.address.data,
+            )
+            with mailer.mailer_from_config(current_app.config) as sink:
+                sink.send(message)
+            flash(f"Sent a test message to {form.address.data}.", "info")
+        except mailer.MailError as exc:
+            flash(f"The test message was not sent: {exc}", "error")
+            status = 502
+    settings = {
+        key: current_app.config.get(key)
+        for key in (
+            "MAIL_BACKEND",
+            "MAIL_FROM",
+            "MAIL_OUTBOX_DIR",
+            "SMTP_HOST",
+            "SMTP_PORT",
+            "SMTP_STARTTLS",
+            "SMTP_USERNAME",
+            "SMTP_TIMEOUT",
+        )
+    }
+    settings["SMTP_PASSWORD"] = "set" if current_app.config.get("SMTP_PASSWORD") else "not set"
+    return render_template("admin/mail.html", form=form, settings=settings), status
+
+
+@bp.get("/programs/<int:program_id>/schedule")
+@roles_required(Role.ADMIN, Role.HR)
+def schedule(program_id: int) -> str:
+    """Show HR which themes each round of a programme asks."""
+    session = get_session()
+    program = session.get(Program, program_id)
+    if program is None:
+        abort(404)
+    try:
+        preview = programs.schedule_preview(session, program.bank, program.rotation_every)
+    except (RotationError, BankError):
+        preview = []
+    return render_template("admin/schedule.html", program=program, preview=preview)
 
 
 @bp.post("/programs/<int:program_id>/rounds")

@@ -93,3 +93,15 @@ def test_nothing_while_open(app: Flask, client: FlaskClient, open_round: OpenRou
     assert b"No round of Pulse has been released yet" in page.data
     rows = client.get("/export/1.csv").data.decode().strip().splitlines()
     assert len(rows) == 1  # the header only
+
+
+def test_transparency_page_per_release(
+    client: FlaskClient, released: dict, open_round: OpenRound
+) -> None:
+    """Anyone can read which groups a release published, without any number of a hidden one."""
+    index = client.get("/privacy").data.decode()
+    assert f"/privacy/rounds/{open_round.round_id}" in index
+    page = client.get(f"/privacy/rounds/{open_round.round_id}").data.decode()
+    assert "Lab/Ops/Small" in page and "hidden: fewer than k respondents" in page
+    assert "passed" in page and "at least <strong>5</strong>" in page
+    assert client.get("/privacy/rounds/999").status_code == 404
