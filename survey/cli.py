@@ -189,6 +189,8 @@ def _round_step(round_id: int, step: str) -> None:
             session.commit()
         except (rounds.RoundError, ReleaseError, CryptoError, DisclosureError) as exc:
             _fail(str(exc))
+    if step == "release":
+        rounds.scrub_storage(app.extensions["candor.engine"])
     click.echo(message)
 
 

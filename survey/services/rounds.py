@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..domain import crypto, disclosure, rotation
@@ -310,3 +310,17 @@ def export_links_once(
 def record(session: Session, actor: str, action: str, detail: str, now: dt.datetime) -> None:
     """Record a staff action in the audit trail (never anything about a respondent)."""
     session.add(AuditEvent(at=now, actor=actor, action=action, detail=detail))
+
+
+def scrub_storage(engine: Engine) -> None:
+    """After a release, let PostgreSQL reclaim dead row versions of answers and links.
+
+    The release rewrote the round's responses in random order; VACUUM removes the old row
+    versions (and those of consumed invitations) so no page still holds them in arrival
+    order. SQLite needs nothing: its anonymous tables are ordered by random key and
+    ``secure_delete`` zeroes freed content.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM responses, invitations, comments")

@@ -117,6 +117,8 @@ def _finish_rounds(
                 try:
                     line = _step(session, program, rnd, step, kek, today)
                     session.commit()
+                    if step == "release" and line:
+                        rounds.scrub_storage(session.get_bind().engine)
                 except (rounds.RoundError, ReleaseError, CryptoError, DisclosureError) as exc:
                     session.rollback()
                     report.errors.append(f"{label}: {exc}")

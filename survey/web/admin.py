@@ -162,6 +162,8 @@ def round_action(round_id: int, action: str) -> Response:
             return redirect(url_for("admin.index"))
         rounds.record(session, g.user.email, f"round_{action}", f"round={rnd.id}", utcnow())
         session.commit()
+        if action == "release":
+            rounds.scrub_storage(current_app.extensions["candor.engine"])
         flash(message, "info")
     except (rounds.RoundError, ReleaseError, CryptoError) as exc:
         session.rollback()

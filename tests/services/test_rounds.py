@@ -13,7 +13,7 @@ from sqlalchemy.exc import DatabaseError
 from survey import db
 from survey.cli import audit_release
 from survey.domain import crypto
-from survey.models import Invitation, OrgUnit, Person, Program, Release
+from survey.models import Invitation, OrgUnit, Person, Program, Release, Response
 from survey.services import rounds, submission
 from tests.conftest import OpenRound, Org, answers_for
 
@@ -177,3 +177,25 @@ def test_churn_guard_hides_unit_next_round(
     beta_row = next(u for u in second.manifest["units"] if u["id"] == beta)
     assert not beta_row["shown"] and "membership changed" in beta_row["reason"]
     assert "n" not in beta_row
+
+
+def test_physical_order_does_not_follow_arrival(app: Flask, open_round: OpenRound) -> None:
+    """Neither storage order nor ids follow the order answers arrived in."""
+    tokens = list(open_round.tokens.values())
+    arrival = []
+    for token in tokens:
+        answer_all(app, open_round.round_id, [token])
+        with db.session_scope(app) as session:
+            known = {r.id for r in session.query(Response)}
+        arrival.append(next(i for i in known if i not in arrival))
+    assert arrival != sorted(arrival)  # random ids: no order by time
+    finish(app, open_round.round_id)
+    with db.session_scope(app) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            stored = [
+                row[0] for row in session.execute(text("SELECT id FROM responses ORDER BY ctid"))
+            ]
+        else:
+            stored = [row[0] for row in session.execute(text("SELECT id FROM responses"))]
+    assert sorted(stored) == sorted(arrival)
+    assert stored != arrival
