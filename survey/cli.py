@@ -75,8 +75,11 @@ def _write_local_config(app: Flask) -> None:
 def initialise(app: Flask, admin_email: str, password: str | None) -> str:
     """Create config, schema, instance key and first admin; return the admin's password."""
     _write_local_config(app)
+    os.chmod(app.instance_path, 0o700)  # keys, config and the database are the operator's only
     engine = app.extensions["candor.engine"]
     db.upgrade(engine)
+    if engine.url.get_backend_name() == "sqlite" and engine.url.database:
+        os.chmod(engine.url.database, 0o600)
     password = password or secrets.token_urlsafe(12)
     with db.session_scope(app) as session:
         try:

@@ -370,6 +370,7 @@ def demo_command(serve: bool, port: int) -> None:
                 "gunicorn",
                 "--workers",
                 "2",
+                "--no-control-socket",
                 "--chdir",
                 PROJECT_ROOT,
                 "--bind",
