@@ -135,7 +135,15 @@ def server(
     log = tmp_path / "gunicorn.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: S603 (fixed argv)
-            [str(gunicorn), "--workers", "2", "--bind", f"127.0.0.1:{port}", "app:app"],
+            [
+                str(gunicorn),
+                "--workers",
+                "2",
+                "--no-control-socket",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "app:app",
+            ],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=out,
