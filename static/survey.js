@@ -1,6 +1,7 @@
 // Move the access code from the link's fragment (never sent to any server) into the form,
-// hide the code box when it is filled, and show progress. Without this script the page
-// still works: the code box stays visible and progress is simply not counted.
+// hide the code box when it is filled, show progress, and keep the code across a language
+// switch. Without this script the page still works: the code box stays visible and progress
+// is simply not counted.
 (function () {
   "use strict";
   var form = document.getElementById("survey-form");
@@ -15,20 +16,36 @@
   if (fragment && token && !token.value) {
     try { fragment = decodeURIComponent(fragment); } catch (e) { fragment = ""; }
     if (CODE.test(fragment)) { token.value = fragment; }
-    history.replaceState(null, "", window.location.pathname);
+    // Keep ?lang=: only the fragment leaves the address bar.
+    history.replaceState(null, "", window.location.pathname + window.location.search);
   }
+  // The language links (?lang=..) name no code. With a code in hand that is not part of the
+  // path, carry it to the other language in the fragment, where no server sees it.
+  document.querySelectorAll("a[data-language-switch]").forEach(function (link) {
+    link.addEventListener("click", function (event) {
+      var code = token ? token.value.trim() : "";
+      if (!CODE.test(code) || window.location.pathname.indexOf("/" + code) !== -1) { return; }
+      event.preventDefault();
+      window.location.assign(link.href.split("#")[0] + "#" + code);
+    });
+  });
   if (token && token.value && box && !box.querySelector(".error")) {
     box.hidden = true;
   }
   var groups = form.querySelectorAll("fieldset.question");
   var bar = document.getElementById("progress");
   var text = document.getElementById("progress-text");
+  // The page's language gives the wording, e.g. "{done} of {total} answered".
+  function words(element, fallback, done) {
+    return (element.getAttribute("data-template") || fallback)
+      .replace("{done}", String(done)).replace("{total}", String(groups.length));
+  }
   function update() {
     var done = 0;
     groups.forEach(function (g) { if (g.querySelector("input:checked")) { done += 1; } });
     bar.value = done;
-    bar.textContent = done + " of " + groups.length;
-    text.textContent = done + " of " + groups.length + " answered";
+    bar.textContent = words(bar, "{done} of {total}", done);
+    text.textContent = words(text, "{done} of {total} answered", done);
   }
   form.addEventListener("change", update);
   update();

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from . import db
 from .domain.questions import Bank, Item, load_bank
 from .models import Cadence, OrgUnit, Person, Program, Round, RoundStatus, User
-from .services import accounts, org, rounds, submission
+from .services import accounts, actions, events, org, rounds, submission
 
 DEMO_PROGRAM = "Example AI Lab pulse"
 RELEASED_ROUNDS = 12
@@ -119,6 +119,21 @@ COMMENTS = {
         "Goals are clearer since the roadmap was published.",
         "Still nervous, but it feels safer to disagree again.",
     ],
+}
+
+
+# What HR annotated on the timeline (round number -> label), and what leadership did after a
+# released round ("you said, we did": round number -> theme, text).
+EVENTS = {4: "Layoffs announced", 6: "Re-org", 8: "Applied unit joins", 10: "Roadmap + Q&A"}
+ACTIONS = {
+    5: (
+        "security",
+        "Leadership said there are no further cuts planned this year and published "
+        "the criteria used in the last round.",
+    ),
+    7: ("clarity", "Every team now has a one-page goal sheet and a named lead after the re-org."),
+    9: ("cohesion", "Mixed Applied and Research project pairs started, with shared demos."),
+    11: ("trust", "Monthly all-hands Q&A where questions can be asked anonymously."),
 }
 
 
@@ -253,7 +268,13 @@ def build_demo(app: Flask, today: dt.date, seed: int = 7) -> DemoResult:
                 break
             _answer_round(session, rng, rnd, kek, bank, number, teams)
             rounds.close_round(session, rnd, opens + dt.timedelta(days=WINDOW_DAYS))
-            rounds.release_round(session, rnd, kek, opens + dt.timedelta(days=WINDOW_DAYS + 1))
+            released_on = opens + dt.timedelta(days=WINDOW_DAYS + 1)
+            rounds.release_round(session, rnd, kek, released_on)
+            if number in EVENTS:
+                events.add_event(session, program.id, opens, EVENTS[number], today)
+            if number in ACTIONS:
+                theme, text = ACTIONS[number]
+                actions.add_action(session, program, rnd, theme, text, released_on)
             session.commit()
         passwords = _reset_staff(session)
         links = rounds.invitation_links(

@@ -3,11 +3,16 @@
 Invariant: every item belongs to exactly one theme, has a fixed scale and a direction; an item
 marked ``reverse`` is scored so that a higher index always means a healthier workplace. The bank
 is data, loaded from JSON shipped with the package; nothing here talks to a database or the web.
+English is the bank's own language; item texts, theme labels and the comment prompt may carry
+translations (language code -> text), and anything untranslated falls back to English. A bank
+without translations has exactly the JSON form it had before translations existed.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -17,6 +22,10 @@ LIKERT_MAX = 5
 NPS_MIN = 0
 NPS_MAX = 10
 DEFAULT_BANK = "core-v1"
+SOURCE_LANGUAGE = "en"  # the language of ``text``, ``label`` and ``comment_prompt``
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")  # ISO 639-1 or 639-2, lower case
+
+Translations = tuple[tuple[str, str], ...]  # (language, text), sorted by language
 
 LIKERT_LABELS = (
     "Strongly disagree",
@@ -31,6 +40,18 @@ class BankError(ValueError):
     """Raised when a question bank is malformed."""
 
 
+def _translated(text: str, translations: Translations, lang: str) -> str:
+    """Return the translation of ``text`` into ``lang``, or ``text`` itself."""
+    for code, translated in translations:
+        if code == lang:
+            return translated
+    return text
+
+
+def _has(translations: Translations, lang: str) -> bool:
+    return lang == SOURCE_LANGUAGE or any(code == lang for code, _ in translations)
+
+
 @dataclass(frozen=True)
 class Theme:
     """A construct Candor reports on, such as morale or psychological safety."""
@@ -38,6 +59,15 @@ class Theme:
     key: str
     label: str
     description: str
+    translations: Translations = ()  # of the label
+
+    def label_in(self, lang: str) -> str:
+        """Return the label in ``lang``, in English if it has no translation."""
+        return _translated(self.label, self.translations, lang)
+
+    def has_label_in(self, lang: str) -> bool:
+        """Return whether the label exists in ``lang`` (English always does)."""
+        return _has(self.translations, lang)
 
 
 @dataclass(frozen=True)
@@ -47,6 +77,7 @@ class Item:
     :param scale: ``"likert5"`` (1..5 agreement) or ``"nps"`` (0..10 likelihood).
     :param reverse: the statement is negative, so agreement lowers the theme's index.
     :param core: asked every round (the others may rotate).
+    :param translations: the text in other languages.
     """
 
     key: str
@@ -55,6 +86,15 @@ class Item:
     scale: str
     reverse: bool
     core: bool
+    translations: Translations = ()
+
+    def text_in(self, lang: str) -> str:
+        """Return the text in ``lang``, in English if it has no translation."""
+        return _translated(self.text, self.translations, lang)
+
+    def has_text_in(self, lang: str) -> bool:
+        """Return whether the text exists in ``lang`` (English always does)."""
+        return _has(self.translations, lang)
 
     @property
     def bounds(self) -> tuple[int, int]:
@@ -70,6 +110,26 @@ class Bank:
     themes: tuple[Theme, ...]
     items: tuple[Item, ...]
     comment_prompt: str
+    comment_prompt_translations: Translations = ()
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Return English and every language any text of the bank is translated into."""
+        found = {code for code, _ in self.comment_prompt_translations}
+        for theme in self.themes:
+            found.update(code for code, _ in theme.translations)
+        for item in self.items:
+            found.update(code for code, _ in item.translations)
+        found.discard(SOURCE_LANGUAGE)
+        return (SOURCE_LANGUAGE, *sorted(found))
+
+    def comment_prompt_in(self, lang: str) -> str:
+        """Return the comment prompt in ``lang``, in English if it has no translation."""
+        return _translated(self.comment_prompt, self.comment_prompt_translations, lang)
+
+    def has_comment_prompt_in(self, lang: str) -> bool:
+        """Return whether the comment prompt exists in ``lang`` (English always does)."""
+        return _has(self.comment_prompt_translations, lang)
 
     def theme(self, key: str) -> Theme:
         """Return the theme called ``key``."""
@@ -91,11 +151,39 @@ class Bank:
         return tuple(item for item in self.items if item.key in wanted)
 
 
+def parse_translations(raw: object, where: str) -> Translations:
+    """Return the ``translations`` mapping of a bank entry as sorted pairs, checking it."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        raise BankError(f"the translations of {where} are not a mapping of language to text")
+    pairs = []
+    for code, text in raw.items():
+        if not isinstance(code, str) or not LANGUAGE_CODE.match(code):
+            raise BankError(f"{where} has a translation into {code!r}, which is no language code")
+        if code == SOURCE_LANGUAGE:
+            raise BankError(f"{where} translates into English, which is its own language")
+        if not isinstance(text, str) or not text.strip():
+            raise BankError(f"the {code!r} translation of {where} is empty")
+        pairs.append((code, text))
+    return tuple(sorted(pairs))
+
+
+def translations_to_dict(translations: Translations) -> dict[str, str]:
+    """Return translation pairs as the mapping stored in JSON."""
+    return dict(translations)
+
+
 def parse_bank(data: dict[str, object]) -> Bank:
     """Build a :class:`Bank` from its JSON form, checking it is consistent."""
     try:
         themes = tuple(
-            Theme(str(t["key"]), str(t["label"]), str(t.get("description", "")))
+            Theme(
+                str(t["key"]),
+                str(t["label"]),
+                str(t.get("description", "")),
+                parse_translations(t.get("translations"), f"theme {t['key']!r}"),
+            )
             for t in data["themes"]  # type: ignore[attr-defined]
         )
         items = tuple(
@@ -106,10 +194,17 @@ def parse_bank(data: dict[str, object]) -> Bank:
                 scale=str(i.get("scale", "likert5")),
                 reverse=bool(i.get("reverse", False)),
                 core=bool(i.get("core", False)),
+                translations=parse_translations(i.get("translations"), f"item {i['key']!r}"),
             )
             for i in data["items"]  # type: ignore[attr-defined]
         )
-        bank = Bank(str(data["key"]), themes, items, str(data.get("comment_prompt", "")))
+        bank = Bank(
+            str(data["key"]),
+            themes,
+            items,
+            str(data.get("comment_prompt", "")),
+            parse_translations(data.get("comment_prompt_translations"), "the comment prompt"),
+        )
     except (KeyError, TypeError) as exc:
         raise BankError(f"question bank is missing a field: {exc}") from exc
     theme_keys = {t.key for t in themes}
@@ -128,26 +223,54 @@ def parse_bank(data: dict[str, object]) -> Bank:
     return bank
 
 
+def _with_translations(entry: dict[str, Any], translations: Translations) -> dict[str, Any]:
+    # Only translated entries carry the key, so untranslated banks keep their old JSON form.
+    if translations:
+        entry["translations"] = translations_to_dict(translations)
+    return entry
+
+
 def bank_to_dict(bank: Bank) -> dict[str, Any]:
     """Return the JSON form of a bank, the inverse of :func:`parse_bank`."""
-    return {
+    data: dict[str, Any] = {
         "key": bank.key,
         "comment_prompt": bank.comment_prompt,
         "themes": [
-            {"key": t.key, "label": t.label, "description": t.description} for t in bank.themes
+            _with_translations(
+                {"key": t.key, "label": t.label, "description": t.description}, t.translations
+            )
+            for t in bank.themes
         ],
         "items": [
-            {
-                "key": i.key,
-                "theme": i.theme,
-                "text": i.text,
-                "scale": i.scale,
-                "reverse": i.reverse,
-                "core": i.core,
-            }
+            _with_translations(
+                {
+                    "key": i.key,
+                    "theme": i.theme,
+                    "text": i.text,
+                    "scale": i.scale,
+                    "reverse": i.reverse,
+                    "core": i.core,
+                },
+                i.translations,
+            )
             for i in bank.items
         ],
     }
+    if bank.comment_prompt_translations:
+        data["comment_prompt_translations"] = translations_to_dict(bank.comment_prompt_translations)
+    return data
+
+
+def shipped_bank_keys() -> tuple[str, ...]:
+    """Return the keys of the banks shipped with Candor, sorted."""
+    folder = resources.files("survey.domain.banks")
+    return tuple(
+        sorted(
+            entry.name.removesuffix(".json")
+            for entry in folder.iterdir()
+            if entry.name.endswith(".json")
+        )
+    )
 
 
 def load_bank(key: str = DEFAULT_BANK) -> Bank:

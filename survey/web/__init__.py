@@ -14,11 +14,11 @@ csrf = CSRFProtect()
 
 def register(app: Flask) -> None:
     """Register extensions, blueprints and error handlers on ``app``."""
-    from . import admin, auth, dashboard, employee, people, public, reports
+    from . import actions, admin, auth, banks, dashboard, employee, people, public, reports
 
     csrf.init_app(app)
     security.init_app(app)
-    for module in (public, auth, employee, dashboard, reports, admin, people):
+    for module in (public, auth, employee, dashboard, reports, admin, people, banks, actions):
         app.register_blueprint(module.bp)
     for code in ERROR_CODES:
         app.register_error_handler(code, _render_error)

@@ -1,80 +1,466 @@
-"""HR dashboard: trends per theme and unit, read from release manifests only."""
+"""HR dashboard: overview, trends with events, heatmap, answer distributions and comments.
+
+Every page reads release manifests only (through ``survey.domain.reporting``); a unit or round
+the manifests do not show is a 404, never a page with fewer protections. Charts come from the
+disk cache, so a page whose charts are drawn already never imports matplotlib.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
+from wtforms import DateField, StringField
+from wtforms.validators import InputRequired, Length
 
 from ..db import get_session
 from ..domain import reporting
-from ..models import Program
-from ..services import chartcache, rounds
-from .security import ANALYSTS, STAFF, roles_required
+from ..models import Program, Round
+from ..services import banks, chartcache, events
+from .forms import ActionForm
+from .security import ANALYSTS, STAFF, roles_required, utcnow
 
 bp = Blueprint("dashboard", __name__)
 
+Manifest = Mapping[str, Any]
 
-def _program(program_id: int | None) -> Program | None:
-    session = get_session()
+
+class EventForm(FlaskForm):  # type: ignore[misc]
+    """An event to mark on the trend charts (shape only; the events service checks meaning)."""
+
+    on = DateField("Date", validators=[InputRequired(message="Give the event's date.")])
+    label = StringField(
+        "What happened",
+        validators=[
+            InputRequired(message="Say what happened, in a few words."),
+            Length(max=events.MAX_LABEL_CHARS),
+        ],
+    )
+
+
+# --- selection from the query string ---------------------------------------------------------
+
+
+def _programs() -> list[Program]:
+    return list(get_session().scalars(select(Program).order_by(Program.id)))
+
+
+def _program(programs: Sequence[Program], program_id: int | None) -> Program | None:
+    """Return the programme asked for (404 if unknown), or the first one."""
     if program_id is None:
-        return session.scalar(select(Program).order_by(Program.id).limit(1))
-    return session.get(Program, program_id)
+        return programs[0] if programs else None
+    found = next((p for p in programs if p.id == program_id), None)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _unit(
+    choices: Sequence[reporting.UnitChoice], manifests: Sequence[Manifest]
+) -> reporting.UnitChoice:
+    """Return the unit named by ``?unit=`` among ``choices`` (404 if not there), or the root."""
+    wanted = request.args.get("unit", type=int) or reporting.root_unit(manifests)
+    unit = next((u for u in choices if u.id == wanted), None)
+    if unit is None:
+        abort(404)
+    return unit
+
+
+def _round_index(manifests: Sequence[Manifest]) -> int:
+    """Return the index of the round named by ``?round=`` (its number; 404 if not released)."""
+    number = request.args.get("round", type=int)
+    if number is None:
+        return len(manifests) - 1
+    index = reporting.manifest_by_number(manifests, number)
+    if index is None:
+        abort(404)
+    return index
+
+
+def _cache_dir() -> str:
+    return str(current_app.config["CHART_CACHE_DIR"])
+
+
+def reference_for(
+    manifests: Sequence[Manifest], unit_id: int, theme: str
+) -> tuple[float | None, str]:
+    """Return the organisation's latest value of ``theme`` as a reference line, and its words.
+
+    None for the organisation itself, or when its latest measurement is hidden.
+    """
+    root = reporting.root_unit(manifests)
+    if root is None or root == unit_id:
+        return None, ""
+    rows = reporting.trend_rows(manifests, root, theme)
+    if not rows or rows[-1].mean is None:
+        return None, ""
+    org = next(u for u in manifests[-1]["units"] if u["id"] == root)
+    value = rows[-1].mean
+    return value, (
+        f"Dotted line: {org['path']} in {rows[-1].round_label} "
+        f"({reporting.format_index(theme, value)})."
+    )
+
+
+def trend_panels(
+    program_id: int,
+    manifests: Sequence[Manifest],
+    unit: reporting.UnitChoice,
+    timeline: Sequence[reporting.Event],
+) -> list[dict[str, Any]]:
+    """Return one panel per theme: its table rows, text alternative and reference note."""
+    panels = []
+    for key, label in reporting.themes_of(manifests):
+        reference, note = reference_for(manifests, unit.id, key)
+        panels.append(
+            {
+                "key": key,
+                "label": label,
+                "rows": reporting.trend_rows(manifests, unit.id, key),
+                "description": chartcache.trend_description(
+                    _cache_dir(), manifests, unit.id, key, label, unit.path, timeline, reference
+                ),
+                "reference_note": note,
+                "png": url_for(
+                    "dashboard.trend_chart",
+                    program_id=program_id,
+                    unit_id=unit.id,
+                    theme=key,
+                    fmt="png",
+                ),
+                "svg": url_for(
+                    "dashboard.trend_chart",
+                    program_id=program_id,
+                    unit_id=unit.id,
+                    theme=key,
+                    fmt="svg",
+                ),
+            }
+        )
+    return panels
+
+
+# --- pages -----------------------------------------------------------------------------------
 
 
 @bp.get("/dashboard")
 @roles_required(*ANALYSTS)
 def index() -> str:
-    """Show every theme's trend for one unit, each chart with its data table."""
-    program = _program(request.args.get("program", type=int))
+    """Show the latest released round at a glance: headlines, changes, participation."""
+    programs = _programs()
+    program = _program(programs, request.args.get("program", type=int))
     if program is None:
         return render_template("dashboard/empty.html")
-    manifests = rounds.released_manifests(get_session(), program.id)
+    session = get_session()
+    manifests = chartcache.released_manifests(session, program.id)
+    if not manifests:
+        return render_template(
+            "dashboard/overview.html",
+            page="overview",
+            programs=programs,
+            program=program,
+            manifests=manifests,
+        )
     units = reporting.unit_choices(manifests)
-    unit_id = request.args.get("unit", type=int) or reporting.root_unit(manifests)
-    unit = next((u for u in units if u.id == unit_id), None)
-    if manifests and unit is None:
-        abort(404)
+    unit = _unit(units, manifests)
+    latest = manifests[-1]
     themes = reporting.themes_of(manifests)
-    panels = [
-        {
-            "key": key,
-            "label": label,
-            "rows": reporting.trend_rows(manifests, unit.id, key) if unit else [],
-        }
-        for key, label in themes
-    ]
+    labels = dict(themes)
+    actions = events.round_actions(session, program.id, int(latest["round"]["id"]))
     return render_template(
-        "dashboard/index.html",
+        "dashboard/overview.html",
+        page="overview",
+        programs=programs,
         program=program,
-        programs=list(get_session().scalars(select(Program).order_by(Program.id))),
+        manifests=manifests,
+        latest=latest,
+        units=units,
+        unit=unit,
+        view=reporting.overview(manifests, unit.id, themes),
+        actions=[(labels.get(a.theme, a.theme), a) for a in actions],
+        comments=latest.get("comments", []),
+    )
+
+
+@bp.get("/dashboard/trends")
+@roles_required(*ANALYSTS)
+def trends() -> str:
+    """Show every theme's trend for one unit, each chart with its table and text alternative."""
+    programs = _programs()
+    program = _program(programs, request.args.get("program", type=int))
+    if program is None:
+        return render_template("dashboard/empty.html")
+    session = get_session()
+    manifests = chartcache.released_manifests(session, program.id)
+    units = reporting.unit_choices(manifests)
+    unit = _unit(units, manifests) if manifests else None
+    timeline = events.list_events(session, program.id)
+    closed = [m["round"]["closed_on"] for m in manifests]
+    placed = {
+        e.id: next((m["round"]["label"] for m in manifests if m["round"]["closed_on"] >= day), None)
+        for e in timeline
+        for day in [e.on.isoformat()]
+    }
+    return render_template(
+        "dashboard/trends.html",
+        page="trends",
+        programs=programs,
+        program=program,
         manifests=manifests,
         units=units,
         unit=unit,
-        panels=panels,
+        panels=trend_panels(program.id, manifests, unit, events.chart_events(session, program.id))
+        if unit
+        else [],
         bands=reporting.band_rows(manifests[-1], unit.id) if manifests and unit else [],
-        themes=themes,
+        themes=reporting.themes_of(manifests),
+        timeline=timeline,
+        placed=placed,
+        last_closed=closed[-1] if closed else None,
+        form=EventForm(),
+        delete_form=ActionForm(),
     )
+
+
+@bp.get("/dashboard/heatmap")
+@roles_required(*ANALYSTS)
+def heatmap() -> str:
+    """Show units × themes of one round, coloured by the difference from the organisation."""
+    programs = _programs()
+    program = _program(programs, request.args.get("program", type=int))
+    if program is None:
+        return render_template("dashboard/empty.html")
+    manifests = chartcache.released_manifests(get_session(), program.id)
+    if not manifests:
+        return render_template(
+            "dashboard/heatmap.html",
+            page="heatmap",
+            programs=programs,
+            program=program,
+            manifests=manifests,
+        )
+    index = _round_index(manifests)
+    manifest = manifests[index]
+    scopes = reporting.round_units(manifest)
+    scope = _unit(scopes, manifests[: index + 1])
+    data = reporting.heatmap(manifest, scope.id)
+    return render_template(
+        "dashboard/heatmap.html",
+        page="heatmap",
+        programs=programs,
+        program=program,
+        manifests=manifests,
+        manifest=manifest,
+        units=scopes,
+        unit=scope,
+        data=data,
+        png=url_for(
+            "dashboard.heatmap_chart",
+            program_id=program.id,
+            number=manifest["round"]["number"],
+            unit_id=scope.id,
+            fmt="png",
+        ),
+        svg=url_for(
+            "dashboard.heatmap_chart",
+            program_id=program.id,
+            number=manifest["round"]["number"],
+            unit_id=scope.id,
+            fmt="svg",
+        ),
+    )
+
+
+@bp.get("/dashboard/distributions")
+@roles_required(*ANALYSTS)
+def distributions() -> str:
+    """Show how one unit answered each question of a round, and how well each scale held up."""
+    programs = _programs()
+    program = _program(programs, request.args.get("program", type=int))
+    if program is None:
+        return render_template("dashboard/empty.html")
+    session = get_session()
+    manifests = chartcache.released_manifests(session, program.id)
+    if not manifests:
+        return render_template(
+            "dashboard/distributions.html",
+            page="distributions",
+            programs=programs,
+            program=program,
+            manifests=manifests,
+        )
+    index = _round_index(manifests)
+    manifest = manifests[index]
+    units = reporting.round_units(manifest)
+    unit = _unit(units, manifests[: index + 1])
+    rnd = session.get(Round, int(manifest["round"]["id"]))
+    if rnd is None or rnd.items is None:
+        abort(404)
+    items = banks.frozen_bank(rnd).items_for(tuple(rnd.items["asked"]))
+    found = reporting.distributions(manifest, unit.id, items)
+    by_theme = [
+        (key, label, [d for d in found if d.theme == key])
+        for key, label in ((t["key"], t["label"]) for t in manifest["themes"])
+    ]
+    cell = next(u for u in manifest["units"] if u["id"] == unit.id)
+    return render_template(
+        "dashboard/distributions.html",
+        page="distributions",
+        programs=programs,
+        program=program,
+        manifests=manifests,
+        manifest=manifest,
+        units=units,
+        unit=unit,
+        n=cell.get("n"),
+        by_theme=[t for t in by_theme if t[2]],
+        has_distributions=bool(found),
+        quality=reporting.scale_quality(manifest, unit.id),
+        cells=cell["themes"],
+        themes=[(t["key"], t["label"]) for t in manifest["themes"]],
+    )
+
+
+@bp.get("/dashboard/comments")
+@roles_required(*ANALYSTS)
+def comments() -> str:
+    """Show a round's released comments by group, filtered by a search over their text."""
+    programs = _programs()
+    program = _program(programs, request.args.get("program", type=int))
+    if program is None:
+        return render_template("dashboard/empty.html")
+    manifests = chartcache.released_manifests(get_session(), program.id)
+    if not manifests:
+        return render_template(
+            "dashboard/comments.html",
+            page="comments",
+            programs=programs,
+            program=program,
+            manifests=manifests,
+        )
+    manifest = manifests[_round_index(manifests)]
+    query = reporting.normalise_query(request.args.get("q", ""))
+    groups = reporting.comment_groups(manifest, query)
+    return render_template(
+        "dashboard/comments.html",
+        page="comments",
+        programs=programs,
+        program=program,
+        manifests=manifests,
+        manifest=manifest,
+        query=query,
+        groups=groups,
+        matched=sum(len(g.texts) for g in groups),
+        total=sum(g.count for g in groups),
+        max_query=reporting.COMMENT_QUERY_MAX_CHARS,
+    )
+
+
+# --- timeline events -------------------------------------------------------------------------
+
+
+def _back_to_trends(program_id: int) -> Response:
+    unit = request.form.get("unit", type=int)
+    return redirect(url_for("dashboard.trends", program=program_id, unit=unit) + "#events")
+
+
+@bp.post("/dashboard/<int:program_id>/events")
+@roles_required(*ANALYSTS)
+def add_event(program_id: int) -> Response:
+    """Mark an event on a programme's timeline."""
+    form = EventForm()
+    if not form.validate_on_submit():
+        errors = [e for field in (form.on, form.label) for e in field.errors]
+        if "csrf_token" in form.errors:
+            errors = ["the form expired; please try again."]
+        flash("Nothing added: " + (errors[0] if errors else "the form is incomplete."), "error")
+        return _back_to_trends(program_id)
+    session = get_session()
+    try:
+        added = events.add_event(
+            session, program_id, form.on.data, form.label.data, utcnow().date()
+        )
+    except events.EventError as exc:
+        flash(f"Nothing added: {exc}", "error")
+        return _back_to_trends(program_id)
+    session.commit()
+    flash(f"Added “{added.label}” on {added.on.isoformat()} to the timeline.", "info")
+    return _back_to_trends(program_id)
+
+
+@bp.post("/dashboard/<int:program_id>/events/<int:event_id>/delete")
+@roles_required(*ANALYSTS)
+def delete_event(program_id: int, event_id: int) -> Response:
+    """Remove an event from a programme's timeline."""
+    if not ActionForm().validate_on_submit():
+        flash("Nothing removed: the form expired; please try again.", "error")
+        return _back_to_trends(program_id)
+    session = get_session()
+    try:
+        removed = events.delete_event(session, program_id, event_id)
+    except events.EventError as exc:
+        flash(f"Nothing removed: {exc}", "error")
+        return _back_to_trends(program_id)
+    session.commit()
+    flash(f"Removed “{removed.label}” from the timeline.", "info")
+    return _back_to_trends(program_id)
+
+
+# --- charts ----------------------------------------------------------------------------------
 
 
 @bp.get("/charts/trend/<int:program_id>/<int:unit_id>/<theme>.<fmt>")
 @roles_required(*STAFF)
 def trend_chart(program_id: int, unit_id: int, theme: str, fmt: str) -> Response:
-    """Return one trend chart as PNG or SVG, rendered once per set of manifests."""
+    """Return one trend chart as PNG or SVG, rendered once per set of manifests and events."""
     if fmt not in chartcache.FORMATS:
         abort(404)
-    manifests = rounds.released_manifests(get_session(), program_id)
+    session = get_session()
+    manifests = chartcache.released_manifests(session, program_id)
     themes = dict(reporting.themes_of(manifests))
     units = {u.id: u for u in reporting.unit_choices(manifests)}
     if theme not in themes or unit_id not in units:
         abort(404)
+    reference, _ = reference_for(manifests, unit_id, theme)
     body = chartcache.trend(
-        current_app.config["CHART_CACHE_DIR"],
+        _cache_dir(),
         manifests,
         unit_id,
         theme,
         themes[theme],
         units[unit_id].path,
         fmt,
+        events.chart_events(session, program_id),
+        reference,
     )
-    return Response(body, mimetype=chartcache.FORMATS[fmt])
+    return _chart_response(body, fmt, f"candor-trend-{program_id}-{unit_id}-{theme}")
+
+
+@bp.get("/charts/heatmap/<int:program_id>/<int:number>/<int:unit_id>.<fmt>")
+@roles_required(*ANALYSTS)
+def heatmap_chart(program_id: int, number: int, unit_id: int, fmt: str) -> Response:
+    """Return a round's heatmap below one unit as PNG or SVG, rendered once."""
+    if fmt not in chartcache.FORMATS:
+        abort(404)
+    manifests = chartcache.released_manifests(get_session(), program_id)
+    index = reporting.manifest_by_number(manifests, number)
+    if index is None:
+        abort(404)
+    manifest = manifests[index]
+    if unit_id not in {u.id for u in reporting.round_units(manifest)}:
+        abort(404)
+    body = chartcache.heatmap(_cache_dir(), reporting.heatmap(manifest, unit_id), fmt)
+    return _chart_response(body, fmt, f"candor-heatmap-{program_id}-R{number}-{unit_id}")
+
+
+def _chart_response(body: bytes, fmt: str, name: str) -> Response:
+    """Return chart bytes; an SVG is a download, since opened as a page under the app's CSP
+    (``style-src 'self'``) its inline styles would be refused and it would draw black."""
+    response = Response(body, mimetype=chartcache.FORMATS[fmt])
+    if fmt == "svg":
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}.svg"'
+    return response

@@ -5,11 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, RadioField, StringField, TextAreaField
+from wtforms import (
+    EmailField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from ..domain.questions import LIKERT_LABELS, Item
+from ..domain import i18n
+from ..domain.questions import Item
 from ..services.submission import COMMENT_MAX_CHARS
 
 ITEM_FIELD_PREFIX = "q_"
@@ -27,21 +35,12 @@ class ActionForm(FlaskForm):  # type: ignore[misc]
 
 
 class SurveyFormBase(FlaskForm):  # type: ignore[misc]
-    """Fields shared by every survey: the access code and the optional comment."""
+    """The survey: access code, optional comment, the page's language and one group per item.
 
-    token = StringField(
-        "Access code from your invitation",
-        validators=[InputRequired(message="The access code from your invitation is missing.")],
-    )
-    comment = TextAreaField(
-        "Comment",
-        validators=[
-            Length(
-                max=COMMENT_MAX_CHARS,
-                message=f"Please keep the comment under {COMMENT_MAX_CHARS} characters.",
-            )
-        ],
-    )
+    Its labels and messages are in the language the employee picked; see
+    :func:`survey_form_class`. The language only travels with the form so that a page shown
+    again after an error keeps it; it is never stored.
+    """
 
 
 def field_name(item: Item) -> str:
@@ -49,19 +48,34 @@ def field_name(item: Item) -> str:
     return ITEM_FIELD_PREFIX + item.key
 
 
-def survey_form_class(items: tuple[Item, ...]) -> type[Any]:
-    """Return a form class with one required radio group per item."""
-    attrs: dict[str, Any] = {}
+def survey_form_class(items: tuple[Item, ...], lang: str = i18n.DEFAULT) -> type[Any]:
+    """Return a form class in ``lang`` with one required radio group per item."""
+    attrs: dict[str, Any] = {
+        "token": StringField(
+            i18n.t(lang, "token.label"),
+            validators=[InputRequired(message=i18n.t(lang, "token.missing"))],
+        ),
+        "comment": TextAreaField(
+            "Comment",
+            validators=[
+                Length(
+                    max=COMMENT_MAX_CHARS,
+                    message=i18n.t(lang, "comment.too_long", max=COMMENT_MAX_CHARS),
+                )
+            ],
+        ),
+        "lang": HiddenField(default=lang),
+    }
+    required = InputRequired(message=i18n.t(lang, "answer.required"))
+    likert = [i18n.t(lang, f"likert.{v}") for v in range(1, 6)]
     for item in items:
         low, high = item.bounds
         if item.scale == "nps":
             choices = [SelectChoice(str(v), str(v)) for v in range(low, high + 1)]
         else:
-            choices = [SelectChoice(str(v), LIKERT_LABELS[v - 1]) for v in range(low, high + 1)]
+            choices = [SelectChoice(str(v), likert[v - low]) for v in range(low, high + 1)]
         attrs[field_name(item)] = RadioField(
-            item.text,
-            choices=choices,
-            validators=[InputRequired(message="Please choose an answer.")],
+            item.text_in(lang), choices=choices, validators=[required]
         )
     return type("SurveyForm", (SurveyFormBase,), attrs)
 

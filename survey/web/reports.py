@@ -1,15 +1,19 @@
-"""Leadership: released rounds at organisation and department level, and the CSV export."""
+"""Leadership: organisation and department trends, the CSV export and the printable report.
+
+Everything here reads release manifests only, at organisation and department level.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ..db import get_session
 from ..domain import export, reporting
 from ..models import Program
-from ..services import rounds
+from ..services import chartcache, events
+from .dashboard import trend_panels
 from .security import STAFF, roles_required
 
 bp = Blueprint("reports", __name__)
@@ -19,20 +23,30 @@ LEADERSHIP_MAX_DEPTH = 1
 @bp.get("/reports")
 @roles_required(*STAFF)
 def index() -> str:
-    """List programmes and released rounds with organisation and department trends."""
+    """Show the latest round's table, one unit's trends, and every round's printable report."""
     session = get_session()
     programs = list(session.scalars(select(Program).order_by(Program.id)))
     selected = request.args.get("program", type=int) or (programs[0].id if programs else None)
     program = next((p for p in programs if p.id == selected), None)
-    manifests = rounds.released_manifests(session, program.id) if program else []
+    manifests = chartcache.released_manifests(session, program.id) if program else []
     units = [u for u in reporting.unit_choices(manifests) if u.depth <= LEADERSHIP_MAX_DEPTH]
+    wanted = request.args.get("unit", type=int)
+    unit = next((u for u in units if u.id == wanted), units[0] if units else None)
+    panels = (
+        trend_panels(program.id, manifests, unit, events.chart_events(session, program.id))
+        if program and unit
+        else []
+    )
     return render_template(
         "reports/index.html",
         programs=programs,
         program=program,
         manifests=manifests,
         units=units,
+        unit=unit,
+        panels=panels,
         themes=reporting.themes_of(manifests),
+        max_depth=LEADERSHIP_MAX_DEPTH,
     )
 
 
@@ -43,10 +57,46 @@ def export_csv(program_id: int) -> Response:
     program = get_session().get(Program, program_id)
     if program is None:
         return Response("No such programme.\n", status=404, mimetype="text/plain")
-    body = export.to_csv(rounds.released_manifests(get_session(), program_id))
+    body = export.to_csv(chartcache.released_manifests(get_session(), program_id))
     filename = f"candor-{program_id}-results.csv"
     return Response(
         body,
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/reports/<int:program_id>/<int:number>.pdf")
+@roles_required(*STAFF)
+def report_pdf(program_id: int, number: int) -> Response:
+    """Download the printable report of one released round, drawn once and kept on disk."""
+    session = get_session()
+    if session.get(Program, program_id) is None:
+        abort(404)
+    manifests = chartcache.released_manifests(session, program_id)
+    index = reporting.manifest_by_number(manifests, number)
+    if index is None:
+        abort(404)
+    manifest = manifests[index]
+    labels = dict(reporting.themes_of(manifests[: index + 1]))
+    actions = [
+        reporting.ActionRow(labels.get(a.theme, a.theme), a.text, a.recorded_on.isoformat())
+        for a in events.round_actions(session, program_id, int(manifest["round"]["id"]))
+    ]
+    report = reporting.report(
+        manifests,
+        number,
+        actions,
+        events.chart_events(session, program_id),
+        max_depth=LEADERSHIP_MAX_DEPTH,
+    )
+    body = chartcache.report_pdf(current_app.config["CHART_CACHE_DIR"], report)
+    filename = f"candor-{program_id}-{manifest['round']['label']}.pdf"
+    return Response(
+        body,
+        mimetype=chartcache.PDF_MIMETYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
     )

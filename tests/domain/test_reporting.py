@@ -1,0 +1,442 @@
+"""Tests for the read-only views of manifests: overview, changes, movements, events, heatmap,
+distributions, scale quality, comments and the printable report's contents.
+
+Manifests are built by the real ``build_manifest`` from answers chosen so every mean is known.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from survey.domain import reporting
+from survey.domain.questions import load_bank
+from survey.domain.release import OpenedAnswer, ReleaseInput, build_manifest
+from survey.domain.reporting import Event, TrendRow
+from tests.domain.test_release import snapshot
+
+BANK = load_bank()
+CORE = tuple(i.key for i in BANK.items if i.theme in ("morale", "clarity", "enps"))
+SAFETY = tuple(i.key for i in BANK.items if i.theme == "safety")
+TRUST = tuple(i.key for i in BANK.items if i.theme == "trust")
+# Lab > Research > Alpha (8), Beta (7); Lab > Ops > Gamma (6), Small (2). Ops minus Gamma
+# leaves 2, so Gamma is hidden as well as Small; Lab, Research, Ops, Alpha, Beta are shown.
+TREE: dict[int, tuple[int | None, str]] = {
+    1: (None, "Lab"),
+    2: (1, "Research"),
+    3: (1, "Ops"),
+    4: (2, "Alpha"),
+    5: (2, "Beta"),
+    6: (3, "Gamma"),
+    7: (3, "Small"),
+}
+SIZES = {4: 8, 5: 7, 6: 6, 7: 2}
+ELIGIBLE = {"4": 10, "5": 9, "6": 8, "7": 3}
+SHOWN = {1, 2, 3, 4, 5}
+HIDDEN_PATHS = ("Lab / Ops / Small", "Lab / Ops / Gamma")
+
+
+def answers(value: int, asked: Sequence[str], nps: int = 8) -> dict[str, int]:
+    """Return one person's answers: ``value`` on every Likert item (reverse ones flipped)."""
+    out = {}
+    for item in BANK.items_for(tuple(asked)):
+        if item.scale == "nps":
+            out[item.key] = nps
+        else:
+            out[item.key] = 6 - value if item.reverse else value
+    return out
+
+
+def release(
+    number: int,
+    asked: Sequence[str] = CORE,
+    values: Mapping[int, Sequence[int]] | None = None,
+    closed_on: str | None = None,
+    comments: Sequence[tuple[int, str]] = (),
+) -> dict[str, Any]:
+    """Return the manifest of round ``number``; ``values`` gives each person's answer per unit.
+
+    By default everybody answers 4 ("agree"), index 75.
+    """
+    people = []
+    for unit, size in SIZES.items():
+        chosen = (values or {}).get(unit) or [4] * size
+        assert len(chosen) == size
+        people.extend(OpenedAnswer(unit, "3y+", answers(v, asked, nps=8 + (v > 4))) for v in chosen)
+    data = ReleaseInput(
+        round_id=100 + number,
+        round_number=number,
+        program="Pulse",
+        opens_on=f"2026-0{number}-01",
+        closed_on=closed_on or f"2026-0{number}-10",
+        k=5,
+        comment_k=10,
+        bank=BANK,
+        asked=tuple(asked),
+        snapshot=snapshot(TREE, ELIGIBLE),
+        answers=people,
+        comments=comments,
+    )
+    return build_manifest(data, shuffle=lambda texts: None)
+
+
+def spread(centre: int, size: int) -> list[int]:
+    """Return ``size`` answers around ``centre`` (so intervals have a width)."""
+    return [max(1, min(5, centre + (i % 3) - 1)) for i in range(size)]
+
+
+def all_text(value: Any) -> str:
+    """Return every string and number reachable from a dataclass tree, as one text."""
+    return json.dumps(value, default=lambda o: dataclasses.asdict(o), ensure_ascii=False)
+
+
+@pytest.fixture(scope="module")
+def three_rounds() -> list[dict[str, Any]]:
+    """R1 asks core + safety, R2 core + trust, R3 core + safety; Research drops sharply in R3."""
+    r1 = release(1, CORE + SAFETY, {4: spread(4, 8), 5: spread(4, 7)})
+    r2 = release(2, CORE + TRUST, {4: spread(4, 8), 5: spread(4, 7)})
+    r3 = release(3, CORE + SAFETY, {4: spread(2, 8), 5: spread(2, 7)})
+    return [r1, r2, r3]
+
+
+# --- numbers in words ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("theme", "value", "text"),
+    [
+        ("morale", 67.4, "67"),
+        ("morale", 0.2, "0"),
+        ("enps", 12.0, "+12"),
+        ("enps", -26.0, "\u221226"),
+        ("enps", -0.3, "0"),
+        ("enps", 0.0, "0"),
+    ],
+)
+def test_format_index(theme: str, value: float, text: str) -> None:
+    assert reporting.format_index(theme, value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(4.2, "+4"), (-3.6, "\u22124"), (0.4, "0"), (-0.4, "0")]
+)
+def test_format_delta(value: float, text: str) -> None:
+    assert reporting.format_delta(value) == text
+
+
+# --- changes ---------------------------------------------------------------------------------
+
+
+def row(mean: float | None, low: float | None = None, high: float | None = None) -> TrendRow:
+    return TrendRow("R", "2026-01-01", mean is not None, 10, mean, "", low, high)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "clear"),
+    [
+        # se = half-width / 1.96; threshold = 1.96 * sqrt(se1² + se2²) = sqrt(h1² + h2²)
+        (row(60, 55, 65), row(70, 65, 75), True),  # 10 > sqrt(50) ≈ 7.07
+        (row(60, 55, 65), row(66, 61, 71), False),  # 6 < 7.07
+        (row(60, 50, 70), row(75, 65, 85), True),  # 15 > 14.1
+        (row(60, 50, 70), row(73, 63, 83), False),  # 13 < 14.1: intervals overlap a lot
+        (row(60, 60, 60), row(60.4, 60.4, 60.4), True),  # no spread: any change is real
+    ],
+)
+def test_change_compares_with_combined_uncertainty(
+    before: TrendRow, after: TrendRow, clear: bool
+) -> None:
+    change = reporting.change_between(before, after)
+    assert change is not None
+    assert change.clear is clear
+    assert change.delta == pytest.approx(after.mean - before.mean)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [(row(None), row(70, 65, 75)), (row(60, 55, 65), row(None)), (row(None), row(None))],
+)
+def test_no_change_unless_both_are_published(before: TrendRow, after: TrendRow) -> None:
+    assert reporting.change_between(before, after) is None
+
+
+# --- themes, headlines, movements ------------------------------------------------------------
+
+
+def test_themes_in_bank_order_across_rotation(three_rounds: list[dict[str, Any]]) -> None:
+    keys = [k for k, _ in reporting.themes_of(three_rounds)]
+    assert keys == ["morale", "clarity", "safety", "trust", "enps"]
+
+
+def test_headlines_say_which_round_measured_a_rotating_theme(
+    three_rounds: list[dict[str, Any]],
+) -> None:
+    heads = {h.theme: h for h in reporting.headlines(three_rounds, 1)}
+    assert set(heads) == {"morale", "clarity", "safety", "trust", "enps"}
+    trust = heads["trust"]
+    assert not trust.in_latest and trust.current.round_label == "R2"
+    assert "in R2, when it was last asked" in trust.sentence
+    assert trust.previous is None and "first time it was measured" in trust.sentence
+    safety = heads["safety"]
+    assert safety.in_latest and safety.previous is not None
+    assert safety.previous.round_label == "R1"  # the previous measurement of safety, not R2
+    assert safety.change is not None and safety.change.direction == "down"
+    morale = heads["morale"]
+    assert morale.previous is not None and morale.previous.round_label == "R2"
+
+
+def test_headline_for_a_hidden_unit_has_no_number(three_rounds: list[dict[str, Any]]) -> None:
+    for head in reporting.headlines(three_rounds, 7):  # Small
+        assert head.current.mean is None and head.change is None
+        assert head.value_text == "hidden"
+        assert not re.search(r"\d", head.sentence.replace("R3", "").replace("R2", ""))
+
+
+def test_no_comparison_when_the_previous_measurement_was_hidden() -> None:
+    # Alpha as a release would publish it hidden in R1: no n, no cells.
+    r1 = release(1)
+    r2 = release(2)
+    hidden = json.loads(json.dumps(r1))
+    for unit in hidden["units"]:
+        if unit["id"] == 4:
+            unit["shown"], unit["themes"] = False, {}
+            unit.pop("n")
+    head = reporting.headline([hidden, r2], 4, "morale", "Morale")
+    assert head is not None and head.change is None
+    assert "no comparison, because R1 was hidden" in head.sentence
+
+
+def test_movements_only_between_published_cells_and_largest_first(
+    three_rounds: list[dict[str, Any]],
+) -> None:
+    moves = reporting.movements(three_rounds, {1, 2, 3, 4, 5, 6, 7})
+    assert 0 < len(moves) <= reporting.MOVEMENTS_SHOWN
+    assert all(m.unit_id in SHOWN for m in moves)
+    assert all("Small" not in m.sentence and "Gamma" not in m.sentence for m in moves)
+    sizes = [reporting._scaled(m.theme, m.change.delta) for m in moves]
+    assert sizes == sorted(sizes, reverse=True)
+    assert moves[0].unit_path.startswith("Lab / Research")  # Research fell from agree to disagree
+    assert moves[0].change.direction == "down" and moves[0].change.clear
+
+
+def test_movements_respect_the_chosen_units(three_rounds: list[dict[str, Any]]) -> None:
+    ops_only = reporting.movements(three_rounds, reporting.subtree(three_rounds[-1], 3))
+    assert all(m.unit_path.startswith("Lab / Ops") for m in ops_only)
+
+
+def test_overview_of_a_single_round() -> None:
+    view = reporting.overview([release(1)], 1)
+    assert view.movements == ()
+    assert "needs two published measurements" in view.movements_sentence
+    assert all(h.previous is None for h in view.headlines)
+    assert view.participation is not None
+    assert f"About {view.participation} %" in view.participation_sentence
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("events", "placed"),
+    [
+        ([Event("2026-01-01", "Before")], ((0, "Before"),)),
+        ([Event("2026-02-10", "On the day")], ((1, "On the day"),)),
+        ([Event("2026-02-11", "Day after")], ((2, "Day after"),)),
+        ([Event("2026-04-01", "Not yet")], ()),
+        (
+            [Event("2026-03-05", "B"), Event("2026-01-05", "A"), Event("2026-03-05", "A2")],
+            ((0, "A"), (2, "A2"), (2, "B")),
+        ),
+    ],
+)
+def test_place_events_at_first_round_closing_on_or_after(
+    events: list[Event], placed: tuple[tuple[int, str], ...]
+) -> None:
+    closed = ["2026-01-10", "2026-02-10", "2026-03-10"]
+    assert reporting.place_events(closed, events) == placed
+
+
+def test_events_land_on_rounds_that_asked_the_theme(three_rounds: list[dict[str, Any]]) -> None:
+    # Trust was asked only in R2 (closed 2026-02-10): an event in March is after it.
+    pytest.importorskip("matplotlib")
+    series = reporting.trend_series(
+        three_rounds, 1, "trust", "Trust", "Lab", [Event("2026-03-01", "Re-org")]
+    )
+    assert series.events == ()
+    series = reporting.trend_series(
+        three_rounds, 1, "safety", "Safety", "Lab", [Event("2026-02-15", "Re-org")]
+    )
+    assert series.events == ((1, "Re-org"),)  # safety's points are R1, R3
+
+
+# --- heatmap ---------------------------------------------------------------------------------
+
+
+def test_heatmap_hides_hidden_units_and_centres_on_the_organisation(
+    three_rounds: list[dict[str, Any]],
+) -> None:
+    data = reporting.heatmap(three_rounds[-1])
+    rows = {r.unit_id: r for r in data.rows}
+    assert set(rows) == set(TREE)
+    for uid in (6, 7):
+        assert not rows[uid].shown and rows[uid].n is None
+        assert all(c is None for c in rows[uid].cells)
+    org = {c.key: c.org_value for c in data.columns}
+    morale = [c.key for c in data.columns].index("morale")
+    alpha = rows[4].cells[morale]
+    assert alpha is not None and alpha.difference == pytest.approx(
+        round(alpha.value - org["morale"], 1)  # type: ignore[operator]
+    )
+    chart = data.chart_input()
+    assert "Lab" not in chart["rows"]  # the organisation's own row of zeros is left out
+    assert chart["centre"] == 0.0
+    assert reporting.HEATMAP_MIN_SPAN <= chart["span"] <= reporting.HEATMAP_MAX_SPAN
+    assert chart["values"][chart["rows"].index("Ops / Small")] == (None,) * len(data.columns)
+
+
+def test_heatmap_scope_and_depth(three_rounds: list[dict[str, Any]]) -> None:
+    research = reporting.heatmap(three_rounds[-1], scope=2)
+    assert {r.unit_id for r in research.rows} == {2, 4, 5}
+    shallow = reporting.heatmap(three_rounds[-1], max_depth=1)
+    assert {r.unit_id for r in shallow.rows} == {1, 2, 3}
+
+
+def test_heatmap_description_names_no_hidden_number(three_rounds: list[dict[str, Any]]) -> None:
+    data = reporting.heatmap(three_rounds[-1])
+    text = data.description
+    assert "cells are hidden" in text
+    assert "Small" not in text and "Gamma" not in text
+    assert "Furthest below" in text  # Research is below the organisation in R3
+
+
+def test_heatmap_with_the_organisation_hidden() -> None:
+    manifest = json.loads(json.dumps(release(1)))
+    for unit in manifest["units"]:
+        unit["shown"], unit["themes"] = False, {}
+        unit.pop("n", None)
+    data = reporting.heatmap(manifest)
+    assert all(c.org_value is None for c in data.columns)
+    assert all(not r.shown for r in data.rows)
+    assert "no unit below the organisation" in data.description.lower()
+
+
+# --- distributions and scale quality ---------------------------------------------------------
+
+
+def test_distributions_only_where_published(three_rounds: list[dict[str, Any]]) -> None:
+    latest = three_rounds[-1]
+    items = BANK.items_for(CORE + SAFETY)
+    published = {u["id"] for u in latest["units"] if "distributions" in u}
+    assert published, "the fixture should publish some distributions"
+    for unit in TREE:
+        found = reporting.distributions(latest, unit, items)
+        assert bool(found) == (unit in published)
+    lab = reporting.distributions(latest, 1, items)
+    assert [d.key for d in lab] == [i.key for i in items]
+    for dist in lab:
+        assert sum(s.count for s in dist.segments) == dist.n
+        assert sum(s.pct for s in dist.segments) == pytest.approx(100, abs=0.3)
+        starts = [s.start for s in dist.segments]
+        assert starts == sorted(starts) and starts[0] == 0
+    nps = next(d for d in lab if d.scale == "nps")
+    assert len(nps.segments) == 11 and "promoters" in nps.sentence
+    reverse = next(d for d in lab if d.reverse)
+    assert "negative" in reverse.sentence
+
+
+@pytest.mark.parametrize(
+    ("quality", "flags"),
+    [
+        ({"items": 2, "alpha": 0.8, "agreement": 0.9, "interpretable": True}, ()),
+        (
+            {"items": 2, "alpha": 0.3, "agreement": 0.9, "interpretable": False},
+            (reporting.TOO_LOW_TO_INTERPRET,),
+        ),
+        (
+            {"items": 3, "alpha": 0.7, "agreement": 0.5, "interpretable": True},
+            (reporting.GROUP_DISAGREES,),
+        ),
+        (
+            {"items": 2, "alpha": None, "agreement": None, "interpretable": False},
+            (reporting.TOO_LOW_TO_INTERPRET,),
+        ),
+        (
+            {"items": 2, "alpha": 0.1, "agreement": 0.69, "interpretable": False},
+            (reporting.TOO_LOW_TO_INTERPRET, reporting.GROUP_DISAGREES),
+        ),
+    ],
+)
+def test_scale_quality_flags(quality: dict[str, Any], flags: tuple[str, ...]) -> None:
+    manifest = {
+        "themes": [{"key": "safety", "label": "Safety"}],
+        "units": [
+            {"id": 1, "shown": True, "themes": {}, "scale_quality": {"safety": quality}},
+            {"id": 2, "shown": False, "themes": {}},
+        ],
+    }
+    rows = reporting.scale_quality(manifest, 1)
+    assert [r.flags for r in rows] == [flags]
+    assert reporting.scale_quality(manifest, 2) == []
+
+
+# --- comments --------------------------------------------------------------------------------
+
+
+def test_comment_search_filters_texts_but_keeps_published_counts() -> None:
+    manifest = {
+        "comments": [
+            {"unit": 2, "label": "Lab / Research", "count": 3, "texts": ["Roadmap!", "b", "c"]},
+            {"unit": 1, "label": "Elsewhere", "count": 2, "texts": ["the ROADMAP", "x"]},
+        ]
+    }
+    groups = reporting.comment_groups(manifest, "\n  ROADmap \t")
+    assert [(g.label, g.count, g.texts) for g in groups] == [
+        ("Lab / Research", 3, ("Roadmap!",)),
+        ("Elsewhere", 2, ("the ROADMAP",)),
+    ]
+    assert [len(g.texts) for g in reporting.comment_groups(manifest, "")] == [3, 2]
+    assert reporting.comment_groups({"comments": []}, "x") == []
+
+
+def test_comment_query_is_bounded() -> None:
+    assert len(reporting.normalise_query("a" * 500)) == reporting.COMMENT_QUERY_MAX_CHARS
+
+
+# --- the printable report --------------------------------------------------------------------
+
+
+def test_report_uses_rounds_up_to_its_own_and_departments_only(
+    three_rounds: list[dict[str, Any]],
+) -> None:
+    made = reporting.report(
+        three_rounds, 2, [reporting.ActionRow("Trust", "Roadmap", "2026-02-20")]
+    )
+    assert made.round_label == "R2"
+    assert [path for path, _ in made.trends] == ["Lab", "Lab / Ops", "Lab / Research"]
+    for _, panels in made.trends:
+        for panel in panels:
+            assert all(r.round_label in ("R1", "R2") for r in panel.rows)
+    assert {r.unit_id for r in made.heatmap.rows} == {1, 2, 3}
+    assert made.actions[0].text == "Roadmap"
+    assert "k = 5" in made.verdict and "passed" in made.verdict
+    text = all_text(made)
+    for hidden in HIDDEN_PATHS:
+        assert hidden not in text
+
+
+def test_report_of_unknown_round() -> None:
+    with pytest.raises(KeyError):
+        reporting.report([release(1)], 9)
+
+
+def test_audit_verdict_wording() -> None:
+    manifest = release(1)
+    assert reporting.audit_verdict(manifest).startswith(
+        "Every figure describes at least k = 5 respondents"
+    )
+    failed = {**manifest, "audit": {**manifest["audit"], "ok": False}}
+    assert "did not pass" in reporting.audit_verdict(failed)
