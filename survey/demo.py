@@ -190,13 +190,20 @@ def _answers(
 ) -> dict[str, int]:
     out: dict[str, int] = {}
     mood = rng.gauss(0, 0.35)
+    # How this person feels about each theme: items of one theme move together, as real
+    # scales do (independent items would make every Cronbach's alpha look uninterpretable).
+    leaning = {item.theme: rng.gauss(0, 0.6) for item in bank_items}
     for item in bank_items:
         if item.scale == "nps":
             morale = BASE["morale"] + _shift("morale", number, unit, tenure) + mood
             out[item.key] = max(0, min(10, round((morale - 1) * 2.5 + rng.gauss(0, 1.4))))
             continue
         level = (
-            BASE[item.theme] + _shift(item.theme, number, unit, tenure) + mood + rng.gauss(0, 0.7)
+            BASE[item.theme]
+            + _shift(item.theme, number, unit, tenure)
+            + mood
+            + leaning[item.theme]
+            + rng.gauss(0, 0.45)
         )
         value = max(1, min(5, round(level)))
         out[item.key] = 6 - value if item.reverse else value
