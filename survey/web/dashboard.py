@@ -8,6 +8,7 @@ disk cache, so a page whose charts are drawn already never imports matplotlib.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -147,24 +148,38 @@ def trend_panels(
 # --- pages -----------------------------------------------------------------------------------
 
 
-@bp.get("/dashboard")
-@roles_required(*ANALYSTS)
-def index() -> str:
-    """Show the latest released round at a glance: headlines, changes, participation."""
+@dataclass(frozen=True)
+class Scope:
+    """The programme a dashboard page is about and its released manifests (never empty)."""
+
+    programs: list[Program]
+    program: Program
+    manifests: list[Manifest]
+
+
+def _scope(template: str, page: str) -> Scope | str:
+    """Return the page's programme and manifests, or the page to show when there are none."""
     programs = _programs()
     program = _program(programs, request.args.get("program", type=int))
     if program is None:
         return render_template("dashboard/empty.html")
-    session = get_session()
-    manifests = chartcache.released_manifests(session, program.id)
+    manifests = chartcache.released_manifests(get_session(), program.id)
     if not manifests:
         return render_template(
-            "dashboard/overview.html",
-            page="overview",
-            programs=programs,
-            program=program,
-            manifests=manifests,
+            template, page=page, programs=programs, program=program, manifests=manifests
         )
+    return Scope(programs, program, manifests)
+
+
+@bp.get("/dashboard")
+@roles_required(*ANALYSTS)
+def index() -> str:
+    """Show the latest released round at a glance: headlines, changes, participation."""
+    scoped = _scope("dashboard/overview.html", "overview")
+    if isinstance(scoped, str):
+        return scoped
+    programs, program, manifests = scoped.programs, scoped.program, scoped.manifests
+    session = get_session()
     units = reporting.unit_choices(manifests)
     unit = _unit(units, manifests)
     latest = manifests[-1]
@@ -230,19 +245,10 @@ def trends() -> str:
 @roles_required(*ANALYSTS)
 def heatmap() -> str:
     """Show units × themes of one round, coloured by the difference from the organisation."""
-    programs = _programs()
-    program = _program(programs, request.args.get("program", type=int))
-    if program is None:
-        return render_template("dashboard/empty.html")
-    manifests = chartcache.released_manifests(get_session(), program.id)
-    if not manifests:
-        return render_template(
-            "dashboard/heatmap.html",
-            page="heatmap",
-            programs=programs,
-            program=program,
-            manifests=manifests,
-        )
+    scoped = _scope("dashboard/heatmap.html", "heatmap")
+    if isinstance(scoped, str):
+        return scoped
+    programs, program, manifests = scoped.programs, scoped.program, scoped.manifests
     index = _round_index(manifests)
     manifest = manifests[index]
     scopes = reporting.round_units(manifest)
@@ -279,20 +285,11 @@ def heatmap() -> str:
 @roles_required(*ANALYSTS)
 def distributions() -> str:
     """Show how one unit answered each question of a round, and how well each scale held up."""
-    programs = _programs()
-    program = _program(programs, request.args.get("program", type=int))
-    if program is None:
-        return render_template("dashboard/empty.html")
+    scoped = _scope("dashboard/distributions.html", "distributions")
+    if isinstance(scoped, str):
+        return scoped
+    programs, program, manifests = scoped.programs, scoped.program, scoped.manifests
     session = get_session()
-    manifests = chartcache.released_manifests(session, program.id)
-    if not manifests:
-        return render_template(
-            "dashboard/distributions.html",
-            page="distributions",
-            programs=programs,
-            program=program,
-            manifests=manifests,
-        )
     index = _round_index(manifests)
     manifest = manifests[index]
     units = reporting.round_units(manifest)
@@ -329,19 +326,10 @@ def distributions() -> str:
 @roles_required(*ANALYSTS)
 def comments() -> str:
     """Show a round's released comments by group, filtered by a search over their text."""
-    programs = _programs()
-    program = _program(programs, request.args.get("program", type=int))
-    if program is None:
-        return render_template("dashboard/empty.html")
-    manifests = chartcache.released_manifests(get_session(), program.id)
-    if not manifests:
-        return render_template(
-            "dashboard/comments.html",
-            page="comments",
-            programs=programs,
-            program=program,
-            manifests=manifests,
-        )
+    scoped = _scope("dashboard/comments.html", "comments")
+    if isinstance(scoped, str):
+        return scoped
+    programs, program, manifests = scoped.programs, scoped.program, scoped.manifests
     manifest = manifests[_round_index(manifests)]
     query = reporting.normalise_query(request.args.get("q", ""))
     groups = reporting.comment_groups(manifest, query)
