@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from . import i18n
@@ -39,7 +38,7 @@ from .questions import (
     Translations,
     parse_bank,
 )
-from .roster import CONTROL, FILE_COLUMN, LineError
+from .roster import CONTROL, FILE_COLUMN, LineError, csv_records
 from .rotation import MAX_ITEMS, RotationError, schedule
 
 COLUMNS = (
@@ -100,7 +99,7 @@ def parse_bank_csv(text: str, key: str | None = None) -> Bank:
     """
     errors: list[LineError] = []
     settings: dict[str, tuple[int, str]] = {}
-    records = _records(text.removeprefix("\ufeff"), errors)
+    records = csv_records(text.removeprefix("\ufeff"), errors)
     columns: dict[str, int] | None = None
     header_seen = False
     rows: list[_Row] = []
@@ -246,25 +245,6 @@ def _unschedulable(bank: Bank) -> str:
             "mark fewer items as core or split large themes."
         )
     return "No rotation can ask this bank."  # pragma: no cover - min_rotation found none
-
-
-def _records(text: str, errors: list[LineError]) -> Iterator[tuple[int, list[str]]]:
-    """Yield (first line, cells) for each CSV record; malformed CSV stops with an error."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    start = 1
-    try:
-        for cells in reader:
-            yield start, cells
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        # Report where the broken record starts: an unclosed quote fails only at the end.
-        errors.append(
-            LineError(
-                start,
-                FILE_COLUMN,
-                f"This line is not valid CSV ({exc}); check its double quotes.",
-            )
-        )
 
 
 def _setting(

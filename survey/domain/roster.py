@@ -186,7 +186,7 @@ def parse_roster(text: str, known_bands: tuple[str, ...] = KNOWN_BANDS) -> Roste
     :param known_bands: the tenure bands a row may name; an empty cell means ``unstated``.
     """
     errors: list[LineError] = []
-    records = _records(text.removeprefix("\ufeff"), errors)
+    records = csv_records(text.removeprefix("\ufeff"), errors)
     header = next(records, None)
     if header is None:
         if not errors:
@@ -242,8 +242,11 @@ def parse_roster(text: str, known_bands: tuple[str, ...] = KNOWN_BANDS) -> Roste
     return RosterParse(valid, tuple(sorted(set(errors))))
 
 
-def _records(text: str, errors: list[LineError]) -> Iterator[tuple[int, list[str]]]:
-    """Yield (first line, cells) for each CSV record; malformed CSV stops with an error."""
+def csv_records(text: str, errors: list[LineError]) -> Iterator[tuple[int, list[str]]]:
+    """Yield (first line, cells) for each CSV record; malformed CSV stops with an error.
+
+    Shared by every CSV file Candor reads (roster, question banks).
+    """
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     start = 1
     try:
@@ -251,9 +254,10 @@ def _records(text: str, errors: list[LineError]) -> Iterator[tuple[int, list[str
             yield start, cells
             start = reader.line_num + 1
     except csv.Error as exc:
+        # Report where the broken record starts: an unclosed quote fails only at the end.
         errors.append(
             LineError(
-                max(start, reader.line_num),
+                start,
                 FILE_COLUMN,
                 f"This line is not valid CSV ({exc}); check its double quotes.",
             )
