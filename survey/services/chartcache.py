@@ -1,11 +1,9 @@
-"""Charts, their text alternatives and printable reports, rendered once and kept on disk; and
-the manifests they are drawn from, parsed once per process.
+"""Charts, their text alternatives and printable reports, rendered once and kept on disk.
 
 A manifest never changes, so a chart is identified by the digest of exactly what it is drawn
 from (figures, labels, events); when that input changes, so does the key, and a new file is
 drawn. A page that finds what it needs on disk never imports matplotlib: drawing modules are
-imported only inside the render functions. For the same reason a parsed manifest is kept in
-memory under its release's recorded digest and shared, read-only, by every request.
+imported only inside the render functions.
 """
 
 from __future__ import annotations
@@ -15,63 +13,16 @@ import hashlib
 import json
 import os
 import tempfile
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from ..domain import reporting
-from ..models import Release, Round
 
 CHART_VERSION = "2"
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 TEXT = "txt"
 PDF = "pdf"
 PDF_MIMETYPE = "application/pdf"
-
-
-# Parsed manifests kept per process (about 1-2 MB each for an organisation of 2,000 people).
-MANIFESTS_KEPT = 128
-_manifests: OrderedDict[tuple[int, str], Mapping[str, Any]] = OrderedDict()
-_manifests_lock = threading.Lock()
-
-
-def released_manifests(session: Session, program_id: int) -> list[Mapping[str, Any]]:
-    """Return a programme's released manifests, oldest first, each parsed once per process.
-
-    Only release ids and digests are read on every call; a manifest is loaded (and its JSON
-    decoded) the first time its (id, digest) is seen. The digest is that of the manifest's
-    canonical JSON, recorded at release and never changed, so a kept manifest is exactly the
-    stored one. The returned mappings are shared between requests: never modify them.
-    """
-    rows = session.execute(
-        select(Release.id, Release.digest)
-        .join(Round, Release.round_id == Round.id)
-        .where(Round.program_id == program_id)
-        .order_by(Round.number)
-    ).all()
-    keys = [(int(rid), str(digest)) for rid, digest in rows]
-    found: dict[tuple[int, str], Mapping[str, Any]] = {}
-    with _manifests_lock:
-        for key in keys:
-            if key in _manifests:
-                found[key] = _manifests[key]
-    digests = dict(keys)
-    missing = [rid for rid, digest in keys if (rid, digest) not in found]
-    if missing:
-        query = select(Release.id, Release.manifest).where(Release.id.in_(missing))
-        for rid, manifest in session.execute(query):
-            found[(rid, digests[rid])] = manifest
-    with _manifests_lock:
-        for key in keys:
-            _manifests[key] = found[key]
-            _manifests.move_to_end(key)
-        while len(_manifests) > MANIFESTS_KEPT:
-            _manifests.popitem(last=False)
-    return [found[key] for key in keys]
 
 
 def _key(kind: str, payload: Any) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -238,16 +240,47 @@ def atom_counts(session: Session, round_id: int) -> dict[str, int]:
     return {atom_id(unit, band): count for unit, band, count in rows}
 
 
+# Parsed manifests kept per process (about 1-2 MB each for an organisation of 2,000 people).
+MANIFESTS_KEPT = 128
+_manifests: OrderedDict[tuple[int, str], dict[str, Any]] = OrderedDict()
+_manifests_lock = threading.Lock()
+
+
 def released_manifests(session: Session, program_id: int | None = None) -> list[dict[str, Any]]:
-    """Return the manifests of released rounds, oldest first."""
+    """Return a programme's released manifests, oldest first, each parsed once per process.
+
+    Only release ids and digests are read on every call; a manifest is loaded (and its JSON
+    decoded) the first time its (id, digest) is seen. The digest is that of the manifest's
+    canonical JSON, recorded at release and never changed, so a kept manifest is exactly the
+    stored one. The returned mappings are shared between requests: never modify them.
+    """
     query = (
-        select(Release)
+        select(Release.id, Release.digest)
         .join(Round, Release.round_id == Round.id)
         .order_by(Round.program_id, Round.number)
     )
     if program_id is not None:
         query = query.where(Round.program_id == program_id)
-    return [r.manifest for r in session.scalars(query)]
+    rows = session.execute(query).all()
+    keys = [(int(rid), str(digest)) for rid, digest in rows]
+    found: dict[tuple[int, str], dict[str, Any]] = {}
+    with _manifests_lock:
+        for key in keys:
+            if key in _manifests:
+                found[key] = _manifests[key]
+    digests = dict(keys)
+    missing = [rid for rid, digest in keys if (rid, digest) not in found]
+    if missing:
+        load = select(Release.id, Release.manifest).where(Release.id.in_(missing))
+        for rid, manifest in session.execute(load):
+            found[(rid, digests[rid])] = manifest
+    with _manifests_lock:
+        for key in keys:
+            _manifests[key] = found[key]
+            _manifests.move_to_end(key)
+        while len(_manifests) > MANIFESTS_KEPT:
+            _manifests.popitem(last=False)
+    return [found[key] for key in keys]
 
 
 PARTICIPATION_STEP = 5  # percent

@@ -21,7 +21,7 @@ from wtforms.validators import InputRequired, Length
 from ..db import get_session
 from ..domain import reporting
 from ..models import Program, Round
-from ..services import banks, chartcache, events
+from ..services import banks, chartcache, events, rounds
 from .forms import ActionForm
 from .security import ANALYSTS, STAFF, roles_required, utcnow
 
@@ -154,7 +154,7 @@ class Scope:
 
     programs: list[Program]
     program: Program
-    manifests: list[Manifest]
+    manifests: Sequence[Manifest]
 
 
 def _scope(template: str, page: str) -> Scope | str:
@@ -163,7 +163,7 @@ def _scope(template: str, page: str) -> Scope | str:
     program = _program(programs, request.args.get("program", type=int))
     if program is None:
         return render_template("dashboard/empty.html")
-    manifests = chartcache.released_manifests(get_session(), program.id)
+    manifests = rounds.released_manifests(get_session(), program.id)
     if not manifests:
         return render_template(
             template, page=page, programs=programs, program=program, manifests=manifests
@@ -210,7 +210,7 @@ def trends() -> str:
     if program is None:
         return render_template("dashboard/empty.html")
     session = get_session()
-    manifests = chartcache.released_manifests(session, program.id)
+    manifests = rounds.released_manifests(session, program.id)
     units = reporting.unit_choices(manifests)
     unit = _unit(units, manifests) if manifests else None
     timeline = events.list_events(session, program.id)
@@ -408,7 +408,7 @@ def trend_chart(program_id: int, unit_id: int, theme: str, fmt: str) -> Response
     if fmt not in chartcache.FORMATS:
         abort(404)
     session = get_session()
-    manifests = chartcache.released_manifests(session, program_id)
+    manifests = rounds.released_manifests(session, program_id)
     themes = dict(reporting.themes_of(manifests))
     units = {u.id: u for u in reporting.unit_choices(manifests)}
     if theme not in themes or unit_id not in units:
@@ -434,7 +434,7 @@ def heatmap_chart(program_id: int, number: int, unit_id: int, fmt: str) -> Respo
     """Return a round's heatmap below one unit as PNG or SVG, rendered once."""
     if fmt not in chartcache.FORMATS:
         abort(404)
-    manifests = chartcache.released_manifests(get_session(), program_id)
+    manifests = rounds.released_manifests(get_session(), program_id)
     index = reporting.manifest_by_number(manifests, number)
     if index is None:
         abort(404)

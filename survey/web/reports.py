@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from ..db import get_session
 from ..domain import export, reporting
 from ..models import Program
-from ..services import chartcache, events
+from ..services import chartcache, events, rounds
 from .dashboard import trend_panels
 from .security import STAFF, roles_required
 
@@ -28,7 +28,7 @@ def index() -> str:
     programs = list(session.scalars(select(Program).order_by(Program.id)))
     selected = request.args.get("program", type=int) or (programs[0].id if programs else None)
     program = next((p for p in programs if p.id == selected), None)
-    manifests = chartcache.released_manifests(session, program.id) if program else []
+    manifests = rounds.released_manifests(session, program.id) if program else []
     units = [u for u in reporting.unit_choices(manifests) if u.depth <= LEADERSHIP_MAX_DEPTH]
     wanted = request.args.get("unit", type=int)
     unit = next((u for u in units if u.id == wanted), units[0] if units else None)
@@ -57,7 +57,7 @@ def export_csv(program_id: int) -> Response:
     program = get_session().get(Program, program_id)
     if program is None:
         return Response("No such programme.\n", status=404, mimetype="text/plain")
-    body = export.to_csv(chartcache.released_manifests(get_session(), program_id))
+    body = export.to_csv(rounds.released_manifests(get_session(), program_id))
     filename = f"candor-{program_id}-results.csv"
     return Response(
         body,
@@ -73,7 +73,7 @@ def report_pdf(program_id: int, number: int) -> Response:
     session = get_session()
     if session.get(Program, program_id) is None:
         abort(404)
-    manifests = chartcache.released_manifests(session, program_id)
+    manifests = rounds.released_manifests(session, program_id)
     index = reporting.manifest_by_number(manifests, number)
     if index is None:
         abort(404)

@@ -581,14 +581,13 @@ def test_warm_pages_do_not_import_matplotlib(
 def test_manifests_are_parsed_once_and_shared(
     app: Flask, released: list[dict[str, Any]], organisation: Org
 ) -> None:
-    from survey.services import chartcache
 
     with db.session_scope(app) as session:
-        first = chartcache.released_manifests(session, organisation.program_id)
-        again = chartcache.released_manifests(session, organisation.program_id)
+        first = rounds.released_manifests(session, organisation.program_id)
+        again = rounds.released_manifests(session, organisation.program_id)
         assert [m["round"]["number"] for m in first] == [1, 2, 3]
         assert all(a is b for a, b in zip(first, again, strict=True))  # no second JSON decode
         assert [dict(m) for m in first] == rounds.released_manifests(
             session, organisation.program_id
         )
-        assert chartcache.released_manifests(session, 999) == []
+        assert rounds.released_manifests(session, 999) == []
