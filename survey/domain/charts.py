@@ -197,7 +197,7 @@ def trend_chart(series: TrendSeries, fmt: str = "png") -> bytes:
     """
     _check_format(fmt)
     _check_series(series)
-    with _rendering():
+    with rendering():
         fig = Figure(figsize=TREND_SIZE_INCHES, dpi=DPI, layout="constrained")
         if not series.points:
             _draw_message_only(fig, series.title, EMPTY_TREND_MESSAGE)
@@ -213,14 +213,14 @@ def heatmap_chart(data: HeatmapData, fmt: str = "png") -> bytes:
     """
     _check_format(fmt)
     _check_heatmap(data)
-    with _rendering():
+    with rendering():
         if not data.rows or not data.columns:
             fig = Figure(figsize=MESSAGE_SIZE_INCHES, dpi=DPI, layout="constrained")
             _draw_message_only(fig, data.title, EMPTY_HEATMAP_MESSAGE)
         else:
-            layout = _HeatmapLayout.fit(data)
+            layout = HeatmapLayout.fit(data)
             fig = Figure(figsize=layout.size, dpi=DPI, layout="constrained")
-            _draw_heatmap(fig, data, layout)
+            draw_heatmap(fig, data, layout)
         return _render(fig, fmt)
 
 
@@ -334,10 +334,11 @@ def _draw_trend(ax: Axes, series: TrendSeries) -> None:
     """Draw every part of a non-empty trend onto ``ax``."""
     count = len(series.points)
     ax.set_title(
-        _fit(series.title, MAX_TITLE_CHARS, TITLE_FONT_SIZE, TREND_TITLE_INCHES), parse_math=False
+        fit_text(series.title, MAX_TITLE_CHARS, TITLE_FONT_SIZE, TREND_TITLE_INCHES),
+        parse_math=False,
     )
     ax.set_ylabel(
-        _fit(series.y_label, MAX_LABEL_CHARS, TICK_FONT_SIZE, TREND_Y_LABEL_INCHES),
+        fit_text(series.y_label, MAX_LABEL_CHARS, TICK_FONT_SIZE, TREND_Y_LABEL_INCHES),
         parse_math=False,
     )
     ax.set_xlim(-0.5, count - 0.5)
@@ -347,16 +348,16 @@ def _draw_trend(ax: Axes, series: TrendSeries) -> None:
     ax.tick_params(axis="x", length=0)
     _set_x_labels(ax, [p.label for p in series.points])
 
-    _draw_hidden_bands(ax, series)
+    draw_hidden_bands(ax, series)
     if series.reference is not None:
         _draw_reference(ax, series, series.reference)
     for order, (index, text) in enumerate(series.events):
-        _draw_event(ax, index, text, order)
+        draw_event(ax, index, text, order)
     if all(p.value is None for p in series.points):
-        _centred_message(ax, ALL_HIDDEN_MESSAGE)
+        centred_message(ax, ALL_HIDDEN_MESSAGE)
         return
-    _draw_interval(ax, series)
-    _draw_line(ax, series)
+    draw_interval(ax, series)
+    draw_line(ax, series)
 
 
 def _set_x_labels(ax: Axes, labels: Sequence[str]) -> None:
@@ -364,7 +365,7 @@ def _set_x_labels(ax: Axes, labels: Sequence[str]) -> None:
     step = math.ceil(len(labels) / MAX_X_LABELS)
     positions = list(range(0, len(labels), step))
     room = max(MIN_ROUND_LABEL_INCHES, TREND_PLOT_INCHES / len(positions) - LABEL_GAP_INCHES)
-    texts = [_fit(labels[i], MAX_LABEL_CHARS, TICK_FONT_SIZE, room) for i in positions]
+    texts = [fit_text(labels[i], MAX_LABEL_CHARS, TICK_FONT_SIZE, room) for i in positions]
     ax.set_xticks(positions, texts)
     for label in ax.get_xticklabels():
         label.set_parse_math(False)
@@ -375,7 +376,7 @@ def _values(series: TrendSeries) -> FloatArray:
     return np.array([np.nan if p.value is None else p.value for p in series.points], dtype=float)
 
 
-def _draw_line(ax: Axes, series: TrendSeries) -> None:
+def draw_line(ax: Axes, series: TrendSeries) -> None:
     """Draw the line and markers; values beyond the axis sit on its edge as outward triangles."""
     x = np.arange(len(series.points), dtype=float)
     raw = _values(series)
@@ -397,7 +398,7 @@ def _draw_line(ax: Axes, series: TrendSeries) -> None:
             )
 
 
-def _draw_interval(ax: Axes, series: TrendSeries) -> None:
+def draw_interval(ax: Axes, series: TrendSeries) -> None:
     """Shade the confidence band where consecutive rounds have one; mark lone intervals."""
     lows = np.array([np.nan if p.ci_low is None else p.ci_low for p in series.points], dtype=float)
     highs = np.array(
@@ -425,7 +426,7 @@ def _draw_interval(ax: Axes, series: TrendSeries) -> None:
         )
 
 
-def _draw_hidden_bands(ax: Axes, series: TrendSeries) -> None:
+def draw_hidden_bands(ax: Axes, series: TrendSeries) -> None:
     """Mark each hidden round with a light hatched band and a small label at the bottom."""
     rotation = 90 if len(series.points) > ROTATE_HIDDEN_LABEL_AFTER else 0
     bottom = blended_transform_factory(ax.transData, ax.transAxes)
@@ -480,13 +481,13 @@ def _draw_reference(ax: Axes, series: TrendSeries, reference: float) -> None:
     )
 
 
-def _draw_event(ax: Axes, index: int, text: str, order: int) -> None:
+def draw_event(ax: Axes, index: int, text: str, order: int) -> None:
     """Draw an event as a dashed vertical line with a short label, staggered to avoid overlap."""
     ax.axvline(index, color=EVENT_COLOUR, linestyle="--", linewidth=1.0, zorder=2)
     top = blended_transform_factory(ax.transData, ax.transAxes)
     height = EVENT_LABEL_TOP - EVENT_LABEL_STAGGER * (order % 2)
     ax.annotate(
-        _fit(text, MAX_EVENT_CHARS, NOTE_FONT_SIZE, MAX_EVENT_INCHES),
+        fit_text(text, MAX_EVENT_CHARS, NOTE_FONT_SIZE, MAX_EVENT_INCHES),
         (index, height),
         xycoords=top,
         xytext=(EVENT_LABEL_OFFSET, 0),
@@ -505,7 +506,7 @@ def _draw_event(ax: Axes, index: int, text: str, order: int) -> None:
 
 
 @dataclass(frozen=True)
-class _HeatmapLayout:
+class HeatmapLayout:
     """Labels cut to fit, and the figure size that gives every cell and label room."""
 
     title: str
@@ -514,13 +515,13 @@ class _HeatmapLayout:
     size: tuple[float, float]
 
     @classmethod
-    def fit(cls, data: HeatmapData) -> _HeatmapLayout:
+    def fit(cls, data: HeatmapData) -> HeatmapLayout:
         """Return the layout for ``data``, measuring its labels in the current font."""
         rows = tuple(
-            _fit(r, MAX_LABEL_CHARS, TICK_FONT_SIZE, MAX_ROW_LABEL_INCHES) for r in data.rows
+            fit_text(r, MAX_LABEL_CHARS, TICK_FONT_SIZE, MAX_ROW_LABEL_INCHES) for r in data.rows
         )
         columns = tuple(_wrap_column(c) for c in data.columns)
-        title = _fit(data.title, MAX_TITLE_CHARS, TITLE_FONT_SIZE, MAX_HEATMAP_TITLE_INCHES)
+        title = fit_text(data.title, MAX_TITLE_CHARS, TITLE_FONT_SIZE, MAX_HEATMAP_TITLE_INCHES)
         row_width = max(_text_inches(r, TICK_FONT_SIZE) for r in rows)
         cell_width = max(
             HEATMAP_CELL_WIDTH,
@@ -548,11 +549,11 @@ def _wrap_column(label: str) -> str:
         lines = lines[:MAX_COLUMN_LABEL_LINES]
         lines[-1] = lines[-1][: COLUMN_WRAP_CHARS - 1].rstrip() + ELLIPSIS
     return "\n".join(
-        _fit(line, COLUMN_WRAP_CHARS, TICK_FONT_SIZE, MAX_COLUMN_LABEL_INCHES) for line in lines
+        fit_text(line, COLUMN_WRAP_CHARS, TICK_FONT_SIZE, MAX_COLUMN_LABEL_INCHES) for line in lines
     )
 
 
-def _draw_heatmap(fig: Figure, data: HeatmapData, layout: _HeatmapLayout) -> None:
+def draw_heatmap(fig: Figure, data: HeatmapData, layout: HeatmapLayout) -> None:
     """Draw the grid of cells, their values, the hidden cells and the colour bar."""
     ax = fig.add_subplot()
     n_rows, n_cols = len(data.rows), len(data.columns)
@@ -663,7 +664,7 @@ def _text_colour_on(rgb: Sequence[float]) -> str:
 
 
 @contextmanager
-def _rendering() -> Iterator[None]:
+def rendering() -> Iterator[None]:
     """Hold the render lock and Candor's rcParams while a figure is built and saved."""
     # Text objects (tick labels included, which are created during drawing) read
     # text.parse_math when they are made, so the override must cover building and saving.
@@ -692,12 +693,12 @@ def _draw_message_only(fig: Figure, title: str, message: str) -> None:
     ax = fig.add_subplot()
     ax.set_axis_off()
     ax.set_title(
-        _fit(title, MAX_TITLE_CHARS, TITLE_FONT_SIZE, TREND_TITLE_INCHES), parse_math=False
+        fit_text(title, MAX_TITLE_CHARS, TITLE_FONT_SIZE, TREND_TITLE_INCHES), parse_math=False
     )
-    _centred_message(ax, message)
+    centred_message(ax, message)
 
 
-def _centred_message(ax: Axes, message: str) -> None:
+def centred_message(ax: Axes, message: str) -> None:
     """Write ``message`` in the middle of ``ax`` on a white label."""
     ax.text(
         0.5,
@@ -714,7 +715,7 @@ def _centred_message(ax: Axes, message: str) -> None:
     )
 
 
-def _fit(text: str, max_chars: int, size: float, max_inches: float) -> str:
+def fit_text(text: str, max_chars: int, size: float, max_inches: float) -> str:
     """Return ``text`` with each line cut to ``max_chars`` and ``max_inches`` at ``size`` points.
 
     A cut line ends in an ellipsis. Lines are measured in the current font, so wide glyphs

@@ -162,7 +162,9 @@ def _draw_panel(ax: Axes, trend: ReportTrend, width_inches: float) -> None:
     """Draw one small multiple with the chart module's own gap, band, line and event drawing."""
     series = _series(trend)
     ax.set_title(
-        charts._fit(trend.theme_label, charts.MAX_TITLE_CHARS, charts.BASE_FONT_SIZE, width_inches),
+        charts.fit_text(
+            trend.theme_label, charts.MAX_TITLE_CHARS, charts.BASE_FONT_SIZE, width_inches
+        ),
         fontsize=charts.BASE_FONT_SIZE,
         parse_math=False,
     )
@@ -172,7 +174,7 @@ def _draw_panel(ax: Axes, trend: ReportTrend, width_inches: float) -> None:
     ax.tick_params(axis="x", length=0)
     if not series.points:
         ax.set_xticks([])
-        charts._centred_message(ax, charts.EMPTY_TREND_MESSAGE)
+        charts.centred_message(ax, charts.EMPTY_TREND_MESSAGE)
         return
     count = len(series.points)
     ax.set_xlim(-0.5, count - 0.5)
@@ -181,14 +183,14 @@ def _draw_panel(ax: Axes, trend: ReportTrend, width_inches: float) -> None:
     ax.set_xticks(positions, [trend.ticks[i] for i in positions])
     for label in [*ax.get_xticklabels(), *ax.get_yticklabels()]:
         label.set_parse_math(False)
-    charts._draw_hidden_bands(ax, series)
+    charts.draw_hidden_bands(ax, series)
     for order, (index, text) in enumerate(series.events):
-        charts._draw_event(ax, index, text, order)
+        charts.draw_event(ax, index, text, order)
     if all(p.value is None for p in series.points):
-        charts._centred_message(ax, charts.ALL_HIDDEN_MESSAGE)
+        charts.centred_message(ax, charts.ALL_HIDDEN_MESSAGE)
         return
-    charts._draw_interval(ax, series)
-    charts._draw_line(ax, series)
+    charts.draw_interval(ax, series)
+    charts.draw_line(ax, series)
 
 
 def _trend_pages(report: Report) -> list[Figure]:
@@ -203,7 +205,7 @@ def _trend_pages(report: Report) -> list[Figure]:
             fig = Figure(figsize=PAGE_PORTRAIT)
             fig.subplots_adjust(**PANEL_GRID)
             fig.suptitle(
-                charts._fit(f"Trends: {unit_path}", charts.MAX_TITLE_CHARS, HEADING_SIZE, 7.0),
+                charts.fit_text(f"Trends: {unit_path}", charts.MAX_TITLE_CHARS, HEADING_SIZE, 7.0),
                 x=MARGIN / PAGE_PORTRAIT[0],
                 y=1 - MARGIN / PAGE_PORTRAIT[1],
                 ha="left",
@@ -242,7 +244,7 @@ def _heatmap_page(report: Report) -> Figure:
         flow.write(report.heatmap.title, HEADING_SIZE, bold=True)
         flow.write(report.heatmap.description, BODY_SIZE)
         return fig
-    layout = charts._HeatmapLayout.fit(data)
+    layout = charts.HeatmapLayout.fit(data)
     chart_w, chart_h = layout.size
     page = PAGE_PORTRAIT if chart_w <= PAGE_PORTRAIT[0] - 2 * MARGIN else PAGE_LANDSCAPE
     width = max(page[0], chart_w + 2 * MARGIN)
@@ -256,7 +258,7 @@ def _heatmap_page(report: Report) -> Figure:
     # The chart keeps the size its layout asked for, under the heading; the text follows.
     rect = (MARGIN / width, (chart_top - chart_h) / height, chart_w / width, chart_h / height)
     fig = Figure(figsize=(width, height), layout=ConstrainedLayoutEngine(rect=rect))
-    charts._draw_heatmap(fig, data, layout)
+    charts.draw_heatmap(fig, data, layout)
     fig.text(
         MARGIN / width,
         (height - MARGIN) / height,
@@ -292,7 +294,7 @@ def _action_pages(report: Report) -> list[Figure]:
 
 
 def report_figures(report: Report) -> list[Figure]:
-    """Return the report's pages as figures, in order (call under ``charts._rendering``)."""
+    """Return the report's pages as figures, in order (call under ``charts.rendering``)."""
     return [
         *_overview_pages(report),
         *_trend_pages(report),
@@ -304,7 +306,7 @@ def report_figures(report: Report) -> list[Figure]:
 def render_pdf(report: Report) -> bytes:
     """Return the printable report as PDF bytes."""
     buffer = io.BytesIO()
-    with charts._rendering():
+    with charts.rendering():
         with PdfPages(buffer, metadata=METADATA) as pdf:
             for fig in report_figures(report):
                 pdf.savefig(fig)

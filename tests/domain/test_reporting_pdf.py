@@ -42,7 +42,7 @@ def report(manifests: list[dict[str, Any]]) -> reporting.Report:
 
 
 def figures(report: reporting.Report) -> list[Figure]:
-    with charts._rendering():
+    with charts.rendering():
         return report_pdf.report_figures(report)
 
 
