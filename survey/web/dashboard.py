@@ -446,9 +446,7 @@ def heatmap_chart(program_id: int, number: int, unit_id: int, fmt: str) -> Respo
 
 
 def _chart_response(body: bytes, fmt: str, name: str) -> Response:
-    """Return chart bytes; an SVG is a download, since opened as a page under the app's CSP
-    (``style-src 'self'``) its inline styles would be refused and it would draw black."""
+    """Return chart bytes, inline; security headers give SVG its own policy (see security)."""
     response = Response(body, mimetype=chartcache.FORMATS[fmt])
-    if fmt == "svg":
-        response.headers["Content-Disposition"] = f'attachment; filename="{name}.svg"'
+    response.headers["Content-Disposition"] = f'inline; filename="{name}.{fmt}"'
     return response
