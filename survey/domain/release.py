@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import audit, disclosure, scoring
+from .grouping import MIXED_BAND
 from .questions import Bank
 from .redaction import mask, name_pattern
 
@@ -300,6 +301,8 @@ def _attributes(
         if not visibility[unit].shown or _depth(parents, unit) > ATTRIBUTE_MAX_DEPTH:
             continue
         for band in bands:
+            if band == MIXED_BAND:  # a storage label, not a tenure band anyone reports on
+                continue
             definition: dict[str, Any] = {"kind": "attribute", "unit": unit, "band": band}
             name = f"{unit}|{band}"
             definitions[name] = definition

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..domain import grouping
 from ..models import OrgUnit, Person
 
 UNSTATED_BAND = "unstated"
@@ -38,17 +39,22 @@ def add_unit(session: Session, name: str, parent: OrgUnit | None) -> OrgUnit:
     return unit
 
 
-def take_snapshot(session: Session) -> tuple[dict[str, Any], list[Person]]:
-    """Return the org tree, eligible counts and eligible people as they are now.
+def take_snapshot(
+    session: Session, k: int
+) -> tuple[dict[str, Any], list[Person], dict[int, tuple[int, str]]]:
+    """Return the org tree, eligible counts, eligible people and their storage labels.
 
     The snapshot is stored in the round when it opens, so later re-orgs never re-cut it.
-    Eligible counts are per unit and per unit × band (direct members, not subtree totals).
+    Eligible counts are per storage label (see :mod:`survey.domain.grouping`): per stored unit
+    and per stored unit × band, direct members only, so they match what responses can carry.
     """
     units = list(session.scalars(select(OrgUnit).order_by(OrgUnit.id)))
     paths = unit_paths(units)
     people = list(session.scalars(select(Person).where(Person.active).order_by(Person.id)))
-    per_unit = Counter(p.unit_id for p in people)
-    per_atom = Counter(f"{p.unit_id}|{p.tenure_band}" for p in people)
+    parents = {u.id: u.parent_id for u in units}
+    labels = grouping.storage_labels(parents, {p.id: (p.unit_id, p.tenure_band) for p in people}, k)
+    per_unit = Counter(unit for unit, _band in labels.values())
+    per_atom = Counter(f"{unit}|{band}" for unit, band in labels.values())
     snapshot = {
         "units": {
             str(u.id): {"parent": u.parent_id, "name": u.name, "path": paths[u.id]} for u in units
@@ -57,7 +63,7 @@ def take_snapshot(session: Session) -> tuple[dict[str, Any], list[Person]]:
         "eligible_atoms": dict(per_atom),
         "people": [p.id for p in people],
     }
-    return snapshot, people
+    return snapshot, people, labels
 
 
 def parents_of(snapshot: dict[str, Any]) -> dict[int, int | None]:

@@ -85,7 +85,7 @@ def open_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> int:
         asked = rotation.items_for_round(bank, rnd.number, program.rotation_every)
     except rotation.RotationError as exc:
         raise RoundError(f"the questions cannot be scheduled: {exc}.") from exc
-    snapshot, people = org.take_snapshot(session)
+    snapshot, people, labels = org.take_snapshot(session, program.k)
     if not people:
         raise RoundError("the roster has nobody to invite.")
     rnd.k, rnd.comment_k = program.k, program.comment_k
@@ -99,8 +99,8 @@ def open_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> int:
         Invitation(
             token_hash=crypto.token_hash(crypto.derive_token(secret, str(p.id))),
             round_id=rnd.id,
-            unit_id=p.unit_id,
-            band=p.tenure_band,
+            unit_id=labels[p.id][0],
+            band=labels[p.id][1],
         )
         for p in people
     ]

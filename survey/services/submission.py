@@ -13,12 +13,14 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..domain import crypto
 from ..domain.questions import Bank, Item
+from ..domain.release import COMMENT_MAX_DEPTH
 from ..models import Comment, Invitation, Response, Round, RoundStatus
 from . import banks
 
@@ -64,6 +66,17 @@ def check_token(session: Session, round_id: int, token: str) -> bool:
     return found == round_id
 
 
+def comment_unit(snapshot: Mapping[str, Any], unit_id: int) -> int:
+    """Return the organisation- or department-level unit a comment from ``unit_id`` is kept in."""
+    units = snapshot.get("units", {})
+    if str(unit_id) not in units:
+        return unit_id
+    chain = [unit_id]
+    while units[str(chain[-1])]["parent"] is not None:
+        chain.append(int(units[str(chain[-1])]["parent"]))
+    return chain[max(0, len(chain) - 1 - COMMENT_MAX_DEPTH)]
+
+
 def submit(
     session: Session,
     survey: Survey,
@@ -105,15 +118,17 @@ def submit(
     ).strip()[:COMMENT_MAX_CHARS]
     if text:
         body = json.dumps({"v": 1, "text": text}, ensure_ascii=False).encode()
+        # Comments are only ever published per department, so they are stored no finer.
+        place = comment_unit(rnd.snapshot or {}, unit_id)
         session.add(
             Comment(
                 id=crypto.new_response_id(),
                 round_id=rnd.id,
-                unit_id=unit_id,
+                unit_id=place,
                 sealed=crypto.seal(
                     body,
                     rnd.public_key,
-                    crypto.context("comment", rnd.id, unit_id, ""),
+                    crypto.context("comment", rnd.id, place, ""),
                     at_least=crypto.COMMENT_BUCKET,
                 ),
             )

@@ -190,7 +190,7 @@ def test_an_import_does_not_touch_an_open_round(app: Flask, open_round: OpenRoun
     assert frozen() == before
     # The next snapshot, taken when a later round opens, sees the new roster.
     with db.session_scope(app) as session:
-        snapshot, people = org.take_snapshot(session)
+        snapshot, people, _labels = org.take_snapshot(session, 5)
     assert len(people) == sum(sum(t.values()) for t in ORG_SHAPE.values()) - 2
     assert "Lab/Ops/New team" in {u["path"] for u in snapshot["units"].values()}
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DatabaseError
 from survey import db
 from survey.cli import audit_release
 from survey.domain import crypto
-from survey.models import Invitation, OrgUnit, Person, Program, Release, Response
+from survey.models import Comment, Invitation, OrgUnit, Person, Program, Release, Response
 from survey.services import rounds, submission
 from tests.conftest import OpenRound, Org, answers_for
 
@@ -199,3 +199,25 @@ def test_physical_order_does_not_follow_arrival(app: Flask, open_round: OpenRoun
             stored = [row[0] for row in session.execute(text("SELECT id FROM responses"))]
     assert sorted(stored) == sorted(arrival)
     assert stored != arrival
+
+
+def test_stored_labels_each_cover_k_invited(app: Flask, open_round: OpenRound) -> None:
+    """No invitation, response or comment row carries a label fewer than k people share."""
+    from collections import Counter
+
+    answers = {
+        k.removeprefix("q_"): int(v) for k, v in answers_for(app, open_round.round_id).items()
+    }
+    with app.app_context():
+        session = db.get_session()
+        labels = Counter((i.unit_id, i.band) for i in session.query(Invitation))
+        survey = submission.survey_for(session, open_round.round_id)
+        for token in open_round.tokens.values():
+            submission.submit(session, survey, token, answers, "a comment")
+        session.commit()
+        comment_units = {c.unit_id for c in session.query(Comment)}
+    assert all(count >= 5 for count in labels.values()), labels
+    small = open_round.units["Small"]
+    assert small not in {unit for unit, _ in labels}
+    # Comments are kept at department level or above, as they are published.
+    assert comment_units <= {open_round.units[n] for n in ("Lab", "Research", "Ops")}
