@@ -74,6 +74,14 @@ def _write_local_config(app: Flask) -> None:
 
 def initialise(app: Flask, admin_email: str, password: str | None) -> str:
     """Create config, schema, instance key and first admin; return the admin's password."""
+    try:  # refuse bad input before anything is created, so a retry starts from scratch
+        accounts.normalise_email(admin_email)
+        if password is not None and len(password) < accounts.MIN_PASSWORD_LENGTH:
+            raise accounts.AccountError(
+                f"passwords need at least {accounts.MIN_PASSWORD_LENGTH} characters."
+            )
+    except accounts.AccountError as exc:
+        _fail(str(exc))
     _write_local_config(app)
     os.chmod(app.instance_path, 0o700)  # keys, config and the database are the operator's only
     engine = app.extensions["candor.engine"]

@@ -102,7 +102,8 @@ def finish(config: dict[str, Any], instance_path: str) -> None:
     if not config["MAIL_OUTBOX_DIR"]:
         config["MAIL_OUTBOX_DIR"] = os.path.join(instance_path, "outbox")
     secure = urlsplit(config["PUBLIC_URL"]).scheme == "https"
-    config.setdefault("SESSION_COOKIE_SECURE", secure)
+    if secure:  # Flask's own default is False, so this must be an assignment
+        config["SESSION_COOKIE_SECURE"] = True
     config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ..models import Role, StaffSession, User
@@ -77,18 +77,32 @@ def authenticate(
     lock_minutes: int,
 ) -> LoginResult:
     """Check a login; count failures and lock the account for a while after too many."""
-    generic = "Email or password is wrong."
+    # One message for every refusal, so the form never tells which accounts exist or are locked.
+    generic = (
+        "Email or password is wrong, or the account is locked for a while after too many "
+        "failed attempts."
+    )
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
         _verify(_DUMMY_HASH, password)  # spend the same time as for a real account
         return LoginResult(None, generic)
     if user.locked_until is not None and user.locked_until > now:
-        return LoginResult(None, "Too many failed attempts: this account is locked for a while.")
+        _verify(_DUMMY_HASH, password)
+        return LoginResult(None, generic)
     if not _verify(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= max_failures:
-            user.locked_until = now + dt.timedelta(minutes=lock_minutes)
-            user.failed_logins = 0
+        # Count in the database, not in Python, so parallel guesses cannot overwrite each other.
+        failures = session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(failed_logins=User.failed_logins + 1)
+            .returning(User.failed_logins)
+        ).scalar_one()
+        if failures >= max_failures:
+            session.execute(
+                update(User)
+                .where(User.id == user.id)
+                .values(locked_until=now + dt.timedelta(minutes=lock_minutes), failed_logins=0)
+            )
         return LoginResult(None, generic)
     user.failed_logins = 0
     user.locked_until = None

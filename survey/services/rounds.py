@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import random
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..domain import crypto, disclosure, rotation
@@ -63,6 +66,15 @@ def get_round(session: Session, round_id: int) -> Round:
     return found
 
 
+def _lock(session: Session, rnd: Round) -> None:
+    """Re-read the round with its row locked, so two requests cannot both move it on.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE`` makes the second wait and then see the new status.
+    SQLite ignores it; its writing transactions are serialised by ``BEGIN IMMEDIATE``.
+    """
+    session.refresh(rnd, with_for_update=True)
+
+
 def create_round(session: Session, program: Program) -> Round:
     """Add the next DRAFT round of ``program``; the caller commits."""
     last = session.scalar(select(func.max(Round.number)).where(Round.program_id == program.id))
@@ -74,6 +86,7 @@ def create_round(session: Session, program: Program) -> Round:
 
 def open_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> int:
     """Freeze settings and snapshot, create keys and invitations; return how many were invited."""
+    _lock(session, rnd)
     if rnd.status is not RoundStatus.DRAFT:
         raise RoundError(
             f"round {rnd.id} is {rnd.status.value}, not draft; only a draft round opens."
@@ -143,6 +156,7 @@ def invitation_links(session: Session, rnd: Round, kek: bytes, public_url: str) 
 
 def close_round(session: Session, rnd: Round, today: dt.date) -> None:
     """Stop accepting answers, destroy the link secret and every unused invitation."""
+    _lock(session, rnd)
     if rnd.status is not RoundStatus.OPEN:
         raise RoundError(f"round {rnd.id} is {rnd.status.value}, not open.")
     rnd.status = RoundStatus.CLOSED
@@ -172,6 +186,7 @@ def _churn(session: Session, rnd: Round) -> dict[int, int]:
 
 def release_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> Release:
     """Open the round's answers once, decide what may be published and store the manifest."""
+    _lock(session, rnd)
     if rnd.status is not RoundStatus.CLOSED:
         raise RoundError(f"round {rnd.id} is {rnd.status.value}; only a closed round is released.")
     if rnd.snapshot is None or rnd.items is None or rnd.wrapped_private_key is None:
@@ -184,7 +199,8 @@ def release_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> R
         payload = json.loads(crypto.open_sealed(row.sealed, private, info))
         answers.append(OpenedAnswer(row.unit_id, row.band, payload["answers"]))
     comments = []
-    for c in session.scalars(select(Comment).where(Comment.round_id == rnd.id)):
+    comment_rows = list(session.scalars(select(Comment).where(Comment.round_id == rnd.id)))
+    for c in comment_rows:
         info = crypto.context("comment", rnd.id, c.unit_id, "")
         comments.append(
             (c.unit_id, json.loads(crypto.open_sealed(c.sealed, private, info))["text"])
@@ -214,20 +230,22 @@ def release_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> R
     rnd.status = RoundStatus.RELEASED
     if session.get_bind().dialect.name == "postgresql":
         _rewrite_in_random_order(session, rows)
+        _rewrite_in_random_order(session, comment_rows)
     session.flush()
     return release
 
 
-def _rewrite_in_random_order(session: Session, rows: list[Response]) -> None:
-    """Rewrite a round's responses in random order so heap order says nothing on PostgreSQL."""
-    copies = [(r.id, r.round_id, r.unit_id, r.band, r.sealed) for r in rows]
+def _rewrite_in_random_order(session: Session, rows: Sequence[Response | Comment]) -> None:
+    """Rewrite rows in random order, so that on PostgreSQL neither heap order nor the ``xmin``
+    a comment shared with its response (one transaction) says anything any more."""
+    copies = [
+        (type(row), {c.key: getattr(row, c.key) for c in row.__table__.columns}) for row in rows
+    ]
     for row in rows:
         session.delete(row)
     session.flush()
     random.SystemRandom().shuffle(copies)
-    session.add_all(
-        Response(id=i, round_id=rid, unit_id=u, band=b, sealed=s) for i, rid, u, b, s in copies
-    )
+    session.add_all(model(**values) for model, values in copies)
 
 
 def atom_counts(session: Session, round_id: int) -> dict[str, int]:
@@ -284,13 +302,15 @@ def released_manifests(session: Session, program_id: int | None = None) -> list[
 
 
 PARTICIPATION_STEP = 5  # percent
+FEWER_THAN_K = -1  # recorded when fewer than k have answered: nothing is shown
 
 
 def participation_today(session: Session, rnd: Round, today: dt.date) -> int | None:
     """Return an open round's org-wide participation, rounded, fixed for the whole day.
 
     The first call of a day records the value; later calls that day return the same number,
-    so watching the page cannot time anyone's answer more finely than a day.
+    so watching the page cannot time anyone's answer more finely than a day. None until k
+    people have answered, and never in steps finer than k people.
     """
     if rnd.status is not RoundStatus.OPEN or rnd.snapshot is None:
         return None
@@ -303,15 +323,23 @@ def participation_today(session: Session, rnd: Round, today: dt.date) -> int | N
             )
             or 0
         )
-        pct = 100.0 * (invited - left) / invited if invited else 0.0
-        found = ParticipationSnapshot(
-            round_id=rnd.id,
-            day=today,
-            pct_rounded=int(PARTICIPATION_STEP * round(pct / PARTICIPATION_STEP)),
-        )
-        session.add(found)
-        session.flush()
-    return found.pct_rounded
+        answered = invited - left
+        if answered < (rnd.k or disclosure.DEFAULT_K) or not invited:
+            value = FEWER_THAN_K
+        else:
+            # The step is never finer than k people, so a change of one answer rarely shows.
+            step = PARTICIPATION_STEP * math.ceil(
+                100.0 * (rnd.k or disclosure.DEFAULT_K) / invited / PARTICIPATION_STEP
+            )
+            value = int(step * round(100.0 * answered / invited / step))
+        found = ParticipationSnapshot(round_id=rnd.id, day=today, pct_rounded=value)
+        try:
+            with session.begin_nested():  # another request may record the same day at once
+                session.add(found)
+        except IntegrityError:
+            found = session.get(ParticipationSnapshot, (rnd.id, today))
+            assert found is not None
+    return None if found.pct_rounded == FEWER_THAN_K else found.pct_rounded
 
 
 LINKS_EXPORTED = "links_exported"

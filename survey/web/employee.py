@@ -92,7 +92,12 @@ def _render(
 @bp.get("/<int:round_id>")
 @bp.get("/<int:round_id>/<token>")
 def show(round_id: int, token: str = "") -> tuple[str, int]:
-    """Show the survey; with a token in the path, check it without consuming it."""
+    """Show the survey, with the token from the path in the form.
+
+    The token is deliberately not looked up: if a GET told an unused link from a used one,
+    whoever holds the links (an admin's mail-merge file, a mail scanner) could poll them to see
+    who has answered, and when. Only the POST finds out, and consumes it.
+    """
     lang = i18n.pick(request.args.get("lang"))
     session = get_session()
     try:
@@ -101,8 +106,6 @@ def show(round_id: int, token: str = "") -> tuple[str, int]:
         return _unusable(lang)
     except submission.RoundNotOpen as closed:
         return _not_open(lang, str(closed))
-    if token and not submission.check_token(session, round_id, token):
-        return _unusable(lang)
     form = survey_form_class(survey.items, lang)(formdata=None, token=token)
     return _render(survey, form, lang)
 

@@ -23,6 +23,7 @@ CSP = (
 )
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 NO_STORE_PREFIXES = ("/dashboard", "/charts", "/reports", "/export", "/admin", "/s/")
+CLIENT_ADDRESS = re.compile(r"^\S+ - - \[")
 SURVEY_PATH = re.compile(r"/s/[^\s\"]*")
 
 
@@ -44,7 +45,10 @@ def _headers(response: Response) -> Response:
     response.headers["Content-Security-Policy"] = SVG_CSP if svg else CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "same-origin"
+    # Survey pages may carry a token in the path (the fallback link): send only the origin,
+    # which still satisfies Flask-WTF's same-origin check over HTTPS, never the path.
+    survey = request.path.startswith("/s/")
+    response.headers["Referrer-Policy"] = "origin" if survey else "same-origin"
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
     if request.path.startswith(NO_STORE_PREFIXES) or g.get("user") is not None:
         response.headers["Cache-Control"] = "no-store"
@@ -52,13 +56,13 @@ def _headers(response: Response) -> Response:
 
 
 def _redact_access_log(record: logging.LogRecord) -> bool:
-    """Drop client addresses from the development server's log and redact survey paths."""
-    if (
-        isinstance(record.args, tuple)
-        and len(record.args) == 3
-        and "%s - - [%s]" in str(record.msg)
-    ):
-        record.args = ("-", "-", SURVEY_PATH.sub("/s/…", str(record.args[2])))
+    """Drop the client address from the development server's request lines, and redact
+    survey paths (which may carry a token). Works on the fully formatted line, so it does not
+    depend on how Werkzeug splits it into a format and arguments."""
+    line = record.getMessage()
+    redacted = SURVEY_PATH.sub("/s/…", CLIENT_ADDRESS.sub("- - - [", line))
+    if redacted != line:
+        record.msg, record.args = redacted, ()
     return True
 
 

@@ -81,7 +81,7 @@ def test_survey_pages_on_a_phone(open_page: OpenPage, open_round: OpenRound) -> 
     page.wait_for_url(f"**/s/{rid}/done")
     audit.check(page, "thanks")
 
-    page.goto(f"/s/{rid}/{token}")
+    page.goto(f"/s/{rid + 1000}/{token}")
     expect(page.get_by_role("heading", level=1)).to_have_text("This link cannot be used")
     audit.check(page, "link cannot be used")
     audit.assert_clean()

@@ -128,7 +128,7 @@ def test_german_pages_with_actions_are_accessible(
     expect(page.locator(".you-said")).to_contain_text("No redundancies this year;")
     screenshot(page, "thanks-de")
     audit.check(page, "German thanks with actions")
-    page.goto(f"/s/{rid}/{token}?lang=de")
+    page.goto(f"/s/{rid + 1000}/{token}?lang=de")
     audit.check(page, "German link cannot be used")
     audit.assert_clean()
 

@@ -121,11 +121,14 @@ def test_english_thanks_link_has_no_parameter(
 
 def test_unusable_links_look_alike_in_german(client: FlaskClient, open_round: OpenRound) -> None:
     rid = open_round.round_id
-    pages = [
+    # Unknown and malformed codes show the (German) form like any other: a GET never says.
+    forms = [
         client.get(f"/s/{rid}/{'A' * 32}?lang=de"),
         client.get(f"/s/{rid}/%3Cscript%3E?lang=de"),
-        client.get(f"/s/999/{'C' * 32}?lang=de"),
     ]
+    assert {p.status_code for p in forms} == {200}
+    assert all(page_lang(p.data.decode()) == "de" for p in forms)
+    pages = [client.get(f"/s/999/{'C' * 32}?lang=de"), client.get("/s/998?lang=de")]
     assert {p.status_code for p in pages} == {404}
     assert len({p.data for p in pages}) == 1
     page = pages[0].data.decode()

@@ -18,7 +18,7 @@ def test_security_headers(client: FlaskClient, open_round: OpenRound) -> None:
         assert "script-src 'self'" in headers["Content-Security-Policy"]
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["X-Frame-Options"] == "DENY"
-        assert headers["Referrer-Policy"] == "same-origin"
+        assert headers["Referrer-Policy"] == ("origin" if path.startswith("/s/") else "same-origin")
     assert client.get(f"/s/{open_round.round_id}").headers["Cache-Control"] == "no-store"
 
 
@@ -77,24 +77,70 @@ def test_open_redirect_refused(client: FlaskClient) -> None:
     assert response.headers["Location"] in ("/", "http://localhost/")
 
 
+def test_development_server_log_has_no_token_or_address(
+    app: Flask, open_round: OpenRound, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Serve the app with Werkzeug's real development server and read its request log."""
+    import threading
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    token = next(iter(open_round.tokens.values()))
+    server = make_server("127.0.0.1", 0, app)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="werkzeug"):
+            url = f"http://127.0.0.1:{server.port}/s/{open_round.round_id}/{token}"
+            with urllib.request.urlopen(url, timeout=10) as reply:  # noqa: S310 - loopback
+                assert reply.status == 200
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+    lines = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
+    assert any("/s/…" in line for line in lines), lines
+    assert not any(token in line or "127.0.0.1 -" in line for line in lines), lines
+
+
+def test_survey_pages_send_only_the_origin_as_referrer(
+    client: FlaskClient, open_round: OpenRound
+) -> None:
+    token = next(iter(open_round.tokens.values()))
+    assert client.get(f"/s/{open_round.round_id}/{token}").headers["Referrer-Policy"] == "origin"
+    assert client.get("/login").headers["Referrer-Policy"] == "same-origin"
+
+
+def test_https_public_url_makes_cookies_secure(config: dict) -> None:
+    from survey import create_app
+
+    secure = create_app({**config, "PUBLIC_URL": "https://candor.example.org"})
+    assert secure.config["SESSION_COOKIE_SECURE"] is True
+    plain = create_app(config)
+    assert plain.config["SESSION_COOKIE_SECURE"] is False
+    for application in (secure, plain):
+        application.extensions["candor.engine"].dispose()
+
+
 def test_survey_routes_log_no_token(
     app: Flask, client: FlaskClient, open_round: OpenRound, caplog: pytest.LogCaptureFixture
 ) -> None:
     token = next(iter(open_round.tokens.values()))
     from survey.web.security import _redact_access_log
 
+    # The line as Werkzeug's development server really logs it (address in the format).
     record = logging.LogRecord(
         "werkzeug",
         logging.INFO,
         __file__,
         1,
-        "%s - - [%s] %s",
-        ("10.1.2.3", "28/Nov/2026 10:00:00", f'"GET /s/1/{token} HTTP/1.1" 200 -'),
+        '10.1.2.3 - - [28/Nov/2026 10:00:00] "%s" %s %s',
+        (f"GET /s/1/{token} HTTP/1.1", "200", "-"),
         None,
     )
     _redact_access_log(record)
     text = record.getMessage()
-    assert token not in text and "10.1.2.3" not in text and "28/Nov" not in text
+    assert token not in text and "10.1.2.3" not in text and "/s/…" in text
     with caplog.at_level(logging.DEBUG):
         client.get(f"/s/{open_round.round_id}/{token}")
         data = {**answers_for(app, open_round.round_id), "token": token}
