@@ -16,6 +16,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
 from . import config as config_module
@@ -50,6 +51,10 @@ def require_key(app: Flask) -> bytes:
         app.extensions["candor.kek"] = kek
     assert kek is not None
     return kek
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _today() -> dt.date:
@@ -250,14 +255,20 @@ def round_release(round_id: int) -> None:
 @click.argument("round_id", type=int)
 @with_appcontext
 def round_links(round_id: int) -> None:
-    """Print every invited person's link (email, link, fallback link) as tab-separated lines."""
+    """Print every invited person's link (email, link, fallback link) as tab-separated lines.
+
+    Each use is recorded in the audit trail; for a strict programme the link secret is
+    destroyed afterwards, as after a mail-merge export.
+    """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     kek = require_key(app)
     with db.session_scope(app) as session:
         try:
-            links = rounds.invitation_links(
-                session, rounds.get_round(session, round_id), kek, app.config["PUBLIC_URL"]
-            )
+            rnd = rounds.get_round(session, round_id)
+            links = rounds.invitation_links(session, rnd, kek, app.config["PUBLIC_URL"])
+            rounds.record(session, "command line", rounds.LINKS_PRINTED, f"round={rnd.id}", _now())
+            rounds.forget_secret_if_strict(rnd)
+            session.commit()
         except (rounds.RoundError, CryptoError) as exc:
             _fail(str(exc))
     for link in links:
@@ -658,8 +669,14 @@ def main() -> None:
     from . import create_app
     from .demo import demo_command
 
+    def factory() -> Flask:
+        try:
+            return create_app(check_key=False)
+        except (config_module.ConfigError, ArgumentError) as exc:
+            raise click.ClickException(f"The configuration cannot be used: {exc}") from None
+
     cli = FlaskGroup(
-        create_app=lambda: create_app(check_key=False),
+        create_app=factory,
         add_default_commands=False,
         add_version_option=False,
         help="Operate Candor: set up, run rounds, audit releases.",

@@ -363,6 +363,14 @@ def demo_command(serve: bool, port: int) -> None:
     kek = require_key(app)
     with db.session_scope(app) as session:
         existing = session.scalar(select(Program).where(Program.name == DEMO_PROGRAM))
+        if existing is None and (
+            session.scalar(select(Program.id).limit(1))
+            or session.scalar(select(Person.id).limit(1))
+        ):
+            raise click.ClickException(
+                "This instance already holds programmes or people that are not the demo; "
+                "run the demo in its own folder, e.g. CANDOR_INSTANCE_PATH=/tmp/candor-demo."
+            )
         if existing is not None:
             open_round = session.scalar(
                 select(Round).where(

@@ -343,6 +343,13 @@ def participation_today(session: Session, rnd: Round, today: dt.date) -> int | N
 
 
 LINKS_EXPORTED = "links_exported"
+LINKS_PRINTED = "links_printed"
+
+
+def forget_secret_if_strict(rnd: Round) -> None:
+    """In strict mode, destroy the link secret once links have been handed out."""
+    if rnd.program.strict_links:
+        rnd.wrapped_token_secret = None
 
 
 def export_links_once(
@@ -364,6 +371,7 @@ def export_links_once(
         )
     links = invitation_links(session, rnd, kek, public_url)
     session.add(AuditEvent(at=now, actor=actor, action=LINKS_EXPORTED, detail=detail))
+    forget_secret_if_strict(rnd)
     session.flush()
     return links
 
