@@ -23,7 +23,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from ..db import get_session, session_scope
 from ..domain import export
 from ..domain.crypto import CryptoError
-from ..domain.mail import build_test_message
+from ..domain.mail import DEFAULT_SENDER, build_test_message
 from ..domain.questions import BankError
 from ..domain.release import ReleaseError
 from ..domain.rotation import RotationError
@@ -211,7 +211,7 @@ def mail_settings() -> str | tuple[str, int]:
     if form.validate_on_submit():
         try:
             message = build_test_message(
-                sender=current_app.config["MAIL_FROM"] or "candor@localhost",
+                sender=current_app.config["MAIL_FROM"] or DEFAULT_SENDER,
                 recipient=form.address.data,
             )
             with mailer.mailer_from_config(current_app.config) as sink:
