@@ -22,8 +22,7 @@ from sqlalchemy.orm import Session
 from . import config as config_module
 from . import db
 from .domain.crypto import CryptoError
-from .domain.disclosure import DisclosureError
-from .domain.release import ReleaseError, digest, reaudit, verify
+from .domain.release import digest, reaudit, verify
 from .models import Cadence, Program, Release, Round
 from .services import accounts, keys, mailer, programs, roster, rounds, scheduler
 
@@ -184,27 +183,13 @@ def _round_step(round_id: int, step: str) -> None:
     with db.session_scope(app) as session:
         try:
             rnd = rounds.get_round(session, round_id)
-            if step == "open":
-                count = rounds.open_round(session, rnd, kek, _today())
-                message = (
-                    f"Round {round_id} is open: {count} people invited; "
-                    f"`candor round links {round_id}` lists their links."
-                )
-            elif step == "close":
-                rounds.close_round(session, rnd, _today())
-                message = (
-                    f"Round {round_id} is closed; its unused links and link secret are destroyed."
-                )
-            else:
-                release = rounds.release_round(session, rnd, kek, _today())
-                shown = sum(1 for u in release.manifest["units"] if u["shown"])
-                message = (
-                    f"Round {round_id} is released: {shown} of {len(release.manifest['units'])} "
-                    "units published, disclosure audit passed."
-                )
+            message = f"Round {round_id}: " + rounds.advance(session, rnd, step, kek, _today())
+            rounds.record(session, "command line", f"round_{step}", f"round={rnd.id}", _now())
             session.commit()
-        except (rounds.RoundError, ReleaseError, CryptoError, DisclosureError) as exc:
+        except rounds.REFUSALS as exc:
             _fail(str(exc))
+    if step == "open":
+        message += f" `candor round links {round_id}` lists their links."
     if step == "release":
         rounds.scrub_storage(app.extensions["candor.engine"])
     click.echo(message)

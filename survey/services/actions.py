@@ -140,3 +140,22 @@ def released_rounds(session: Session) -> list[RoundActions]:
         RoundActions(rnd, banks.frozen_bank(rnd).themes, tuple(by_round.get(rnd.id, ())))
         for rnd in released
     ]
+
+
+@dataclass(frozen=True)
+class ActionView:
+    """One recorded action ("you said, we did") as reports read it."""
+
+    theme: str
+    text: str
+    recorded_on: dt.date
+
+
+def round_actions(session: Session, program_id: int, round_id: int) -> list[ActionView]:
+    """Return the actions recorded after one round of a programme, oldest first (read only)."""
+    rows = session.scalars(
+        select(Action)
+        .where(Action.program_id == program_id, Action.round_id == round_id)
+        .order_by(Action.recorded_on, Action.id)
+    )
+    return [ActionView(a.theme, a.text, a.recorded_on) for a in rows]

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..domain.reporting import Event
-from ..models import Action, Program, TimelineEvent
+from ..models import Program, TimelineEvent
 
 MAX_LABEL_CHARS = 80  # the column's width
 EARLIEST = dt.date(2000, 1, 1)
@@ -92,22 +92,3 @@ def delete_event(session: Session, program_id: int, event_id: int) -> EventView:
     session.delete(event)
     session.flush()
     return removed
-
-
-@dataclass(frozen=True)
-class ActionView:
-    """One recorded action ("you said, we did") as reports read it."""
-
-    theme: str
-    text: str
-    recorded_on: dt.date
-
-
-def round_actions(session: Session, program_id: int, round_id: int) -> list[ActionView]:
-    """Return the actions recorded after one round of a programme, oldest first (read only)."""
-    rows = session.scalars(
-        select(Action)
-        .where(Action.program_id == program_id, Action.round_id == round_id)
-        .order_by(Action.recorded_on, Action.id)
-    )
-    return [ActionView(a.theme, a.text, a.recorded_on) for a in rows]

@@ -22,7 +22,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..domain import crypto, disclosure, rotation
-from ..domain.release import OpenedAnswer, ReleaseInput, atom_id, build_manifest, digest
+from ..domain.crypto import CryptoError
+from ..domain.disclosure import DisclosureError
+from ..domain.questions import BankError
+from ..domain.release import (
+    OpenedAnswer,
+    ReleaseError,
+    ReleaseInput,
+    atom_id,
+    build_manifest,
+    digest,
+)
 from ..models import (
     AuditEvent,
     Comment,
@@ -164,6 +174,34 @@ def close_round(session: Session, rnd: Round, today: dt.date) -> None:
     rnd.wrapped_token_secret = None
     session.execute(delete(Invitation).where(Invitation.round_id == rnd.id))
     session.flush()
+
+
+# Everything a round step can refuse with, each carrying a sentence for the operator.
+REFUSALS = (RoundError, ReleaseError, CryptoError, DisclosureError, BankError)
+
+
+def advance(session: Session, rnd: Round, step: str, kek: bytes, today: dt.date) -> str:
+    """Move a round on by one step ("open", "close" or "release") and say what happened.
+
+    The one place the admin page, the ``candor round`` commands and the tick go through;
+    it raises one of :data:`REFUSALS`. The caller commits, then (after a release) calls
+    :func:`scrub_storage`.
+    """
+    if step == "open":
+        count = open_round(session, rnd, kek, today)
+        return f"{rnd.label} is open: {count} people invited."
+    if step == "close":
+        close_round(session, rnd, today)
+        return f"{rnd.label} is closed; its unused links and link secret are destroyed."
+    if step == "release":
+        release = release_round(session, rnd, kek, today)
+        units = release.manifest["units"]
+        shown = sum(1 for u in units if u["shown"])
+        return (
+            f"{rnd.label} is released: {shown} of {len(units)} units published; "
+            "the disclosure audit passed."
+        )
+    raise RoundError(f"unknown step {step!r}: use open, close or release.")
 
 
 def _churn(session: Session, rnd: Round) -> dict[int, int]:

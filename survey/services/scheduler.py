@@ -19,12 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..domain import cadence
-from ..domain.crypto import CryptoError
-from ..domain.disclosure import DisclosureError
-from ..domain.release import ReleaseError
 from ..models import Cadence, Program, Round, RoundStatus
 from . import rounds
 
+DONE = {"close": "closed", "release": "released"}
 TICK_LOCK_ID = 0x43414E44  # "CAND"
 Sender = Callable[[int, str], str]  # (round id, "invitation"|"reminder") -> a short summary
 
@@ -119,27 +117,25 @@ def _finish_rounds(
                     session.commit()
                     if step == "release" and line:
                         rounds.scrub_storage(session.get_bind().engine)
-                except (rounds.RoundError, ReleaseError, CryptoError, DisclosureError) as exc:
+                except rounds.REFUSALS as exc:
                     session.rollback()
                     report.errors.append(f"{label}: {exc}")
                     break
                 if line:
-                    report.lines.append(f"{line} {label}")
+                    report.lines.append(f"{DONE[step]} {label}: {line}")
 
 
 def _step(
     session: Session, program: Program, rnd: Round, step: str, kek: bytes, today: dt.date
 ) -> str:
     """Do one due step on a freshly read round and say what was done ("" if nothing)."""
-    if step == "close" and rnd.status is RoundStatus.OPEN and rnd.opens_on is not None:
-        if today >= cadence.closes_on(rnd.opens_on, program.window_days):
-            rounds.close_round(session, rnd, today)
-            return "closed"
-    if step == "release" and rnd.status is RoundStatus.CLOSED:
-        release = rounds.release_round(session, rnd, kek, today)
-        shown = sum(1 for u in release.manifest["units"] if u["shown"])
-        return f"released ({shown} units published)"
-    return ""
+    due = (
+        step == "close"
+        and rnd.status is RoundStatus.OPEN
+        and rnd.opens_on is not None
+        and today >= cadence.closes_on(rnd.opens_on, program.window_days)
+    ) or (step == "release" and rnd.status is RoundStatus.CLOSED)
+    return rounds.advance(session, rnd, step, kek, today) if due else ""
 
 
 def _open_due_round(

@@ -25,7 +25,6 @@ from ..domain import export
 from ..domain.crypto import CryptoError
 from ..domain.mail import DEFAULT_SENDER, build_test_message
 from ..domain.questions import BankError
-from ..domain.release import ReleaseError
 from ..domain.rotation import RotationError
 from ..models import Cadence, Program, QuestionBankRecord, Role, RoundStatus
 from ..services import mailer, programs, rounds
@@ -148,24 +147,13 @@ def round_action(round_id: int, action: str) -> Response:
     today = utcnow().date()
     try:
         rnd = rounds.get_round(session, round_id)
-        if action == "open":
-            count = rounds.open_round(session, rnd, kek, today)
-            message = f"{rnd.label} is open; {count} people can answer."
-        elif action == "close":
-            rounds.close_round(session, rnd, today)
-            message = f"{rnd.label} is closed; unused links no longer work."
-        elif action == "release":
-            rounds.release_round(session, rnd, kek, today)
-            message = f"{rnd.label} is released; results are on the dashboard."
-        else:
-            flash(f"Unknown action {action!r}.", "error")
-            return redirect(url_for("admin.index"))
+        message = rounds.advance(session, rnd, action, kek, today)
         rounds.record(session, g.user.email, f"round_{action}", f"round={rnd.id}", utcnow())
         session.commit()
         if action == "release":
             rounds.scrub_storage(current_app.extensions["candor.engine"])
         flash(message, "info")
-    except (rounds.RoundError, ReleaseError, CryptoError) as exc:
+    except rounds.REFUSALS as exc:
         session.rollback()
         flash(f"Nothing changed: {exc}", "error")
     return redirect(url_for("admin.index"))

@@ -21,6 +21,7 @@ from wtforms.validators import InputRequired, Length
 from ..db import get_session
 from ..domain import reporting
 from ..models import Program, Round
+from ..services import actions as actions_service
 from ..services import banks, chartcache, events, rounds
 from .forms import ActionForm
 from .security import ANALYSTS, STAFF, roles_required, utcnow
@@ -185,7 +186,7 @@ def index() -> str:
     latest = manifests[-1]
     themes = reporting.themes_of(manifests)
     labels = dict(themes)
-    actions = events.round_actions(session, program.id, int(latest["round"]["id"]))
+    actions = actions_service.round_actions(session, program.id, int(latest["round"]["id"]))
     return render_template(
         "dashboard/overview.html",
         page="overview",

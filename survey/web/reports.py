@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from ..db import get_session
 from ..domain import export, reporting
 from ..models import Program
+from ..services import actions as actions_service
 from ..services import chartcache, events, rounds
 from .dashboard import trend_panels
 from .security import STAFF, roles_required
@@ -81,7 +82,7 @@ def report_pdf(program_id: int, number: int) -> Response:
     labels = dict(reporting.themes_of(manifests[: index + 1]))
     actions = [
         reporting.ActionRow(labels.get(a.theme, a.theme), a.text, a.recorded_on.isoformat())
-        for a in events.round_actions(session, program_id, int(manifest["round"]["id"]))
+        for a in actions_service.round_actions(session, program_id, int(manifest["round"]["id"]))
     ]
     report = reporting.report(
         manifests,
