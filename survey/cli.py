@@ -26,8 +26,6 @@ from .domain.release import digest, reaudit, verify
 from .models import Cadence, Program, Release, Round
 from .services import accounts, keys, mailer, programs, roster, rounds, scheduler
 
-DEMO_PORT = 5000
-
 
 def _fail(message: str) -> None:
     raise click.ClickException(message)

@@ -69,13 +69,3 @@ def take_snapshot(
 def parents_of(snapshot: dict[str, Any]) -> dict[int, int | None]:
     """Return unit id -> parent id from a round snapshot."""
     return {int(uid): info["parent"] for uid, info in snapshot["units"].items()}
-
-
-def depth_of(parents: dict[int, int | None], unit: int) -> int:
-    """Return how far ``unit`` is below the root (the root is 0)."""
-    depth = 0
-    node = parents[unit]
-    while node is not None:
-        depth += 1
-        node = parents[node]
-    return depth

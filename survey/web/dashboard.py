@@ -47,11 +47,11 @@ class EventForm(FlaskForm):  # type: ignore[misc]
 # --- selection from the query string ---------------------------------------------------------
 
 
-def _programs() -> list[Program]:
+def all_programs() -> list[Program]:
     return list(get_session().scalars(select(Program).order_by(Program.id)))
 
 
-def _program(programs: Sequence[Program], program_id: int | None) -> Program | None:
+def chosen_program(programs: Sequence[Program], program_id: int | None) -> Program | None:
     """Return the programme asked for (404 if unknown), or the first one."""
     if program_id is None:
         return programs[0] if programs else None
@@ -160,8 +160,8 @@ class Scope:
 
 def _scope(template: str, page: str) -> Scope | str:
     """Return the page's programme and manifests, or the page to show when there are none."""
-    programs = _programs()
-    program = _program(programs, request.args.get("program", type=int))
+    programs = all_programs()
+    program = chosen_program(programs, request.args.get("program", type=int))
     if program is None:
         return render_template("dashboard/empty.html")
     manifests = rounds.released_manifests(get_session(), program.id)
@@ -206,8 +206,8 @@ def index() -> str:
 @roles_required(*ANALYSTS)
 def trends() -> str:
     """Show every theme's trend for one unit, each chart with its table and text alternative."""
-    programs = _programs()
-    program = _program(programs, request.args.get("program", type=int))
+    programs = all_programs()
+    program = chosen_program(programs, request.args.get("program", type=int))
     if program is None:
         return render_template("dashboard/empty.html")
     session = get_session()

@@ -6,7 +6,6 @@ Everything here reads release manifests only, at organisation and department lev
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ..db import get_session
@@ -14,7 +13,7 @@ from ..domain import export, reporting
 from ..models import Program
 from ..services import actions as actions_service
 from ..services import chartcache, events, rounds
-from .dashboard import trend_panels
+from .dashboard import all_programs, chosen_program, trend_panels
 from .security import STAFF, roles_required
 
 bp = Blueprint("reports", __name__)
@@ -26,9 +25,8 @@ LEADERSHIP_MAX_DEPTH = 1
 def index() -> str:
     """Show the latest round's table, one unit's trends, and every round's printable report."""
     session = get_session()
-    programs = list(session.scalars(select(Program).order_by(Program.id)))
-    selected = request.args.get("program", type=int) or (programs[0].id if programs else None)
-    program = next((p for p in programs if p.id == selected), None)
+    programs = all_programs()
+    program = chosen_program(programs, request.args.get("program", type=int))
     manifests = rounds.released_manifests(session, program.id) if program else []
     units = [u for u in reporting.unit_choices(manifests) if u.depth <= LEADERSHIP_MAX_DEPTH]
     wanted = request.args.get("unit", type=int)
