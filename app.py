@@ -1,5 +1,6 @@
-"""The WSGI entry point: ``flask --app app run`` and ``gunicorn app:app`` find ``app`` here."""
+"""The WSGI entry point of a source checkout: ``flask --app app run`` and ``gunicorn app:app``
+find ``app`` here; the installed package serves the same app as ``survey.wsgi:app``."""
 
-from survey import create_app
+from survey.wsgi import app
 
-app = create_app()
+__all__ = ["app"]

@@ -163,7 +163,7 @@ def build(path: str, people: int, count: int, seed: int) -> Instance:
                     rng, survey.items, number, teams.get(person.unit_id, ""), person.tenure_band
                 )
                 comment = rng.choice(comments) if rng.random() < COMMENT_SHARE else ""
-                submission.submit(session, survey, link.url.rsplit("#", 1)[1], answers, comment)
+                submission.submit(session, survey, link.code, answers, comment, kek)
                 respondents += 1
             session.commit()
             closes = opens + dt.timedelta(days=WINDOW_DAYS)

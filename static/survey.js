@@ -8,10 +8,11 @@
   if (!form) { return; }
   var token = form.querySelector("input[name=token]");
   var box = document.getElementById("token-box");
-  // The shape of an access code (TOKEN_PATTERN in survey/services/submission.py). Anything
-  // else in the fragment (the skip link's "#main" after a reload, a link cut short or mangled
-  // by a mail client) leaves the code box empty and visible, so the person sees it at once.
-  var CODE = /^[A-Za-z0-9_-]{20,64}$/;
+  // The shape of an access code, "<key id>.<secret>" (TOKEN_PATTERN in
+  // survey/services/submission.py; the same test is in ballot.js). Anything else in the
+  // fragment (the skip link's "#main" after a reload, a link cut short or mangled by a mail
+  // client) leaves the code box empty and visible, so the person sees it at once.
+  var CODE = /^[0-9]{1,6}\.[A-Za-z0-9_-]{20,64}$/;
   var fragment = window.location.hash.replace(/^#/, "");
   if (fragment && token && !token.value) {
     try { fragment = decodeURIComponent(fragment); } catch (e) { fragment = ""; }

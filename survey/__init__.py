@@ -10,7 +10,26 @@ from flask import Flask
 
 from . import config as config_module
 
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+PROJECT_ROOT = os.path.dirname(PACKAGE_DIR)
+
+
+def resource_folder(name: str) -> str:
+    """Return the folder of ``templates`` or ``static``.
+
+    The built wheel carries them inside the package; a source checkout keeps them at the top of
+    the repository, next to ``survey/``.
+    """
+    packaged = os.path.join(PACKAGE_DIR, name)
+    return packaged if os.path.isdir(packaged) else os.path.join(PROJECT_ROOT, name)
+
+
+def default_instance_path(environ: Mapping[str, str]) -> str:
+    """Return ``CANDOR_INSTANCE_PATH``, else ``instance/`` in the current directory.
+
+    Never a folder beside the code: installed, that would be inside ``site-packages``.
+    """
+    return os.path.abspath(environ.get("CANDOR_INSTANCE_PATH") or "instance")
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, check_key: bool = True) -> Flask:
@@ -21,15 +40,13 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, check_key: bool 
         key opens this database's canary. The ``candor`` command builds the app without these
         checks so that ``candor init`` can create them; its other commands check before work.
     """
-    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
-        "CANDOR_INSTANCE_PATH", os.path.join(PROJECT_ROOT, "instance")
-    )
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or default_instance_path(os.environ)
     app = Flask(
         __name__,
         instance_path=os.path.abspath(instance_path),
         instance_relative_config=True,
-        template_folder=os.path.join(PROJECT_ROOT, "templates"),
-        static_folder=os.path.join(PROJECT_ROOT, "static"),
+        template_folder=resource_folder("templates"),
+        static_folder=resource_folder("static"),
     )
     app.config.from_mapping(config_module.DEFAULTS)
     app.config.from_pyfile("config.py", silent=True)
@@ -39,9 +56,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, check_key: bool 
     config_module.finish(app.config, app.instance_path)
     config_module.validate(app.config, require_secret=check_key)
 
-    from . import cli, db
+    from . import cli, db, logs
     from .web import register
 
+    logs.init_app(app)
     db.init_app(app)
     if check_key:
         from .services.keys import check_instance_key

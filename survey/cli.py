@@ -19,11 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
+from . import clock, db
 from . import config as config_module
-from . import db
 from .domain.crypto import CryptoError
 from .domain.release import digest, reaudit, verify
-from .models import Cadence, Program, Release, Round
+from .models import Cadence, Program, Release, Round, RoundStatus
 from .services import accounts, keys, mailer, programs, roster, rounds, scheduler
 
 
@@ -44,18 +44,26 @@ def require_key(app: Flask) -> bytes:
                 )
             kek = keys.check_instance_key(app.extensions["candor.engine"], app.config["KEY_FILE"])
         except (keys.InstanceKeyError, config_module.ConfigError) as exc:
-            _fail(str(exc))
+            _fail(str(exc) + _rotation_hint(app))
         app.extensions["candor.kek"] = kek
     assert kek is not None
     return kek
 
 
+def _rotation_hint(app: Flask) -> str:
+    from .services import keyrotation
+
+    if app.config.get("KEY_FILE") and keyrotation.in_progress(app.config["KEY_FILE"]):
+        return " A key rotation was interrupted: run `candor key rotate` to finish it."
+    return ""
+
+
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return clock.utcnow()
 
 
 def _today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+    return clock.utcnow().date()
 
 
 def _write_local_config(app: Flask) -> None:
@@ -118,6 +126,8 @@ def init_command(admin_email: str, password_stdin: bool) -> None:
     """Create the schema, the instance key (mode 0600) and the first admin account."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     password = initialise(app, admin_email, _read_password(password_stdin))
+    click.echo(f"Instance folder: {app.instance_path} (settings in its config.py).")
+    click.echo(f"Database: {config_module.display_url(app.config['DATABASE_URL'])}.")
     click.echo(f"Created the database schema and the instance key at {app.config['KEY_FILE']}.")
     click.echo(
         "Back up the key file separately from the database: without it no answer can be read."
@@ -136,11 +146,150 @@ def migrate_command() -> None:
 
 
 @click.command("check")
+@click.option(
+    "--backup",
+    "backup_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also prove that this instance holds exactly the rows of the backup in this folder "
+    "(run it right after `candor restore`).",
+)
 @with_appcontext
-def check_command() -> None:
-    """Check configuration, schema and instance key, as the web app does at start."""
-    require_key(current_app._get_current_object())  # type: ignore[attr-defined]
+def check_command(backup_dir: str | None) -> None:
+    """Check configuration, schema and instance key, as the web app does at start.
+
+    Then check that everything the instance key wraps opens with it, above all the private
+    key of every round not yet released.
+    """
+    from .services import backups, keyrotation
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    kek = require_key(app)
+    with db.session_scope(app) as session:
+        wrapped = list(keyrotation.wrapped_rows(session))
+        left = [row.what for row in wrapped if not keyrotation.opens(row, kek)]
+        unreleased = sum(
+            1
+            for row in wrapped
+            if isinstance(row.owner, Round)
+            and row.attribute == "wrapped_private_key"
+            and row.owner.status is not RoundStatus.RELEASED
+        )
+    if left:
+        _fail(
+            f"{len(left)} wrapped key(s) do not open with the instance key "
+            f"({', '.join(left[:3])}): restore the key file they were made with."
+        )
+    if backup_dir is not None:
+        try:
+            manifest = backups.read_backup(backup_dir)
+        except backups.BackupError as exc:
+            _fail(f"The backup cannot be compared: {exc}")
+        differences = backups.compare(
+            backups.table_counts(app.extensions["candor.engine"]), manifest.tables
+        )
+        if differences:
+            _fail(f"This instance does not hold the backup's rows: {differences}.")
     click.echo("Configuration, schema and instance key are in order.")
+    click.echo(
+        f"Mode {app.config['CANDOR_ENV']}; instance {app.instance_path}; "
+        f"database {config_module.display_url(app.config['DATABASE_URL'])}."
+    )
+    click.echo(
+        f"Every key the instance key wraps opens with it, including the private keys of "
+        f"{unreleased} unreleased round(s)."
+    )
+    if backup_dir is not None:
+        click.echo(f"Every table holds exactly the rows of the backup in {backup_dir}.")
+
+
+@click.group("key")
+def key_group() -> None:
+    """Manage the instance key."""
+
+
+@key_group.command("rotate")
+@with_appcontext
+def key_rotate() -> None:
+    """Replace the instance key with a new one, re-wrapping every key it wraps (never answers).
+
+    Stop the web server and the tick timer first, and start them again afterwards: a running
+    process keeps the old key in memory. Interrupted, run the same command again to finish.
+    """
+    from .services import keyrotation
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    path = app.config["KEY_FILE"]
+    try:
+        config_module.validate(app.config)
+        if not db.schema_is_current(app.extensions["candor.engine"]):
+            _fail("The database schema is missing or old: run `candor migrate` first.")
+        report = keyrotation.rotate(app.extensions["candor.sessionmaker"], path)
+    except (keyrotation.RotationError, keys.InstanceKeyError, config_module.ConfigError) as exc:
+        _fail(str(exc))
+    app.extensions.pop("candor.kek", None)
+    click.echo(
+        ("Finished the interrupted rotation: " if report.resumed else "Rotated the instance key: ")
+        + f"{report.rows} wrapped key(s) now open only with the new key in {path}, and the old "
+        "key is deleted. Restart the web server and the tick timer so they read the new key."
+    )
+    click.echo(
+        "Backups taken before now need the old key: take a new backup (`candor backup DEST`) "
+        "and keep the new key file apart from it."
+    )
+
+
+@click.command("backup")
+@click.argument("dest", type=click.Path(file_okay=False))
+@with_appcontext
+def backup_command(dest: str) -> None:
+    """Copy the database consistently, while the app runs, into the new folder DEST.
+
+    The copy holds no key: keep the instance key file (and custodians' passphrases) apart.
+    """
+    from .services import backups
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        manifest = backups.backup(app.extensions["candor.engine"], dest, _now())
+    except backups.BackupError as exc:
+        _fail(f"No backup was made: {exc}")
+    click.echo(
+        f"Backed up {sum(manifest.tables.values())} rows in {len(manifest.tables)} tables "
+        f"(schema {manifest.schema_revision}) to {dest}."
+    )
+    click.echo("It holds no key material. Keep these apart from it, and from each other:")
+    click.echo(f"  - {app.config['KEY_FILE']}: {backups.KEEP_APART[0]};")
+    click.echo(f"  - {backups.KEEP_APART[1]}.")
+
+
+@click.command("restore")
+@click.argument("src", type=click.Path(exists=True, file_okay=False))
+@with_appcontext
+def restore_command(src: str) -> None:
+    """Restore the backup in folder SRC into this instance's database, which must be empty."""
+    from .services import backups
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    engine = app.extensions["candor.engine"]
+    try:
+        manifest = backups.restore(engine, src)
+    except backups.BackupError as exc:
+        _fail(f"Nothing was restored: {exc}")
+    _write_local_config(app)
+    os.chmod(app.instance_path, 0o700)
+    click.echo(
+        f"Restored {sum(manifest.tables.values())} rows in {len(manifest.tables)} tables "
+        f"(schema {manifest.schema_revision}) from {src}; every table matches the backup."
+    )
+    if not os.path.exists(app.config["KEY_FILE"]):
+        click.echo(
+            f"The backup holds no key: put the instance key file back at {app.config['KEY_FILE']} "
+            "(mode 0600)."
+        )
+    if not db.schema_is_current(engine):
+        click.echo("The backup's schema is older than this version: run `candor migrate`.")
+    click.echo(f"Then run `candor check --backup {src}` to prove the restored instance opens.")
 
 
 @click.group("user")
@@ -175,22 +324,37 @@ def round_group() -> None:
     """Open, close and release rounds."""
 
 
-def _round_step(round_id: int, step: str) -> None:
+def _round_step(round_id: int, step: str, *, quarantine: bool = False) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     kek = require_key(app)
     with db.session_scope(app) as session:
         try:
             rnd = rounds.get_round(session, round_id)
-            message = f"Round {round_id}: " + rounds.advance(session, rnd, step, kek, _today())
+            message = f"Round {round_id}: " + rounds.advance(
+                session, rnd, step, kek, _today(), quarantine=quarantine
+            )
             rounds.record(session, "command line", f"round_{step}", f"round={rnd.id}", _now())
+            if quarantine:
+                _record_quarantine(session, rnd.id)
             session.commit()
         except rounds.REFUSALS as exc:
             _fail(str(exc))
     if step == "open":
         message += f" `candor round links {round_id}` lists their links."
-    if step == "release":
+    if step in rounds.SCRUBBING_STEPS:
         rounds.scrub_storage(app.extensions["candor.engine"])
     click.echo(message)
+
+
+def _record_quarantine(session: Session, round_id: int) -> None:
+    """Record in the audit trail how many sealed rows a release set aside, if any."""
+    from .services.quarantine import QUARANTINED
+
+    release = session.scalar(select(Release).where(Release.round_id == round_id))
+    count = int(release.manifest.get("quarantined", 0)) if release is not None else 0
+    if count:
+        detail = f"round={round_id} rows={count}"
+        rounds.record(session, "command line", QUARANTINED, detail, _now())
 
 
 @round_group.command("new")
@@ -228,17 +392,27 @@ def round_close(round_id: int) -> None:
 
 @round_group.command("release")
 @click.argument("round_id", type=int)
+@click.option(
+    "--quarantine",
+    is_flag=True,
+    help="Release without the sealed rows that fail their integrity check, setting them aside "
+    "(counted in the manifest and the audit trail).",
+)
 @with_appcontext
-def round_release(round_id: int) -> None:
-    """Unseal the answers once, apply disclosure control and store the manifest."""
-    _round_step(round_id, "release")
+def round_release(round_id: int, quarantine: bool) -> None:
+    """Unseal the answers once, apply disclosure control and store the manifest.
+
+    A sealed row that fails to open stops the release with the count and the labels the
+    failed rows claim; after investigating, --quarantine releases without them.
+    """
+    _round_step(round_id, "release", quarantine=quarantine)
 
 
 @round_group.command("links")
 @click.argument("round_id", type=int)
 @with_appcontext
 def round_links(round_id: int) -> None:
-    """Print every invited person's link (email, link, fallback link) as tab-separated lines.
+    """Print every invited person's email, link, code and entry page as tab-separated lines.
 
     Each use is recorded in the audit trail; for a strict programme the link secret is
     destroyed afterwards, as after a mail-merge export.
@@ -248,6 +422,7 @@ def round_links(round_id: int) -> None:
     with db.session_scope(app) as session:
         try:
             rnd = rounds.get_round(session, round_id)
+            rounds.refuse_links_if_unlinkable(rnd)
             links = rounds.invitation_links(session, rnd, kek, app.config["PUBLIC_URL"])
             rounds.record(session, "command line", rounds.LINKS_PRINTED, f"round={rnd.id}", _now())
             rounds.forget_secret_if_strict(rnd)
@@ -255,7 +430,7 @@ def round_links(round_id: int) -> None:
         except (rounds.RoundError, CryptoError) as exc:
             _fail(str(exc))
     for link in links:
-        click.echo(f"{link.email}\t{link.url}\t{link.fallback_url}")
+        click.echo(f"{link.email}\t{link.url}\t{link.code}\t{link.entry_url}")
 
 
 @round_group.command("list")
@@ -433,6 +608,11 @@ def program_group() -> None:
 @click.option("--comment-k", type=int, default=10, show_default=True)
 @click.option("--bank", default="core-v1", show_default=True)
 @click.option("--strict", is_flag=True, help="Forget the link secret once invitations are sent.")
+@click.option(
+    "--unlinkable-required",
+    is_flag=True,
+    help="Refuse answers sent without JavaScript, and never export or print links.",
+)
 @with_appcontext
 def program_add(
     name: str,
@@ -444,6 +624,7 @@ def program_add(
     comment_k: int,
     bank: str,
     strict: bool,
+    unlinkable_required: bool,
 ) -> None:
     """Add a programme (the web admin page offers the same settings)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -458,6 +639,7 @@ def program_add(
         rotation_every=rotation_every,
         first_open_on=first_open.date() if first_open else None,
         strict_links=strict,
+        unlinkable_required=unlinkable_required,
     )
     with db.session_scope(app) as session:
         try:
@@ -479,7 +661,9 @@ def program_list() -> None:
             click.echo(
                 f"{p.id:>4}  {p.name}  k={p.k} comments>={p.comment_k} {p.cadence.value} "
                 f"first={p.first_open_on or '-'} window={p.window_days}d rotate={p.rotation_every}"
-                f"{' strict' if p.strict_links else ''}{'' if p.active else ' (inactive)'}"
+                f"{' strict' if p.strict_links else ''}"
+                f"{' unlinkable-required' if p.unlinkable_required else ''}"
+                f"{'' if p.active else ' (inactive)'}"
             )
 
 
@@ -626,6 +810,9 @@ COMMANDS = (
     init_command,
     migrate_command,
     check_command,
+    key_group,
+    backup_command,
+    restore_command,
     user_group,
     round_group,
     program_group,

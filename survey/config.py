@@ -1,18 +1,32 @@
 """Configuration: documented defaults, and a check that refuses unsafe production settings.
 
 Order (later wins): the defaults below, ``instance/config.py``, ``CANDOR_*`` environment
-variables, then the ``test_config`` passed to :func:`survey.create_app`.
+variables (and the conventional ``DATABASE_URL``, which ``CANDOR_DATABASE_URL`` overrides), then the
+``test_config`` passed to :func:`survey.create_app`.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105 - refused in production
 MIN_SECRET_KEY_LENGTH = 32
+# The session cookie's name; over https it gets the ``__Host-`` prefix, which browsers accept
+# only from a secure origin, with Path=/ and no Domain, so no sibling host can plant or read it.
+SESSION_COOKIE = "candor_session"
+SECURE_COOKIE_PREFIX = "__Host-"
+# Host names a development instance also answers to, besides PUBLIC_URL's.
+DEVELOPMENT_HOSTS = ("localhost", "127.0.0.1")
+# Environment variables read under their ecosystem-wide name too; the CANDOR_ one wins.
+CONVENTIONAL_ENV = ("DATABASE_URL",)
 
 DEFAULTS: dict[str, Any] = {
     # "production" refuses the development secret key; "development" allows it.
@@ -24,17 +38,24 @@ DEFAULTS: dict[str, Any] = {
     "KEY_FILE": "",
     # Base of the links put in invitations.
     "PUBLIC_URL": "http://127.0.0.1:5000",
+    # Host names the app answers to; any other Host header gets a 400. None means PUBLIC_URL's
+    # host (in development also localhost and 127.0.0.1). Flask enforces it.
+    "TRUSTED_HOSTS": None,
     # Staff login: failures before a lock, and the lock's length in minutes.
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCK_MINUTES": 15,
     "STAFF_SESSION_HOURS": 8,
+    # A staff session also ends after this many minutes without a request.
+    "STAFF_IDLE_MINUTES": 30,
     # Where rendered charts are cached (empty means instance/cache).
     "CHART_CACHE_DIR": "",
     "WTF_CSRF_TIME_LIMIT": None,
     "MAX_CONTENT_LENGTH": 256 * 1024,
-    # Email: "file" writes each message to MAIL_OUTBOX_DIR (empty means instance/outbox);
-    # "smtp" sends through SMTP_HOST, upgrading with STARTTLS unless SMTP_STARTTLS is off.
-    "MAIL_BACKEND": "file",
+    # Email: "smtp" sends through SMTP_HOST, upgrading with STARTTLS unless SMTP_STARTTLS is
+    # off; "file" writes each message to MAIL_OUTBOX_DIR (empty means instance/outbox), which
+    # production refuses. Empty means "file" in development and, in production, no mail at
+    # all: the app starts, and sending says what to set.
+    "MAIL_BACKEND": "",
     "MAIL_OUTBOX_DIR": "",
     "MAIL_FROM": "",
     "SMTP_HOST": "",
@@ -51,9 +72,11 @@ ENV_TYPES: dict[str, type] = {
     "DATABASE_URL": str,
     "KEY_FILE": str,
     "PUBLIC_URL": str,
+    "TRUSTED_HOSTS": list,
     "LOGIN_MAX_FAILURES": int,
     "LOGIN_LOCK_MINUTES": int,
     "STAFF_SESSION_HOURS": int,
+    "STAFF_IDLE_MINUTES": int,
     "CHART_CACHE_DIR": str,
     "MAIL_BACKEND": str,
     "MAIL_OUTBOX_DIR": str,
@@ -76,19 +99,45 @@ class ConfigError(RuntimeError):
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Return the settings given as ``CANDOR_<NAME>`` environment variables."""
+    """Return the settings given as ``CANDOR_<NAME>`` environment variables.
+
+    A setting in :data:`CONVENTIONAL_ENV` is also read from its plain name (``DATABASE_URL``),
+    which the ``CANDOR_`` variable overrides.
+    """
     found: dict[str, Any] = {}
     for name, kind in ENV_TYPES.items():
         var = name if name.startswith("CANDOR_") else f"CANDOR_{name}"
+        if var not in environ and name in CONVENTIONAL_ENV and name in environ:
+            var = name
         if var in environ:
             try:
                 if kind is bool:  # bool("false") is True, so booleans are read by word
                     found[name] = BOOLEAN_WORDS[environ[var].strip().lower()]
+                elif kind is list:  # comma-separated
+                    found[name] = [part.strip() for part in environ[var].split(",") if part.strip()]
                 else:
                     found[name] = kind(environ[var])
             except (KeyError, ValueError) as exc:
                 raise ConfigError(f"{var} must be a {kind.__name__}, got {environ[var]!r}") from exc
     return found
+
+
+def display_url(url: str) -> str:
+    """Return a database URL fit to print or log: the password, if any, is masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(a DATABASE_URL that cannot be read)"
+
+
+def is_loopback(host: str) -> bool:
+    """Return whether ``host`` names this machine (``localhost`` or a loopback address)."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def finish(config: dict[str, Any], instance_path: str) -> None:
@@ -101,14 +150,23 @@ def finish(config: dict[str, Any], instance_path: str) -> None:
         config["CHART_CACHE_DIR"] = os.path.join(instance_path, "cache")
     if not config["MAIL_OUTBOX_DIR"]:
         config["MAIL_OUTBOX_DIR"] = os.path.join(instance_path, "outbox")
-    secure = urlsplit(config["PUBLIC_URL"]).scheme == "https"
+    if not config["MAIL_BACKEND"] and config["CANDOR_ENV"] == "development":
+        config["MAIL_BACKEND"] = "file"
+    public = urlsplit(config["PUBLIC_URL"])
+    secure = public.scheme == "https"
     if secure:  # Flask's own default is False, so this must be an assignment
         config["SESSION_COOKIE_SECURE"] = True
+        config["SESSION_COOKIE_PATH"] = "/"  # the __Host- prefix requires Path=/
     config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_NAME="candor_session",
+        SESSION_COOKIE_NAME=(SECURE_COOKIE_PREFIX if secure else "") + SESSION_COOKIE,
     )
+    if config.get("TRUSTED_HOSTS") is None:
+        hosts = [public.hostname] if public.hostname else []
+        if config["CANDOR_ENV"] == "development":
+            hosts += [host for host in DEVELOPMENT_HOSTS if host not in hosts]
+        config["TRUSTED_HOSTS"] = hosts
 
 
 def validate(config: Mapping[str, Any], require_secret: bool = True) -> None:
@@ -125,3 +183,40 @@ def validate(config: Mapping[str, Any], require_secret: bool = True) -> None:
     parts = urlsplit(str(config["PUBLIC_URL"]))
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"PUBLIC_URL must be an http(s) URL, got {config['PUBLIC_URL']!r}.")
+    if str(config["DATABASE_URL"]).startswith("postgresql") and not importlib.util.find_spec(
+        "psycopg"
+    ):
+        raise ConfigError(
+            "DATABASE_URL names PostgreSQL but its driver is not installed: "
+            "pip install 'candor[postgresql]'."
+        )
+    if config["CANDOR_ENV"] == "production":
+        refuse_unsafe_production(config)
+
+
+def refuse_unsafe_production(config: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` for a setting that must never face the network."""
+    for flag in ("DEBUG", "TESTING"):
+        if config.get(flag):
+            raise ConfigError(
+                f"{flag} is on, which production refuses: turn it off, or set "
+                "CANDOR_ENV=development on a machine nobody else can reach."
+            )
+    if not config.get("WTF_CSRF_ENABLED", True):
+        raise ConfigError("WTF_CSRF_ENABLED is off, which production refuses: remove it.")
+    if config["MAIL_BACKEND"] == "file":
+        raise ConfigError(
+            "MAIL_BACKEND is 'file', which production refuses: the file outbox keeps live "
+            "survey links on disk; use SMTP in production, or CANDOR_ENV=development for a trial."
+        )
+    public = urlsplit(str(config["PUBLIC_URL"]))
+    if public.scheme == "http" and not is_loopback(public.hostname or ""):
+        raise ConfigError(
+            f"PUBLIC_URL {config['PUBLIC_URL']!r} is plain http on a host other than this "
+            "machine, which production refuses: serve it over https and give an https:// URL."
+        )
+    if not config.get("TRUSTED_HOSTS"):
+        raise ConfigError(
+            "TRUSTED_HOSTS is empty, so any Host header would be served, which production "
+            "refuses: list the host names this instance answers to (CANDOR_TRUSTED_HOSTS)."
+        )

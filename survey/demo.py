@@ -312,8 +312,7 @@ def _answer_round(
             continue
         answers = _answers(rng, survey.items, number, unit, person.tenure_band)
         comment = rng.choice(COMMENTS[_phase(number)]) if rng.random() < 0.3 else ""
-        token = link.url.rsplit("#", 1)[1]
-        submission.submit(session, survey, token, answers, comment)
+        submission.submit(session, survey, link.code, answers, comment, kek)
 
 
 def _reset_staff(session: Session) -> dict[str, str]:
@@ -393,8 +392,8 @@ def demo_command(serve: bool, port: int) -> None:
     _print(result, app.config["PUBLIC_URL"])
     if serve:
         sys.stdout.flush()
-        from . import PROJECT_ROOT
-
+        # The served app must find this same instance wherever gunicorn runs from.
+        os.environ["CANDOR_INSTANCE_PATH"] = app.instance_path
         os.environ["CANDOR_PUBLIC_URL"] = app.config["PUBLIC_URL"]
         click.echo(f"Serving on {app.config['PUBLIC_URL']} (Ctrl+C stops it).")
         sys.stdout.flush()
@@ -407,10 +406,8 @@ def demo_command(serve: bool, port: int) -> None:
                 "--workers",
                 "2",
                 "--no-control-socket",
-                "--chdir",
-                PROJECT_ROOT,
                 "--bind",
                 f"127.0.0.1:{port}",
-                "app:app",
+                "survey.wsgi:app",
             ],
         )

@@ -36,7 +36,14 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 # Tables that must never link an answer to a person (checked by tests and by the audit).
-ANONYMOUS_TABLES = ("invitations", "responses", "comments")
+ANONYMOUS_TABLES = (
+    "invitations",
+    "responses",
+    "comments",
+    "ballot_inbox",
+    "spent_ballots",
+    "check_ins",
+)
 
 
 class Base(DeclarativeBase):
@@ -137,6 +144,8 @@ class Program(Base):
     k: Mapped[int] = mapped_column(default=5)
     comment_k: Mapped[int] = mapped_column(default=10)
     strict_links: Mapped[bool] = mapped_column(default=False)
+    # Refuse the no-JavaScript path (check-in and ballot in one request) and the links export.
+    unlinkable_required: Mapped[bool] = mapped_column(default=False)
     cadence: Mapped[Cadence] = mapped_column(
         Enum(Cadence, native_enum=False, length=16), default=Cadence.MANUAL
     )
@@ -185,6 +194,80 @@ class Invitation(Base):
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
     band: Mapped[str] = mapped_column(String(32))
+    # The ballot key of the storage label (unit, band); the token names it too.
+    key_id: Mapped[int] = mapped_column(default=0)
+
+
+class BallotKey(Base):
+    """The RFC 9474 blind-signature key of one storage label of one round.
+
+    Check-in signs with the private key (wrapped by the instance key, destroyed at close);
+    a ballot is accepted for a label only with a signature its public key verifies. The
+    public keys and their fingerprints are published, so a per-person key would be visible.
+    """
+
+    __tablename__ = "ballot_keys"
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    key_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    band: Mapped[str] = mapped_column(String(32))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # SubjectPublicKeyInfo, DER
+    wrapped_private_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class CheckIn(Base):
+    """A consumed invitation's blind signature, so a check-in whose answer was lost can be
+    repeated with the same blinded message (and only with it). Deleted when the round closes.
+
+    The blinded message is uniformly random whatever message it hides, so neither it nor the
+    signature over it says anything about the ballot that will carry the unblinded pair.
+    """
+
+    __tablename__ = "check_ins"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    blinded_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    blind_signature: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SpentBallot(Base):
+    """A ballot credential that has been used: its hash, so it is accepted once.
+
+    Nothing here points at the response it came with; ``receipt`` only lets the holder of the
+    credential learn that an identical retry was already recorded.
+    """
+
+    __tablename__ = "spent_ballots"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    receipt: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class InboxEntry(Base):
+    """A sealed response or comment waiting to be mixed into its table.
+
+    Ballots land here; every few minutes the whole round is rewritten in random order, so no
+    stored row keeps the order or the transaction in which a ballot arrived.
+    """
+
+    __tablename__ = "ballot_inbox"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "response" or "comment"
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    band: Mapped[str] = mapped_column(String(32))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RoundMix(Base):
+    """When a round's ballots were last mixed into storage (a round-level time only)."""
+
+    __tablename__ = "round_mixes"
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    mixed_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
 class Response(Base):

@@ -78,6 +78,9 @@ def database_url(
 def make_config(instance: Any, url: str, **extra: Any) -> dict[str, Any]:
     """Return the test configuration for an instance folder and database."""
     return {
+        # Development: production refuses TESTING, CSRF off and a plain-http public host
+        # (tests/test_config.py checks those refusals one by one).
+        "CANDOR_ENV": "development",
         "TESTING": True,
         "INSTANCE_PATH": str(instance),
         "DATABASE_URL": url,

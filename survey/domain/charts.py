@@ -1,8 +1,9 @@
 """Charts: draw a trend line or a unit-by-theme heatmap as PNG or SVG bytes.
 
 Invariant: a chart shows only the values it is given. A ``None`` value is drawn as a visible
-gap (a hatched band or cell labelled "hidden"); it is never interpolated, no line or confidence
-band crosses it, and a hidden point may carry no confidence interval at all.
+gap (a hatched band or cell labelled "hidden", or with the note it carries: a coded index, or
+that the unit did not exist then); it is never interpolated, no line or confidence band
+crosses it, and a gap may carry no confidence interval at all.
 
 Every string that may come from users (titles, labels, event notes) is drawn literally: math
 parsing is off, so ``$``, ``_`` and markup appear as typed, and right-to-left scripts are laid
@@ -36,6 +37,8 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 from matplotlib.textpath import text_to_path
 from matplotlib.transforms import blended_transform_factory
+
+from .disclosure import HIDDEN_TEXT
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -79,9 +82,9 @@ CLIPPED_MARKER_SIZE = 7.0
 
 HIDDEN_LABEL = "hidden"
 EMPTY_TREND_MESSAGE = "No released results yet"
-ALL_HIDDEN_MESSAGE = "All rounds hidden: too few responses"
+ALL_HIDDEN_MESSAGE = "No round has an exact figure to draw"
 EMPTY_HEATMAP_MESSAGE = "No units or themes to show"
-HIDDEN_REASON = "too few responses"
+NOTE_WRAP_CHARS = 16  # a gap's note is wrapped to fit its band
 
 HIDDEN_BAND_HALF_WIDTH = 0.4  # in round units, so neighbouring hidden rounds stay distinct
 MAX_X_LABELS = 12  # more rounds than this: label every n-th round so labels do not collide
@@ -154,12 +157,16 @@ class ChartError(ValueError):
 
 @dataclass(frozen=True)
 class TrendPoint:
-    """One round on a trend: its tick label, value (``None`` = hidden) and optional interval."""
+    """One round on a trend: its tick label, value (``None`` = a gap) and optional interval.
+
+    ``note`` labels a gap that is not a hidden cell: a coded index, or an absent unit.
+    """
 
     label: str
     value: float | None
     ci_low: float | None = None
     ci_high: float | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -185,6 +192,12 @@ class HeatmapData:
     values: tuple[tuple[float | None, ...], ...]
     centre: float
     span: float
+    notes: tuple[tuple[str, ...], ...] = ()  # per cell: the label of a None value ("" = hidden)
+
+    def note(self, row: int, column: int) -> str:
+        """Return the label drawn in the gap at ``row``, ``column``."""
+        found = self.notes[row][column] if row < len(self.notes) else ""
+        return found or HIDDEN_LABEL
 
 
 # --- public API -------------------------------------------------------------------------------
@@ -235,11 +248,16 @@ def describe_trend(series: TrendSeries) -> str:
     if total == 0:
         return f"{title}: {EMPTY_TREND_MESSAGE.lower()}."
     shown = [(p.label, p.value) for p in series.points if p.value is not None]
-    hidden = total - len(shown)
+    noted = [f"{_plain(p.label)}: {p.note}" for p in series.points if p.value is None and p.note]
+    hidden = total - len(shown) - len(noted)
     rounds = _plural(total, "round")
-    if not shown:
+    gaps = f" Without an exact figure: {'; '.join(noted)}." if noted else ""
+    if not shown and not noted:
         which = "the only round is" if total == 1 else f"all {rounds} are"
-        return f"{title}: {which} hidden because there were {HIDDEN_REASON}."
+        return f"{title}: {which} {HIDDEN_TEXT}."
+    if not shown:
+        hid = f" {_plural(hidden, 'round').capitalize()} {HIDDEN_TEXT}." if hidden else ""
+        return f"{title}: {_plain(series.y_label)}, {rounds}.{gaps.rstrip()}{hid}"
     decimals = _decimals(series.y_max - series.y_min)
     first_label, first = shown[0]
     last_label, last = shown[-1]
@@ -254,11 +272,12 @@ def describe_trend(series: TrendSeries) -> str:
             f"last is {_fmt(last, decimals)} in {_plain(last_label)}, "
             f"{_describe_change(last - first, decimals)}."
         )
+    if noted:
+        sentences.append(gaps.strip())
     if hidden:
         verb = "is" if hidden == 1 else "are"
         sentences.append(
-            f"{_plural(hidden, 'round').capitalize()} of {total} {verb} hidden because there "
-            f"were {HIDDEN_REASON}."
+            f"{_plural(hidden, 'round').capitalize()} of {total} {verb} {HIDDEN_TEXT}."
         )
     else:
         sentences.append("No rounds are hidden.")
@@ -303,6 +322,8 @@ def _check_series(series: TrendSeries) -> None:
             raise ChartError(f"points[{index}] needs both ci_low and ci_high, or neither")
         if point.value is None and has_low:
             raise ChartError(f"points[{index}] is hidden but carries a confidence interval")
+        if point.value is not None and point.note:
+            raise ChartError(f"points[{index}] has a value and a gap's note")
         if point.ci_low is not None and point.ci_high is not None and point.ci_low > point.ci_high:
             raise ChartError(f"points[{index}] has ci_low above ci_high")
     for index, _ in series.events:
@@ -325,6 +346,8 @@ def _check_heatmap(data: HeatmapData) -> None:
             )
         for column, value in enumerate(row):
             _check_finite(f"values[{index}][{column}]", value)
+    if data.notes and [len(r) for r in data.notes] != [len(r) for r in data.values]:
+        raise ChartError("notes must have the shape of values")
 
 
 # --- drawing: trend ---------------------------------------------------------------------------
@@ -427,7 +450,11 @@ def draw_interval(ax: Axes, series: TrendSeries) -> None:
 
 
 def draw_hidden_bands(ax: Axes, series: TrendSeries) -> None:
-    """Mark each hidden round with a light hatched band and a small label at the bottom."""
+    """Mark each gap with a light hatched band and a small label at the bottom.
+
+    The label is the point's note (a coded index, or that the unit did not exist then), else
+    "hidden".
+    """
     rotation = 90 if len(series.points) > ROTATE_HIDDEN_LABEL_AFTER else 0
     bottom = blended_transform_factory(ax.transData, ax.transAxes)
     for index, point in enumerate(series.points):
@@ -445,7 +472,7 @@ def draw_hidden_bands(ax: Axes, series: TrendSeries) -> None:
         ax.text(
             index,
             HIDDEN_LABEL_BOTTOM,
-            HIDDEN_LABEL,
+            textwrap.fill(point.note, NOTE_WRAP_CHARS) if point.note else HIDDEN_LABEL,
             transform=bottom,
             ha="center",
             va="bottom",
@@ -603,7 +630,7 @@ def draw_heatmap(fig: Figure, data: HeatmapData, layout: HeatmapLayout) -> None:
             ax.text(
                 col + 0.5,
                 row + 0.5,
-                HIDDEN_LABEL,
+                data.note(row, col),
                 ha="center",
                 va="center",
                 fontsize=HIDDEN_FONT_SIZE,

@@ -9,6 +9,12 @@ Hidden units carry no number at all, so a hidden cell looks the same for 0 and f
 The churn guard adds: a unit whose eligible membership changed by 1..k-1 people since its last
 release and that has fewer than ``CHURN_FACTOR * k`` respondents is hidden for the round, so the
 difference between two rounds cannot single out the people who joined or left.
+
+What a release says about a cell is worded here, once: every hidden cell reads
+``HIDDEN_TEXT`` whatever the internal reason (so no reason bounds a group's size), a unit
+missing from a round's snapshot reads ``ABSENT_TEXT``, and a cell whose respondents all
+answered within ``UNIFORM_MAX_STEPS`` of each other publishes no exact mean or interval but
+``UNIFORM_TEXT`` with a coded index (see :func:`coded_index`), as extreme shares are coded.
 """
 
 from __future__ import annotations
@@ -22,10 +28,26 @@ DEFAULT_COMMENT_K = 10
 DISTRIBUTION_MIN_N = 10
 CHURN_FACTOR = 3
 
+# Internal reasons, for tests and debugging: never published (a release stores HIDDEN_TEXT).
 REASON_SMALL = "fewer than k respondents"
 REASON_REMAINDER = "hidden so that a smaller group cannot be computed by subtraction"
 REASON_CHURN = "membership changed by fewer than k people since the last release"
 REASON_ANCESTOR = "the whole organisation has fewer than k respondents"
+
+# The one public wording of every hidden cell, on every surface: it bounds no group's size.
+HIDDEN_TEXT = "hidden to protect a small group"
+# A unit that is not in a round's snapshot did not exist then; it is not a hidden cell.
+ABSENT_TEXT = "not part of the organisation then"
+# Homogeneity: a cell whose respondents' answers all lie within this many answer steps of each
+# other (a Likert point; an eNPS rating, or one eNPS category) publishes no exact figure.
+UNIFORM_MAX_STEPS = 1
+UNIFORM_TEXT = "all answers within one step of each other"
+# Coded figures (shares, and the index of a uniform cell): at or beyond these shares of the
+# scale they read "≥ …" / "≤ …", in between they are rounded to CODED_ROUNDING % of the scale.
+CODED_TOP_PCT = 90
+CODED_BOTTOM_PCT = 10
+CODED_ROUNDING_PCT = 10
+MINUS = "\u2212"  # a real minus sign in coded eNPS figures
 
 
 class DisclosureError(ValueError):
@@ -161,6 +183,15 @@ def _descendants(unit: int, children: Mapping[int | None, list[int]]) -> list[in
     return out
 
 
+def _coded(pct: float) -> tuple[str, float]:
+    """Return ("≥" | "≤" | "about", a share of the scale 0..100) for a coded figure."""
+    if pct >= CODED_TOP_PCT:
+        return "≥", CODED_TOP_PCT
+    if pct <= CODED_BOTTOM_PCT:
+        return "≤", CODED_BOTTOM_PCT
+    return "about", CODED_ROUNDING_PCT * round(pct / CODED_ROUNDING_PCT)
+
+
 def published_share(pct: float, exact: bool) -> str:
     """Return a favourable share as published for a cell.
 
@@ -170,18 +201,34 @@ def published_share(pct: float, exact: bool) -> str:
     """
     if exact:
         return f"{pct:.0f} %"
-    if pct >= 90:
-        return "≥ 90 %"
-    if pct <= 10:
-        return "≤ 10 %"
-    return f"about {10 * round(pct / 10):.0f} %"
+    word, value = _coded(pct)
+    return f"{word} {value:.0f} %"
 
 
 def coded_share(pct: float, n: int) -> str:
     """Return a favourable share as published: exact for n >= 10, else coded at the extremes."""
     if n < DISTRIBUTION_MIN_N:
-        if pct >= 90:
-            return "≥ 90 %"
-        if pct <= 10:
-            return "≤ 10 %"
+        word, value = _coded(pct)
+        if word != "about":
+            return f"{word} {value:.0f} %"
     return f"{pct:.0f} %"
+
+
+def coded_index(value: float, low: float, high: float) -> str:
+    """Return the index of a uniform cell as published: top/bottom-coded, else rounded.
+
+    The same coding as shares, on the theme's own scale: "≥ 90" / "≤ 10" / "about 50" on
+    0..100, and "≥ +80" / "≤ −80" / "about +20" for eNPS on −100..100, so neither the exact
+    mean of a group that answered alike nor an eNPS of ±100 is ever published.
+    """
+    word, pct = _coded(100.0 * (value - low) / (high - low))
+    coded = low + (high - low) * pct / 100.0
+    text = f"{abs(coded):.0f}"
+    if low < 0 and text != "0":
+        text = ("+" if coded > 0 else MINUS) + text
+    return f"{word} {text}"
+
+
+def is_uniform(spread_steps: float) -> bool:
+    """Return whether a cell's answers, ``spread_steps`` answer steps apart at most, are uniform."""
+    return spread_steps <= UNIFORM_MAX_STEPS

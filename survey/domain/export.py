@@ -1,7 +1,9 @@
 """CSV export of released results.
 
-Invariant: the export is a pure function of release manifests. A suppressed row carries no
-numbers, and every text cell that a spreadsheet could read as a formula is neutralised.
+Invariant: the export is a pure function of release manifests. A hidden row carries no
+numbers and the one neutral status (``disclosure.HIDDEN_TEXT``); a uniform cell carries its
+coded index in the mean column, no interval, and says why; every text cell that a spreadsheet
+could read as a formula is neutralised.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import csv
 import io
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from .disclosure import HIDDEN_TEXT
 
 CSV_COLUMNS = (
     "round",
@@ -24,6 +28,7 @@ CSV_COLUMNS = (
     "status",
 )
 FORMULA_LEADERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+STATUS_SHOWN = "shown"
 
 
 def neutralise(cell: str) -> str:
@@ -57,7 +62,18 @@ def manifest_rows(manifest: Mapping[str, Any]) -> Iterable[tuple[str, ...]]:
                 neutralise(str(theme["key"])),
             )
             if cell is None:
-                yield (*label, "", "", "", "", "", "suppressed")
+                yield (*label, "", "", "", "", "", HIDDEN_TEXT)
+                continue
+            if cell["mean"] is None:  # uniform: the coded index, and why there is no interval
+                yield (
+                    *label,
+                    str(cell["n"]),
+                    neutralise(str(cell["mean_text"])),
+                    neutralise(_favourable(cell)),
+                    "",
+                    "",
+                    neutralise(str(cell["coded"])),
+                )
                 continue
             yield (
                 *label,
@@ -66,7 +82,7 @@ def manifest_rows(manifest: Mapping[str, Any]) -> Iterable[tuple[str, ...]]:
                 _favourable(cell),
                 _number(cell["ci_low"]),
                 _number(cell["ci_high"]),
-                "shown",
+                STATUS_SHOWN,
             )
 
 
@@ -80,10 +96,11 @@ def to_csv(manifests: Iterable[Mapping[str, Any]]) -> str:
     return out.getvalue()
 
 
-LINK_COLUMNS = ("email", "name", "link", "fallback_link")
+# "link" carries the code in the fragment; "entry_url" is the page where "code" can be typed.
+LINK_COLUMNS = ("email", "name", "link", "code", "entry_url")
 
 
-def links_csv(rows: Iterable[tuple[str, str, str, str]]) -> str:
+def links_csv(rows: Iterable[tuple[str, str, str, str, str]]) -> str:
     """Return invitation links as CSV for a mail merge, text cells neutralised."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")

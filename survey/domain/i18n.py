@@ -61,7 +61,34 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         ),
         "comment.too_long": "Please keep the comment under {max} characters.",
         "submit": "Send my answers",
-        "submit.hint": "You can answer once per round. Nothing is saved until you press send.",
+        "submit.hint": (
+            "You can answer once per round. Your first answer checks your link in; your "
+            "answers are stored only when you press send, and this browser keeps them until then."
+        ),
+        "ballot.unlinkable": (
+            "Unlinkable ballot: at your first answer your browser gets a blind signature for "
+            "your group, then sends your answers separately with it, so not even the server "
+            "can tie them to your link."
+        ),
+        "ballot.fingerprint": "Ballot key of your group: {fingerprint}",
+        "ballot.keys_link": "All keys of this round",
+        "ballot.nojs": (
+            "JavaScript is off, so the server checks your link and receives your answers in "
+            "the same request. They are still stored apart and shuffled, but someone running "
+            "the server could pair them. Turn JavaScript on for an unlinkable ballot."
+        ),
+        "ballot.nojs_refused": (
+            "This survey accepts only unlinkable ballots, which need JavaScript. Please turn "
+            "JavaScript on and reload this page; nothing was saved and your link still works."
+        ),
+        "ballot.network": (
+            "Your answers could not be sent. Everything you chose is still here and your link "
+            "is kept; please send again."
+        ),
+        "ballot.resumed": "Your earlier answers are back; send them when you are ready.",
+        "ballot.links_exported": (
+            "Note: the links of this round were exported for a mail merge by {role} on {date}."
+        ),
         "errors.one": "1 answer needs your attention; everything you chose is still here.",
         "errors.other": (
             "{count} answers need your attention; everything you chose is still here."
@@ -143,8 +170,38 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "comment.too_long": "Bitte halten Sie den Kommentar unter {max} Zeichen.",
         "submit": "Antworten senden",
         "submit.hint": (
-            "Sie können einmal pro Runde antworten. Gespeichert wird erst, wenn Sie auf Senden "
-            "drücken."
+            "Sie können einmal pro Runde antworten. Ihre erste Antwort meldet Ihren Link an; "
+            "gespeichert wird erst, wenn Sie auf Senden drücken, und bis dahin behält dieser "
+            "Browser Ihre Antworten."
+        ),
+        "ballot.unlinkable": (
+            "Unverknüpfbarer Stimmzettel: Bei Ihrer ersten Antwort erhält Ihr Browser eine "
+            "blinde Signatur für Ihre Gruppe und sendet Ihre Antworten getrennt damit, sodass "
+            "nicht einmal der Server sie Ihrem Link zuordnen kann."
+        ),
+        "ballot.fingerprint": "Stimmzettel-Schlüssel Ihrer Gruppe: {fingerprint}",
+        "ballot.keys_link": "Alle Schlüssel dieser Runde",
+        "ballot.nojs": (
+            "JavaScript ist aus, daher prüft der Server Ihren Link und erhält Ihre Antworten in "
+            "derselben Anfrage. Sie werden trotzdem getrennt und gemischt gespeichert, aber wer "
+            "den Server betreibt, könnte sie zuordnen. Schalten Sie JavaScript für einen "
+            "unverknüpfbaren Stimmzettel ein."
+        ),
+        "ballot.nojs_refused": (
+            "Diese Befragung nimmt nur unverknüpfbare Stimmzettel an, die JavaScript brauchen. "
+            "Bitte schalten Sie JavaScript ein und laden Sie die Seite neu; nichts wurde "
+            "gespeichert und Ihr Link funktioniert noch."
+        ),
+        "ballot.network": (
+            "Ihre Antworten konnten nicht gesendet werden. Alles, was Sie gewählt haben, ist "
+            "noch da, und Ihr Link bleibt erhalten; bitte senden Sie noch einmal."
+        ),
+        "ballot.resumed": (
+            "Ihre früheren Antworten sind wieder da; senden Sie, wenn Sie so weit sind."
+        ),
+        "ballot.links_exported": (
+            "Hinweis: Die Links dieser Runde wurden am {date} von {role} für einen Serienbrief "
+            "exportiert."
         ),
         "errors.one": (
             "1 Antwort braucht Ihre Aufmerksamkeit; alles, was Sie gewählt haben, ist noch da."

@@ -6,7 +6,9 @@ Invariants:
   the same id, so receivers can drop the duplicate and a file outbox overwrites its own file;
   the key keeps roster ids out of headers that other mail servers see.
 - A strict round's reminder carries no survey link (its link secret is gone); every other
-  invitation or reminder carries the person's link and its fallback form.
+  invitation or reminder carries the person's link, with the code in the fragment, and the
+  fallback for mail clients that drop fragments: the survey page's address and the code to
+  type into it. No message puts a code in a URL path (proxies and servers log paths).
 - The HTML part escapes everything it is given; the text part is never parsed as markup.
   Neither part loads anything remote (no images, no tracking, no rewritten links).
 - Every failure to build or send a message is a :class:`MailError`.
@@ -59,7 +61,8 @@ class MailKind(enum.StrEnum):
 class MailContext:
     """Everything an invitation or reminder says, for one person.
 
-    ``link`` and ``fallback_link`` are ``None`` only in a strict round's reminder.
+    ``link`` is ``<base>/s/<round>#<code>``; ``entry_url`` is ``<base>/s/<round>``, where the
+    person can type ``code`` instead. All three are ``None`` only in a strict round's reminder.
     """
 
     program_name: str
@@ -68,7 +71,8 @@ class MailContext:
     k: int
     comment_k: int
     link: str | None
-    fallback_link: str | None
+    entry_url: str | None
+    code: str | None
     privacy_url: str
     strict: bool
     name: str = ""
@@ -135,7 +139,10 @@ def build_message(
     msg_id: str,
 ) -> EmailMessage:
     """Return the invitation or reminder for one person, as text with an HTML alternative."""
-    has_link = ctx.link is not None and ctx.fallback_link is not None
+    given = {value is not None for value in (ctx.link, ctx.entry_url, ctx.code)}
+    if len(given) > 1:
+        raise ValueError("a message carries its link, entry page and code together, or none")
+    has_link = given == {True}
     if has_link == (kind is MailKind.REMINDER and ctx.strict):
         raise ValueError(
             "a strict round's reminder must carry no link, and every other message one link"
@@ -147,7 +154,8 @@ def build_message(
         "k": ctx.k,
         "comment_k": ctx.comment_k,
         "link": ctx.link,
-        "fallback_link": ctx.fallback_link,
+        "entry_url": ctx.entry_url,
+        "code": ctx.code,
         "privacy_url": ctx.privacy_url,
         "strict": ctx.strict,
         "name": _one_line(ctx.name),

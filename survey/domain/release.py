@@ -2,7 +2,9 @@
 
 Invariant: the manifest is the only thing any page, chart or export reads. It holds figures
 only for cells that disclosure control allows, and for a hidden cell it holds no number at all
-(not n, not a rate), so a hidden cell reads the same for 0 and for 1..k-1 respondents.
+(not n, not a rate), so a hidden cell reads the same for 0 and for 1..k-1 respondents. Every
+hidden cell carries the same neutral reason, and a cell whose respondents all answered alike
+carries a coded index instead of a mean and interval (see ``disclosure.UNIFORM_TEXT``).
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class ReleaseInput:
     comments: Sequence[tuple[int, str]] = ()
     roster_names: Sequence[str] = ()
     churn: Mapping[int, int] = field(default_factory=dict)
+    # Sealed rows that failed to open and were set aside by an explicit quarantine.
+    quarantined: int = 0
 
 
 def atom_id(unit_id: int, band: str) -> str:
@@ -119,7 +123,8 @@ def build_manifest(
             "depth": _depth(parents, uid),
             "eligible": eligible.get(uid, 0),
             "shown": vis.shown,
-            "reason": vis.reason,
+            # One neutral wording: the internal reason (vis.reason) would bound the size.
+            "reason": "" if vis.shown else disclosure.HIDDEN_TEXT,
             "themes": {},
         }
         if vis.shown:
@@ -127,9 +132,10 @@ def build_manifest(
             row["n"] = vis.n
             row["participation_pct"] = round(100.0 * vis.n / max(eligible.get(uid, 0), vis.n), 1)
             for theme in themes:
-                summary = scoring.summarise(s[theme.key] for s in mine if theme.key in s)
+                found = [s[theme.key] for s in mine if theme.key in s]
+                summary = scoring.summarise(found)
                 if summary is not None and summary.n >= data.k:
-                    row["themes"][theme.key] = _cell(summary, detailed[uid].shown)
+                    row["themes"][theme.key] = _cell(summary, found, detailed[uid].shown)
         unit_rows.append(row)
 
     atom_counts = Counter(atom_id(a.unit_id, a.band) for a in data.answers)
@@ -178,6 +184,7 @@ def build_manifest(
         },
         "k": data.k,
         "comment_k": data.comment_k,
+        "quarantined": data.quarantined,
         "themes": [{"key": t.key, "label": t.label} for t in themes],
         "participation": {
             "org_pct_rounded": _round_to(org_rate, PARTICIPATION_ROUNDING)
@@ -332,24 +339,19 @@ def _attributes(
             "path": units[str(unit)]["path"],
             "band": band,
             "shown": name in kept,
-            "reason": "" if name in kept else _public_reason(rejected.get(name, "")),
+            "reason": "" if name in kept else disclosure.HIDDEN_TEXT,
             "themes": {},
         }
         if name in kept:
             scored = [person_scores[i][1] for i in within[unit] if data.answers[i].band == band]
             row["n"] = len(scored)
             for theme in themes:
-                summary = scoring.summarise(s[theme.key] for s in scored if theme.key in s)
+                found = [s[theme.key] for s in scored if theme.key in s]
+                summary = scoring.summarise(found)
                 if summary is not None and summary.n >= data.k:
-                    row["themes"][theme.key] = _cell(summary, False)
+                    row["themes"][theme.key] = _cell(summary, found, False)
         rows.append(row)
     return rows, [definitions[name] for name in kept], mode, blocks
-
-
-def _public_reason(reason: str) -> str:
-    if reason == audit.REASON_FEWER_THAN_K:
-        return disclosure.REASON_SMALL
-    return disclosure.REASON_REMAINDER
 
 
 def _regions(
@@ -435,14 +437,21 @@ def _add_distributions(
         answers = [data.answers[i] for i in within[row["id"]]]
         row["scale_quality"] = _scale_quality(data, answers)
         dist: dict[str, list[int]] = {}
+        coded: dict[str, dict[str, Any]] = {}
         for item in items:
             low, high = item.bounds
             tally = [0] * (high - low + 1)
             for answer in answers:
                 if item.key in answer.answers:
                     tally[answer.answers[item.key] - low] += 1
-            dist[item.key] = tally
+            answered = [v for v, count in enumerate(tally) if count]
+            if answered and disclosure.is_uniform(answered[-1] - answered[0]):
+                # The tally would give every answer: publish how many answered, and why not how.
+                coded[item.key] = {"n": sum(tally), "coded": disclosure.UNIFORM_TEXT}
+            else:
+                dist[item.key] = tally
         row["distributions"] = dist
+        row["distributions_coded"] = coded
 
 
 def _scale_quality(
@@ -472,8 +481,28 @@ def _scale_quality(
     return out
 
 
-def _cell(summary: scoring.Summary, exact: bool) -> dict[str, Any]:
-    """Return a published cell; ``exact`` marks cells safe for exact shares and distributions."""
+def _cell(
+    summary: scoring.Summary, scores: Sequence[scoring.ThemeScore], exact: bool
+) -> dict[str, Any]:
+    """Return a published cell; ``exact`` marks cells safe for exact shares and distributions.
+
+    A uniform cell (every answer within ``UNIFORM_MAX_STEPS`` of every other) publishes no
+    mean, spread or interval, which would give each member's answer, but ``mean_text``, a
+    coded index, and ``coded``, the reason; its favourable share is coded too.
+    """
+    if disclosure.is_uniform(scoring.spread_steps(scores)):
+        low, high = scoring.index_bounds(scores[0].theme)
+        return {
+            "n": summary.n,
+            "mean": None,
+            "mean_text": disclosure.coded_index(summary.mean, low, high),
+            "coded": disclosure.UNIFORM_TEXT,
+            "favourable_pct": None,
+            "favourable_text": disclosure.published_share(summary.favourable_pct, False),
+            "sd": None,
+            "ci_low": None,
+            "ci_high": None,
+        }
     return {
         "n": summary.n,
         "mean": round(summary.mean, 1),

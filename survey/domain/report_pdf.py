@@ -22,7 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from . import charts
-from .reporting import Report, ReportTrend
+from .disclosure import ABSENT_TEXT, HIDDEN_TEXT, UNIFORM_TEXT
+from .reporting import Report, ReportTrend, trend_point
 
 PAGE_PORTRAIT = (8.27, 11.69)  # A4, inches
 PAGE_LANDSCAPE = (11.69, 8.27)
@@ -131,8 +132,9 @@ def _overview_pages(report: Report) -> list[Figure]:
     flow.write(
         "Indices run from 0 to 100 (eNPS from −100 to +100), higher is healthier. A change is "
         "called clear when it is larger than 1.96 × the combined standard error of the two "
-        "measurements. Hidden cells had too few responses to show, or were hidden so that a "
-        "smaller group cannot be worked out by subtraction.",
+        f"measurements. A cell without a figure is {HIDDEN_TEXT}; where {UNIFORM_TEXT}, "
+        "the index is coded (for example ≥ 90) instead of exact; a unit created later reads "
+        f"{ABSENT_TEXT!r} in earlier rounds.",
         NOTE_SIZE,
     )
     return flow.pages
@@ -145,8 +147,7 @@ def _signed(value: float) -> str:
 
 def _series(trend: ReportTrend) -> charts.TrendSeries:
     points = tuple(
-        charts.TrendPoint(tick, row.mean, row.ci_low, row.ci_high)
-        for tick, row in zip(trend.ticks, trend.rows, strict=True)
+        trend_point(tick, row) for tick, row in zip(trend.ticks, trend.rows, strict=True)
     )
     return charts.TrendSeries(
         title=trend.theme_label,
@@ -223,8 +224,9 @@ def _trend_pages(report: Report) -> list[Figure]:
             fig.text(
                 MARGIN / PAGE_PORTRAIT[0],
                 MARGIN / 2 / PAGE_PORTRAIT[1],
-                "Line: mean index; band: 95 % interval; hatched: hidden round (too few "
-                "responses);\ndashed: an event marked by HR. eNPS panels run from −100 to +100.",
+                f"Line: mean index; band: 95 % interval; hatched: {HIDDEN_TEXT}, or labelled "
+                "with a coded index or why there is no figure;\ndashed: an event marked by HR. "
+                "eNPS panels run from −100 to +100.",
                 fontsize=NOTE_SIZE,
                 color=charts.MUTED_TEXT_COLOUR,
                 parse_math=False,

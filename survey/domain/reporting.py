@@ -3,9 +3,10 @@ comments and the printable report's contents.
 
 Invariant: everything here is computed from manifests alone (plus question texts and
 HR-written events and actions, which are not results), and a cell the manifest hides becomes
-``None`` (a gap), never a number. Every figure is read through :func:`_cell`, which returns
-nothing for a hidden unit or a theme the manifest did not publish; a comparison or a movement
-needs two published cells.
+``None`` (a gap), never a number; so does a uniform cell's mean, which keeps only its coded
+index as text. A unit missing from a round's snapshot is marked absent, not hidden. Every
+figure is read through :func:`_cell`, which returns nothing for a hidden unit or a theme the
+manifest did not publish; a comparison or a movement needs two exact published cells.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import datetime as dt
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from .disclosure import ABSENT_TEXT, HIDDEN_TEXT
 from .questions import LIKERT_LABELS, NPS_MAX, NPS_MIN, Item
+from .scoring import index_bounds
 
 if TYPE_CHECKING:  # charts imports matplotlib; pages that only read tables must not
-    from .charts import TrendSeries
+    from .charts import TrendPoint, TrendSeries
 
 Manifest = Mapping[str, Any]
 
@@ -69,6 +72,20 @@ class TrendRow:
     favourable: str
     ci_low: float | None
     ci_high: float | None
+    coded_index: str = ""  # a uniform cell: its coded index ("≥ 90"), and why it is coded
+    coded: str = ""
+    absent: bool = False  # the unit was not in this round's snapshot
+
+    @property
+    def status_text(self) -> str:
+        """Return why the row has no exact figure ("" when it has one)."""
+        if self.absent:
+            return ABSENT_TEXT
+        if not self.shown:
+            return HIDDEN_TEXT
+        if self.coded:
+            return f"{self.coded_index} ({self.coded})"
+        return ""
 
 
 @dataclass(frozen=True)
@@ -90,9 +107,8 @@ class Event:
 
 def theme_scale(theme: str) -> tuple[float, float, str]:
     """Return the y range and axis label for a theme's index."""
-    if theme == ENPS:
-        return (-100.0, 100.0, "eNPS (-100 to 100)")
-    return (0.0, 100.0, "Index (0-100)")
+    low, high = index_bounds(theme)
+    return (low, high, "eNPS (-100 to 100)" if theme == ENPS else "Index (0-100)")
 
 
 def _unit(manifest: Manifest, unit_id: int) -> Mapping[str, Any] | None:
@@ -135,7 +151,18 @@ def _row(manifest: Manifest, unit: Mapping[str, Any] | None, theme: str) -> Tren
         favourable=cell["favourable_text"] if cell else "",
         ci_low=cell["ci_low"] if cell else None,
         ci_high=cell["ci_high"] if cell else None,
+        coded_index=str(cell.get("mean_text", "")) if cell else "",
+        coded=str(cell.get("coded", "")) if cell else "",
+        absent=unit is None,
     )
+
+
+def trend_point(tick: str, row: TrendRow) -> TrendPoint:
+    """Return a row as a chart point: a gap labelled with its coded index, "absent" or hidden."""
+    from .charts import TrendPoint
+
+    note = ABSENT_TEXT if row.absent else row.coded_index
+    return TrendPoint(tick, row.mean, row.ci_low, row.ci_high, note)
 
 
 def trend_rows(manifests: Sequence[Manifest], unit_id: int, theme: str) -> list[TrendRow]:
@@ -167,12 +194,12 @@ def trend_series(
     reference: float | None = None,
 ) -> TrendSeries:
     """Return the chart input for one unit and theme over all released rounds."""
-    from .charts import TrendPoint, TrendSeries
+    from .charts import TrendSeries
 
     low, high, label = theme_scale(theme)
     measured = [m for m in manifests if asked(m, theme)]
     points = tuple(
-        TrendPoint(_tick(m), row.mean, row.ci_low, row.ci_high)
+        trend_point(_tick(m), row)
         for m, row in zip(measured, trend_rows(manifests, unit_id, theme), strict=True)
     )
     return TrendSeries(
@@ -261,6 +288,7 @@ class BandRow:
     shown: bool
     n: int | None
     means: dict[str, float]
+    coded: dict[str, str] = field(default_factory=dict)  # theme -> coded index of a uniform cell
 
 
 def band_rows(manifest: Manifest, unit_id: int) -> list[BandRow]:
@@ -274,7 +302,18 @@ def band_rows(manifest: Manifest, unit_id: int) -> list[BandRow]:
                 band=cell["band"],
                 shown=cell["shown"],
                 n=cell.get("n") if cell["shown"] else None,
-                means={k: v["mean"] for k, v in cell["themes"].items()} if cell["shown"] else {},
+                means={
+                    k: v["mean"] for k, v in cell["themes"].items() if v["mean"] is not None
+                }
+                if cell["shown"]
+                else {},
+                coded={
+                    k: str(v["mean_text"])
+                    for k, v in cell["themes"].items()
+                    if v["mean"] is None and "mean_text" in v
+                }
+                if cell["shown"]
+                else {},
             )
         )
     return rows
@@ -434,6 +473,18 @@ def headline(
     in_latest = measured[-1] is manifests[-1]
     change = change_between(previous, current) if previous else None
     when = current.round_label if in_latest else f"{current.round_label}, when it was last asked"
+    if current.coded:
+        return Headline(
+            theme,
+            label,
+            current,
+            previous,
+            None,
+            in_latest,
+            current.coded_index,
+            f"{label} is {current.coded_index} {_scale_words(theme)} in {when}: "
+            f"{current.coded}, so no exact figure is published.",
+        )
     if current.mean is None:
         return Headline(
             theme,
@@ -442,15 +493,15 @@ def headline(
             previous,
             None,
             in_latest,
-            "hidden",
-            f"{label} is hidden in {when}: too few responses to show.",
+            current.status_text,
+            f"{label} in {when}: {current.status_text}.",
         )
     value = format_index(theme, current.mean)
     sentence = f"{label} is {value} {_scale_words(theme)} in {when}"
     if previous is None:
         sentence += ", the first time it was measured."
     elif change is None:
-        sentence += f"; no comparison, because {previous.round_label} was hidden."
+        sentence += f"; no comparison with {previous.round_label}: {previous.status_text}."
     else:
         before = format_index(theme, previous.mean or 0.0)
         sentence += (
@@ -534,8 +585,7 @@ def overview(
     pct = latest.get("participation", {}).get("org_pct_rounded")
     if pct is None:
         taking_part = (
-            f"Participation is not published for {latest['round']['label']}: the organisation "
-            "as a whole had too few responses."
+            f"Participation is not published for {latest['round']['label']}: {HIDDEN_TEXT}."
         )
     else:
         taking_part = (
@@ -574,16 +624,21 @@ class HeatmapColumn:
     key: str
     label: str
     org_value: float | None
+    org_text: str = ""  # the organisation's coded index when its cell is uniform
 
 
 @dataclass(frozen=True)
 class HeatmapCell:
-    """A published value and its difference from the organisation (None when not comparable)."""
+    """A published value and its difference from the organisation (None when not comparable).
 
-    value: float
+    A uniform cell has no value: ``value_text`` is its coded index and ``coded`` says why.
+    """
+
+    value: float | None
     difference: float | None
     value_text: str
     difference_text: str
+    coded: str = ""
 
 
 @dataclass(frozen=True)
@@ -622,13 +677,17 @@ class Heatmap:
             "title": self.title,
             "rows": tuple(r.label for r in rows),
             "columns": tuple(
-                c.label
+                (f"{c.label} (org {c.org_text})" if c.org_text else c.label)
                 if c.org_value is None
                 else f"{c.label} (org {format_index(c.key, c.org_value)})"
                 for c in self.columns
             ),
             "values": tuple(
                 tuple(None if c is None else c.difference for c in r.cells) for r in rows
+            ),
+            "notes": tuple(
+                tuple("" if c is None or c.value is not None else c.value_text for c in r.cells)
+                for r in rows
             ),
             "centre": 0.0,
             "span": self.span,
@@ -646,8 +705,9 @@ def heatmap(manifest: Manifest, scope: int | None = None, max_depth: int | None 
     columns: list[HeatmapColumn] = []
     for theme in manifest["themes"]:
         org_cell = _cell(root, theme["key"])
-        org_value = None if org_cell is None else float(org_cell["mean"])
-        columns.append(HeatmapColumn(theme["key"], theme["label"], org_value))
+        org_value = None if org_cell is None or org_cell["mean"] is None else org_cell["mean"]
+        org_text = "" if org_cell is None else str(org_cell.get("mean_text", ""))
+        columns.append(HeatmapColumn(theme["key"], theme["label"], org_value, org_text))
     rows = []
     for unit in sorted(units, key=lambda u: u["path"]):
         if unit["id"] not in wanted or (max_depth is not None and unit["depth"] > max_depth):
@@ -657,6 +717,9 @@ def heatmap(manifest: Manifest, scope: int | None = None, max_depth: int | None 
             cell = _cell(unit, column.key)
             if cell is None:
                 cells.append(None)
+                continue
+            if cell["mean"] is None:
+                cells.append(HeatmapCell(None, None, str(cell["mean_text"]), "", str(cell["coded"])))
                 continue
             value = float(cell["mean"])
             diff = None if column.org_value is None else round(value - column.org_value, 1)
@@ -720,6 +783,7 @@ def describe_heatmap(data: Heatmap) -> str:
         return f"{data.title}: no units or themes to show."
     total = len(rows) * len(data.columns)
     hidden = sum(1 for r in rows for c in r.cells if c is None)
+    coded = [c.coded for r in rows for c in r.cells if c is not None and c.coded]
     diffs = [
         (c.difference, col, r.label)
         for r in rows
@@ -731,8 +795,10 @@ def describe_heatmap(data: Heatmap) -> str:
         f"value minus the organisation's ({len(rows) * len(data.columns)} cells)."
     ]
     if hidden:
+        sentences.append(f"{hidden} of {total} cells are {HIDDEN_TEXT}.")
+    if coded:
         sentences.append(
-            f"{hidden} of {total} cells are hidden because there were too few responses."
+            f"{len(coded)} of {total} cells show a coded index, not an exact one: {coded[0]}."
         )
     if diffs:
         top = max(diffs, key=lambda d: (d[0], d[2]))
@@ -777,6 +843,7 @@ class ItemDistribution:
     n: int
     segments: tuple[Segment, ...]
     sentence: str
+    coded: str = ""  # a uniform item: its answers are not published, and this says why
 
 
 @dataclass(frozen=True)
@@ -841,8 +908,26 @@ def distributions(
     if unit is None or not unit["shown"]:
         return []
     published = unit.get("distributions") or {}
+    coded = unit.get("distributions_coded") or {}
     out = []
     for item in items:
+        if item.key in coded:
+            why = str(coded[item.key]["coded"])
+            n = int(coded[item.key]["n"])
+            out.append(
+                ItemDistribution(
+                    item.key,
+                    item.text,
+                    item.theme,
+                    item.scale,
+                    item.reverse,
+                    n,
+                    (),
+                    f"{n} answers, {why}: how they answered is not published.",
+                    why,
+                )
+            )
+            continue
         counts = published.get(item.key)
         if not counts or sum(counts) == 0:
             continue

@@ -123,6 +123,11 @@ def t_quantile(df: int) -> float:
     return _T95.get(df, _Z95) if df >= 1 else math.inf
 
 
+def index_bounds(theme: str) -> tuple[float, float]:
+    """Return the lowest and highest value a group's index on ``theme`` can take."""
+    return (-100.0, 100.0) if theme == "enps" else (0.0, 100.0)
+
+
 def summarise(scores: Iterable[ThemeScore]) -> Summary | None:
     """Return n, mean, favourable share, spread and a 95 % interval, or None for no scores.
 
@@ -141,7 +146,7 @@ def summarise(scores: Iterable[ThemeScore]) -> Summary | None:
     mean = sum(values) / n
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
     half = t_quantile(n - 1) * sd / math.sqrt(n) if n > 1 else math.inf
-    low, high = (-100.0, 100.0) if is_nps else (0.0, 100.0)
+    low, high = index_bounds(scores[0].theme)
     favourable = 100.0 * sum(1 for s in scores if s.favourable) / n
     return Summary(
         n=n,
@@ -151,6 +156,26 @@ def summarise(scores: Iterable[ThemeScore]) -> Summary | None:
         ci_low=max(low, mean - half),
         ci_high=min(high, mean + half),
     )
+
+
+INDEX_STEP = 100 / (LIKERT_MAX - LIKERT_MIN)  # one answer step on the 0..100 theme index
+
+
+def spread_steps(scores: Iterable[ThemeScore]) -> float:
+    """Return how many answer steps apart a group's most distant scores on one theme are.
+
+    Likert themes count steps of the answer scale on the theme index (``INDEX_STEP`` points);
+    eNPS counts steps of the 0..10 rating, and a group whose members all fall in one eNPS
+    category (all promoters, passives or detractors) has spread 0 in what eNPS publishes.
+    """
+    scores = list(scores)
+    if not scores:
+        return 0.0
+    values = [s.value for s in scores]
+    if scores[0].theme == "enps":
+        categories = {(s.favourable, s.detractor) for s in scores}
+        return 0.0 if len(categories) == 1 else max(values) - min(values)
+    return (max(values) - min(values)) / INDEX_STEP
 
 
 ALPHA_INTERPRETABLE = 0.6  # below this a scale's items do not hang together well enough

@@ -287,6 +287,11 @@ def _is_loopback(host: str) -> bool:
 def mailer_from_config(config: Mapping[str, Any]) -> FileOutbox | SmtpMailer:
     """Return the mailer the configuration asks for (``MAIL_BACKEND``: file or smtp)."""
     backend = config["MAIL_BACKEND"]
+    if not backend:
+        raise MailError(
+            "No mail is set up: set MAIL_BACKEND to 'smtp', with SMTP_HOST and MAIL_FROM "
+            "(or, for a trial, CANDOR_ENV=development, which writes messages to a file outbox)."
+        )
     if backend == "file":
         return FileOutbox(str(config["MAIL_OUTBOX_DIR"]))
     if backend != "smtp":
@@ -457,7 +462,8 @@ def send_round_mail(
                 base,
                 name=row.name,
                 link=link.url if link else None,
-                fallback_link=link.fallback_url if link else None,
+                entry_url=link.entry_url if link else None,
+                code=link.code if link else None,
             )
             try:
                 message = build_message(
@@ -525,7 +531,8 @@ def _context(rnd: Round, public_url: str) -> MailContext:
         k=rnd.k or rnd.program.k,
         comment_k=rnd.comment_k or rnd.program.comment_k,
         link=None,
-        fallback_link=None,
+        entry_url=None,
+        code=None,
         privacy_url=public_url.rstrip("/") + "/privacy",
         strict=rnd.program.strict_links,
     )

@@ -38,6 +38,7 @@ class ProgramSettings:
     rotation_every: int = 3
     first_open_on: dt.date | None = None
     strict_links: bool = False
+    unlinkable_required: bool = False
     active: bool = True
 
 
@@ -108,6 +109,7 @@ def save_program(session: Session, program: Program | None, settings: ProgramSet
     target.rotation_every = settings.rotation_every
     target.first_open_on = settings.first_open_on
     target.strict_links = settings.strict_links
+    target.unlinkable_required = settings.unlinkable_required
     target.active = settings.active
     if program is None:
         session.add(target)

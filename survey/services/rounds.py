@@ -21,6 +21,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..domain import crypto, disclosure, rotation
 from ..domain.crypto import CryptoError
 from ..domain.disclosure import DisclosureError
@@ -35,6 +36,7 @@ from ..domain.release import (
 )
 from ..models import (
     AuditEvent,
+    CheckIn,
     Comment,
     Invitation,
     ParticipationSnapshot,
@@ -44,8 +46,10 @@ from ..models import (
     Response,
     Round,
     RoundStatus,
+    User,
 )
-from . import banks, org
+from . import ballotkeys, banks, mixing, org
+from . import quarantine as quarantine_rows
 
 
 class RoundError(RuntimeError):
@@ -54,13 +58,19 @@ class RoundError(RuntimeError):
 
 @dataclass(frozen=True)
 class Link:
-    """One person's invitation link for an open round (never stored)."""
+    """One person's invitation link for an open round (never stored).
+
+    ``url`` carries the code in the fragment (``/s/<round>#<code>``), which browsers never
+    send to a server; ``entry_url`` is the survey page where the code can be typed instead,
+    for mail clients that drop fragments. No link ever puts the code in a path.
+    """
 
     person_id: int
     email: str
     name: str
     url: str
-    fallback_url: str
+    code: str
+    entry_url: str
 
 
 def key_label(round_id: int, what: str) -> bytes:
@@ -113,26 +123,36 @@ def open_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> int:
         raise RoundError("the roster has nobody to invite.")
     rnd.k, rnd.comment_k = program.k, program.comment_k
     rnd.items = banks.freeze(bank, asked)
-    rnd.snapshot = snapshot
     keys = crypto.new_round_keys(kek, key_label(rnd.id, "private"))
     rnd.public_key, rnd.wrapped_private_key = keys.public, keys.wrapped_private
+    key_ids = ballotkeys.create_keys(session, rnd.id, [labels[p.id] for p in people], kek)
+    # Which ballot key each person's code names: roster facts (unit and band), never answers.
+    rnd.snapshot = {**snapshot, "person_keys": {str(p.id): key_ids[labels[p.id]] for p in people}}
     secret = crypto.new_token().encode()
     rnd.wrapped_token_secret = crypto.wrap(secret, kek, key_label(rnd.id, "tokens"))
-    invitations = [
-        Invitation(
-            token_hash=crypto.token_hash(crypto.derive_token(secret, str(p.id))),
-            round_id=rnd.id,
-            unit_id=labels[p.id][0],
-            band=labels[p.id][1],
+    invitations = []
+    for p in people:
+        key_id = key_ids[labels[p.id]]
+        invitations.append(
+            Invitation(
+                token_hash=crypto.token_hash(access_code(secret, p.id, key_id)),
+                round_id=rnd.id,
+                unit_id=labels[p.id][0],
+                band=labels[p.id][1],
+                key_id=key_id,
+            )
         )
-        for p in people
-    ]
     random.SystemRandom().shuffle(invitations)  # physical order must not follow the roster
     session.add_all(invitations)
     rnd.status = RoundStatus.OPEN
     rnd.opens_on = today
     session.flush()
     return len(invitations)
+
+
+def access_code(secret: bytes, person_id: int, key_id: int) -> str:
+    """Return one person's access code: their ballot key's number and their derived token."""
+    return f"{key_id}.{crypto.derive_token(secret, str(person_id))}"
 
 
 def invitation_links(session: Session, rnd: Round, kek: bytes, public_url: str) -> list[Link]:
@@ -147,45 +167,58 @@ def invitation_links(session: Session, rnd: Round, kek: bytes, public_url: str) 
         )
     secret = crypto.unwrap(rnd.wrapped_token_secret, kek, key_label(rnd.id, "tokens"))
     ids = rnd.snapshot["people"]
+    person_keys = rnd.snapshot["person_keys"]
     people = session.scalars(select(Person).where(Person.id.in_(ids)).order_by(Person.id))
-    base = public_url.rstrip("/")
+    entry = f"{public_url.rstrip('/')}/s/{rnd.id}"
     links = []
     for person in people:
-        token = crypto.derive_token(secret, str(person.id))
-        links.append(
-            Link(
-                person.id,
-                person.email,
-                person.name,
-                f"{base}/s/{rnd.id}#{token}",
-                f"{base}/s/{rnd.id}/{token}",
-            )
-        )
+        code = access_code(secret, person.id, int(person_keys[str(person.id)]))
+        links.append(Link(person.id, person.email, person.name, f"{entry}#{code}", code, entry))
     return links
 
 
-def close_round(session: Session, rnd: Round, today: dt.date) -> None:
-    """Stop accepting answers, destroy the link secret and every unused invitation."""
+def close_round(
+    session: Session, rnd: Round, today: dt.date, now: dt.datetime | None = None
+) -> None:
+    """Stop accepting answers: mix the last ballots into storage, destroy the link secret,
+    the ballot signing keys and every unused invitation. The caller commits, then calls
+    :func:`scrub_storage` so no old page or log frame keeps what was destroyed."""
     _lock(session, rnd)
     if rnd.status is not RoundStatus.OPEN:
         raise RoundError(f"round {rnd.id} is {rnd.status.value}, not open.")
+    mixing.mix(session, rnd.id, now or clock.utcnow())
     rnd.status = RoundStatus.CLOSED
     rnd.closes_on = today
     rnd.wrapped_token_secret = None
+    ballotkeys.destroy_private_keys(session, rnd.id)
     session.execute(delete(Invitation).where(Invitation.round_id == rnd.id))
+    session.execute(delete(CheckIn).where(CheckIn.round_id == rnd.id))
     session.flush()
 
 
+# Steps after which the caller runs :func:`scrub_storage` (they mix or destroy something).
+SCRUBBING_STEPS = ("close", "release")
 # Everything a round step can refuse with, each carrying a sentence for the operator.
 REFUSALS = (RoundError, ReleaseError, CryptoError, DisclosureError, BankError)
 
 
-def advance(session: Session, rnd: Round, step: str, kek: bytes, today: dt.date) -> str:
+def advance(
+    session: Session,
+    rnd: Round,
+    step: str,
+    kek: bytes,
+    today: dt.date,
+    *,
+    quarantine: bool = False,
+) -> str:
     """Move a round on by one step ("open", "close" or "release") and say what happened.
 
     The one place the admin page, the ``candor round`` commands and the tick go through;
     it raises one of :data:`REFUSALS`. The caller commits, then (after a release) calls
     :func:`scrub_storage`.
+
+    :param quarantine: release without the sealed rows that fail to open (see
+        :func:`release_round`); only an operator's explicit ``--quarantine`` sets it.
     """
     if step == "open":
         count = open_round(session, rnd, kek, today)
@@ -194,12 +227,16 @@ def advance(session: Session, rnd: Round, step: str, kek: bytes, today: dt.date)
         close_round(session, rnd, today)
         return f"{rnd.label} is closed; its unused links and link secret are destroyed."
     if step == "release":
-        release = release_round(session, rnd, kek, today)
+        release = release_round(session, rnd, kek, today, quarantine=quarantine)
         units = release.manifest["units"]
         shown = sum(1 for u in units if u["shown"])
+        set_aside = release.manifest.get("quarantined", 0)
+        aside = (
+            f" {set_aside} sealed row(s) that failed to open were set aside." if set_aside else ""
+        )
         return (
             f"{rnd.label} is released: {shown} of {len(units)} units published; "
-            "the disclosure audit passed."
+            f"the disclosure audit passed.{aside}"
         )
     raise RoundError(f"unknown step {step!r}: use open, close or release.")
 
@@ -222,27 +259,47 @@ def _churn(session: Session, rnd: Round) -> dict[int, int]:
     return {unit: abs(now[unit] - before[unit]) for unit in now if unit in before}
 
 
-def release_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> Release:
-    """Open the round's answers once, decide what may be published and store the manifest."""
+def release_round(
+    session: Session, rnd: Round, kek: bytes, today: dt.date, *, quarantine: bool = False
+) -> Release:
+    """Open the round's answers once, decide what may be published and store the manifest.
+
+    A sealed row that fails to open is never dropped silently: the release stops with a
+    :class:`RoundError` naming how many rows failed and which labels they claim, unless
+    ``quarantine`` is set, in which case they are left out, moved aside still sealed, and
+    counted in the manifest.
+    """
     _lock(session, rnd)
     if rnd.status is not RoundStatus.CLOSED:
         raise RoundError(f"round {rnd.id} is {rnd.status.value}; only a closed round is released.")
     if rnd.snapshot is None or rnd.items is None or rnd.wrapped_private_key is None:
         raise RoundError(f"round {rnd.id} was never opened properly.")
     private = crypto.unwrap_private_key(rnd.wrapped_private_key, kek, key_label(rnd.id, "private"))
+    failed: list[quarantine_rows.FailedRow] = []
     answers = []
-    rows = list(session.scalars(select(Response).where(Response.round_id == rnd.id)))
-    for row in rows:
+    rows = []
+    for row in session.scalars(select(Response).where(Response.round_id == rnd.id)):
         info = crypto.context("response", rnd.id, row.unit_id, row.band)
-        payload = json.loads(crypto.open_sealed(row.sealed, private, info))
-        answers.append(OpenedAnswer(row.unit_id, row.band, payload["answers"]))
+        try:
+            opened = json.loads(crypto.open_sealed(row.sealed, private, info))["answers"]
+        except (CryptoError, ValueError, KeyError, TypeError):
+            failed.append(quarantine_rows.failed_response(row))
+            continue
+        answers.append(OpenedAnswer(row.unit_id, row.band, opened))
+        rows.append(row)
     comments = []
-    comment_rows = list(session.scalars(select(Comment).where(Comment.round_id == rnd.id)))
-    for c in comment_rows:
+    comment_rows = []
+    for c in session.scalars(select(Comment).where(Comment.round_id == rnd.id)):
         info = crypto.context("comment", rnd.id, c.unit_id, "")
-        comments.append(
-            (c.unit_id, json.loads(crypto.open_sealed(c.sealed, private, info))["text"])
-        )
+        try:
+            text = json.loads(crypto.open_sealed(c.sealed, private, info))["text"]
+        except (CryptoError, ValueError, KeyError, TypeError):
+            failed.append(quarantine_rows.failed_comment(c))
+            continue
+        comments.append((c.unit_id, text))
+        comment_rows.append(c)
+    if failed and not quarantine:
+        raise RoundError(quarantine_rows.refusal(rnd.id, failed, rnd.snapshot))
     names = list(session.scalars(select(Person.name).where(Person.name != "")))
     data = ReleaseInput(
         round_id=rnd.id,
@@ -259,12 +316,14 @@ def release_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> R
         comments=comments,
         roster_names=names,
         churn=_churn(session, rnd),
+        quarantined=len(failed),
     )
     manifest = build_manifest(data)
     release = Release(
         round_id=rnd.id, released_on=today, manifest=manifest, digest=digest(manifest)
     )
     session.add(release)
+    quarantine_rows.set_aside(session, rnd.id, failed)
     rnd.status = RoundStatus.RELEASED
     if session.get_bind().dialect.name == "postgresql":
         _rewrite_in_random_order(session, rows)
@@ -407,6 +466,7 @@ def export_links_once(
             f"the links of {rnd.label} were already exported by {done.actor} on "
             f"{done.at:%Y-%m-%d %H:%M} UTC; they are shown only once."
         )
+    refuse_links_if_unlinkable(rnd)
     links = invitation_links(session, rnd, kek, public_url)
     session.add(AuditEvent(at=now, actor=actor, action=LINKS_EXPORTED, detail=detail))
     forget_secret_if_strict(rnd)
@@ -414,20 +474,55 @@ def export_links_once(
     return links
 
 
+def refuse_links_if_unlinkable(rnd: Round) -> None:
+    """Refuse to hand out links of a programme that requires unlinkable ballots.
+
+    Whoever holds other people's links can answer for all members of a group but one and
+    subtract; such a programme sends links only by email.
+    """
+    if rnd.program.unlinkable_required:
+        raise RoundError(
+            f"{rnd.program.name} requires unlinkable ballots, so its links are only sent by "
+            "email, never exported or printed."
+        )
+
+
+@dataclass(frozen=True)
+class LinksHandedOut:
+    """That a round's links left Candor other than by email: when, and by which role."""
+
+    at: dt.datetime
+    role: str
+
+
+def links_handed_out(session: Session, round_id: int) -> list[LinksHandedOut]:
+    """Return every export or printing of a round's links, oldest first (for the survey page
+    and the round's privacy manifest)."""
+    events = session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.action.in_((LINKS_EXPORTED, LINKS_PRINTED)),
+            AuditEvent.detail == f"round={round_id}",
+        )
+        .order_by(AuditEvent.at)
+    )
+    found = []
+    for event in events:
+        role = session.scalar(select(User.role).where(User.email == event.actor))
+        found.append(
+            LinksHandedOut(event.at, f"an {role.value} account" if role else "the operator")
+        )
+    return found
+
+
 def record(session: Session, actor: str, action: str, detail: str, now: dt.datetime) -> None:
     """Record a staff action in the audit trail (never anything about a respondent)."""
     session.add(AuditEvent(at=now, actor=actor, action=action, detail=detail))
 
 
-def scrub_storage(engine: Engine) -> None:
-    """After a release, let PostgreSQL reclaim dead row versions of answers and links.
+def scrub_storage(engine: Engine) -> bool:
+    """After a step that mixed or destroyed something, make storage forget old versions.
 
-    The release rewrote the round's responses in random order; VACUUM removes the old row
-    versions (and those of consumed invitations) so no page still holds them in arrival
-    order. SQLite needs nothing: its anonymous tables are ordered by random key and
-    ``secure_delete`` zeroes freed content.
+    See :func:`survey.services.mixing.scrub`; returns whether it fully did.
     """
-    if engine.dialect.name != "postgresql":
-        return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM responses, invitations, comments")
+    return mixing.scrub(engine)

@@ -1,13 +1,28 @@
-"""Accepting an answer: one link, one response, in one transaction.
+"""Accepting answers in two unlinkable steps: check-in, then ballot (RFC 9474).
 
-Invariants: looking at a link never changes anything; a valid submission deletes the
-invitation (checking that this call deleted it) and stores the sealed response in the same
-transaction, so concurrent submissions of one link store exactly one response, and a failed
-submission leaves the link usable. Unknown, used and malformed links are indistinguishable.
+Invariants:
+- Looking at a link never changes anything. Unknown, used and malformed codes are one case.
+- **Check-in** consumes the invitation (``DELETE … RETURNING``: of concurrent check-ins of one
+  code exactly one succeeds) and returns a blind signature, made with the ballot key of the
+  invitation's storage label, over a message the server never sees. It keeps that blind
+  signature under the code's hash, so a check-in whose reply was lost can be repeated with the
+  same blinded message; a blinded message is uniformly random, so this says nothing about
+  the ballot.
+- **Ballot** carries answers, the unblinded message and its signature, and nothing that names
+  the invitation. It is accepted once: the message's hash goes into the spent set (unique), and
+  the sealed answers go into the inbox under the key's label, in one transaction. A second
+  ballot with the same message is refused like a forged one, unless it is the identical retry
+  of an accepted ballot, which is told so (only the holder of the message can ask).
+- Nothing a check-in writes and nothing a ballot writes share a key, a value or a transaction.
+
+Without JavaScript the server plays the browser's part (:func:`server_credential`): it sees the
+code and the answers in one request, which is weaker, and the survey page says so.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import unicodedata
@@ -16,16 +31,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..domain import crypto
+from ..domain import blindrsa, crypto
 from ..domain.questions import Bank, Item
 from ..domain.release import COMMENT_MAX_DEPTH
-from ..models import Comment, Invitation, Response, Round, RoundStatus
-from . import banks
+from ..models import CheckIn, InboxEntry, Invitation, Round, RoundStatus, SpentBallot
+from . import ballotkeys, banks, mixing
 
-TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+# An access code is "<key id>.<secret>": the key id names the storage label's ballot key (so
+# the browser can blind for it before checking in), the secret is 192 random-looking bits.
+TOKEN_PATTERN = re.compile(r"^[0-9]{1,6}\.[A-Za-z0-9_-]{20,64}$")
 COMMENT_MAX_CHARS = 2000
+MESSAGE_BYTES = blindrsa.PREFIX_BYTES + 32  # the randomising prefix and 32 random bytes
 
 
 class LinkUnusable(Exception):
@@ -36,6 +55,18 @@ class RoundNotOpen(Exception):
     """The round exists but is not accepting answers (not yet open, or closed)."""
 
 
+class BallotRefused(Exception):
+    """The ballot's credential is forged, for another label or round, or already spent."""
+
+
+class InvalidAnswers(ValueError):
+    """The answers do not fit the round's questions; ``errors`` maps field keys to reasons."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(", ".join(sorted(errors)))
+        self.errors = errors
+
+
 @dataclass(frozen=True)
 class Survey:
     """What the survey page needs: the round, its items and its bank."""
@@ -43,6 +74,15 @@ class Survey:
     round: Round
     bank: Bank
     items: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
+class Credential:
+    """An unblinded ballot credential: the key it is for, the message and its signature."""
+
+    key_id: int
+    message: bytes
+    signature: bytes
 
 
 def survey_for(session: Session, round_id: int) -> Survey:
@@ -56,14 +96,104 @@ def survey_for(session: Session, round_id: int) -> Survey:
     return Survey(rnd, bank, bank.items_for(tuple(rnd.items["asked"])))
 
 
-def check_token(session: Session, round_id: int, token: str) -> bool:
-    """Return whether ``token`` is an unused invitation to this round (reads only)."""
-    if not TOKEN_PATTERN.match(token):
-        return False
-    found = session.scalar(
-        select(Invitation.round_id).where(Invitation.token_hash == crypto.token_hash(token))
+def key_id_of(code: str) -> int:
+    """Return the ballot key named by an access code, or raise :class:`LinkUnusable`."""
+    if not TOKEN_PATTERN.match(code):
+        raise LinkUnusable()
+    return int(code.split(".", 1)[0])
+
+
+def check_in(
+    session: Session, survey: Survey, code: str, blinded: bytes, kek: bytes
+) -> tuple[int, bytes]:
+    """Consume the invitation and blind-sign ``blinded``; return (key id, blind signature).
+
+    The caller commits. Raises :class:`LinkUnusable` if this call did not consume the
+    invitation (unknown, used, or used concurrently by another request); nothing was written.
+    """
+    key_id = key_id_of(code)
+    rnd = survey.round
+    token_hash = crypto.token_hash(code)
+    blinded_digest = hashlib.sha256(blinded).digest()
+    consumed = session.execute(
+        delete(Invitation)
+        .where(
+            Invitation.token_hash == token_hash,
+            Invitation.round_id == rnd.id,
+            Invitation.key_id == key_id,
+        )
+        .returning(Invitation.key_id)
+    ).first()
+    if consumed is None:
+        earlier = session.get(CheckIn, token_hash)
+        if (
+            earlier is not None
+            and earlier.round_id == rnd.id
+            and hmac.compare_digest(earlier.blinded_digest, blinded_digest)
+        ):
+            return key_id, earlier.blind_signature  # a repeat whose first answer was lost
+        raise LinkUnusable()
+    try:
+        key = ballotkeys.signing_key(session, rnd.id, key_id, kek)
+        signed = blindrsa.blind_sign(key, blinded)
+    except (ballotkeys.KeyUnavailable, blindrsa.BlindSignatureError) as exc:
+        raise LinkUnusable() from exc
+    session.add(
+        CheckIn(
+            token_hash=token_hash,
+            round_id=rnd.id,
+            blinded_digest=blinded_digest,
+            blind_signature=signed,
+        )
     )
-    return found == round_id
+    session.flush()
+    return key_id, signed
+
+
+def server_credential(session: Session, survey: Survey, code: str, kek: bytes) -> Credential:
+    """Check in on the person's behalf (the no-JavaScript path); the caller commits."""
+    key_id = key_id_of(code)
+    try:
+        public = blindrsa.load_public(
+            ballotkeys.public_key(session, survey.round.id, key_id).public_der
+        )
+    except ballotkeys.KeyUnavailable as exc:
+        raise LinkUnusable() from exc
+    message = blindrsa.prepare(crypto.new_response_id() * 2)
+    blinded, inv = blindrsa.blind(public, message)
+    _, blind_sig = check_in(session, survey, code, blinded, kek)
+    return Credential(key_id, message, blindrsa.finalize(public, message, blind_sig, inv))
+
+
+def parse_answers(items: tuple[Item, ...], raw: Mapping[str, Any]) -> dict[str, int]:
+    """Return item key -> answer for every item, or raise :class:`InvalidAnswers`."""
+    answers: dict[str, int] = {}
+    errors: dict[str, str] = {}
+    for item in items:
+        value = raw.get(item.key)
+        low, high = item.bounds
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            errors[item.key] = "required"
+            continue
+        answers[item.key] = value
+    unknown = set(raw) - {item.key for item in items}
+    if unknown:
+        errors.update(dict.fromkeys(sorted(unknown), "unknown"))
+    if errors:
+        raise InvalidAnswers(errors)
+    return answers
+
+
+def clean_comment(comment: str) -> str:
+    """Return the comment without control characters, trimmed to the maximum length."""
+    # Control characters would be escaped (6 bytes each) and could overflow the padding bucket.
+    # A removed character becomes a space, so words it separated stay apart.
+    text = "".join(
+        ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in comment
+    )
+    return text.strip()[:COMMENT_MAX_CHARS]
 
 
 def comment_unit(snapshot: Mapping[str, Any], unit_id: int) -> int:
@@ -77,54 +207,71 @@ def comment_unit(snapshot: Mapping[str, Any], unit_id: int) -> int:
     return chain[max(0, len(chain) - 1 - COMMENT_MAX_DEPTH)]
 
 
-def submit(
+def _spent_digest(round_id: int, message: bytes) -> bytes:
+    return hashlib.sha256(f"candor/ballot/{round_id}|".encode() + message).digest()
+
+
+def _receipt(message: bytes, answers: Mapping[str, int], comment: str) -> bytes:
+    body = json.dumps([sorted(answers.items()), comment], ensure_ascii=False).encode()
+    return hashlib.sha256(b"candor/receipt|" + message + body).digest()
+
+
+def cast_ballot(
     session: Session,
     survey: Survey,
-    token: str,
+    credential: Credential,
     answers: Mapping[str, int],
     comment: str,
-) -> None:
-    """Consume the invitation and store the sealed answers; the caller commits.
+) -> bool:
+    """Verify the credential and put the sealed answers in the inbox; the caller commits.
 
-    Raises :class:`LinkUnusable` if this call did not consume the invitation (unknown, used,
-    or used concurrently by another request), in which case nothing was written.
+    Returns True for a new ballot and False for the identical retry of one already accepted
+    (nothing written). Raises :class:`BallotRefused` for anything else, having written nothing.
     """
     rnd = survey.round
-    if not TOKEN_PATTERN.match(token) or rnd.public_key is None:
-        raise LinkUnusable()
-    consumed = session.execute(
-        delete(Invitation)
-        .where(Invitation.token_hash == crypto.token_hash(token), Invitation.round_id == rnd.id)
-        .returning(Invitation.unit_id, Invitation.band)
-    ).first()
-    if consumed is None:
-        raise LinkUnusable()
-    unit_id, band = consumed
+    if rnd.public_key is None or len(credential.message) != MESSAGE_BYTES:
+        raise BallotRefused()
+    try:
+        key = ballotkeys.public_key(session, rnd.id, credential.key_id)
+        public = blindrsa.load_public(key.public_der)
+        valid = blindrsa.verify(public, credential.message, credential.signature)
+    except (ballotkeys.KeyUnavailable, blindrsa.BlindSignatureError) as exc:
+        raise BallotRefused() from exc
+    if not valid:
+        raise BallotRefused()
+    text = clean_comment(comment)
+    digest = _spent_digest(rnd.id, credential.message)
+    receipt = _receipt(credential.message, answers, text)
+    spent = session.get(SpentBallot, digest)
+    if spent is not None:
+        if hmac.compare_digest(spent.receipt, receipt):
+            return False
+        raise BallotRefused()
+    try:
+        with session.begin_nested():
+            session.add(SpentBallot(digest=digest, round_id=rnd.id, receipt=receipt))
+    except IntegrityError as exc:  # the same ballot, posted concurrently
+        raise BallotRefused() from exc
     payload = json.dumps({"v": 1, "answers": dict(answers)}, separators=(",", ":")).encode()
-    session.add(
-        Response(
-            id=crypto.new_response_id(),
-            round_id=rnd.id,
-            unit_id=unit_id,
-            band=band,
+    entries = [
+        InboxEntry(
+            kind=mixing.RESPONSE,
+            unit_id=key.unit_id,
+            band=key.band,
             sealed=crypto.seal(
-                payload, rnd.public_key, crypto.context("response", rnd.id, unit_id, band)
+                payload, rnd.public_key, crypto.context("response", rnd.id, key.unit_id, key.band)
             ),
         )
-    )
-    # Control characters would be escaped (6 bytes each) and could overflow the padding bucket.
-    text = "".join(
-        ch for ch in comment if ch in "\n\t" or unicodedata.category(ch)[0] != "C"
-    ).strip()[:COMMENT_MAX_CHARS]
+    ]
     if text:
         body = json.dumps({"v": 1, "text": text}, ensure_ascii=False).encode()
         # Comments are only ever published per department, so they are stored no finer.
-        place = comment_unit(rnd.snapshot or {}, unit_id)
-        session.add(
-            Comment(
-                id=crypto.new_response_id(),
-                round_id=rnd.id,
+        place = comment_unit(rnd.snapshot or {}, key.unit_id)
+        entries.append(
+            InboxEntry(
+                kind=mixing.COMMENT,
                 unit_id=place,
+                band="",
                 sealed=crypto.seal(
                     body,
                     rnd.public_key,
@@ -133,4 +280,35 @@ def submit(
                 ),
             )
         )
+    for entry in entries:
+        entry.id, entry.round_id = crypto.new_response_id(), rnd.id
+    session.add_all(entries)
     session.flush()
+    return True
+
+
+def submit(
+    session: Session,
+    survey: Survey,
+    code: str,
+    answers: Mapping[str, int],
+    comment: str,
+    kek: bytes,
+) -> None:
+    """Check in and cast the ballot in one go, without committing in between.
+
+    For the demo and for tests that need answers stored; the web's no-JavaScript path commits
+    between the two steps (see :mod:`survey.web.employee`).
+    """
+    credential = server_credential(session, survey, code, kek)
+    cast_ballot(session, survey, credential, answers, comment)
+
+
+def check_token(session: Session, round_id: int, code: str) -> bool:
+    """Return whether ``code`` is an unused invitation to this round (reads only; tests' oracle)."""
+    if not TOKEN_PATTERN.match(code):
+        return False
+    found = session.scalar(
+        select(Invitation.round_id).where(Invitation.token_hash == crypto.token_hash(code))
+    )
+    return found == round_id

@@ -32,6 +32,8 @@ def register(app: Flask) -> None:
     security.init_app(app)
     for module in (public, auth, employee, dashboard, reports, admin, people, banks, actions):
         app.register_blueprint(module.bp)
+    for view in employee.CSRF_EXEMPT:
+        csrf.exempt(f"{employee.__name__}.{view}")
     for code in ERROR_CODES:
         app.register_error_handler(code, _render_error)
 

@@ -8,13 +8,14 @@ from werkzeug.wrappers import Response
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
+from ..clock import utcnow
 from ..db import get_session
 from ..domain.questions import Theme
 from ..models import Round, RoundStatus
 from ..services import actions
 from ..services.banks import frozen_bank
 from .forms import ActionForm
-from .security import ANALYSTS, roles_required, utcnow
+from .security import ANALYSTS, roles_required
 
 bp = Blueprint("actions", __name__, url_prefix="/actions")
 

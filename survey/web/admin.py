@@ -20,6 +20,7 @@ from wtforms import BooleanField, DateField, IntegerField, SelectField, StringFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
+from ..clock import utcnow
 from ..db import get_session, session_scope
 from ..domain import export
 from ..domain.crypto import CryptoError
@@ -29,7 +30,7 @@ from ..domain.rotation import RotationError
 from ..models import Cadence, Program, QuestionBankRecord, Role, RoundStatus
 from ..services import mailer, programs, rounds
 from .forms import ActionForm
-from .security import roles_required, utcnow
+from .security import roles_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -56,6 +57,10 @@ class ProgramForm(FlaskForm):  # type: ignore[misc]
     window_days = IntegerField("Days each round stays open", default=5)
     rotation_every = IntegerField("Rotate themes over this many rounds", default=3)
     strict_links = BooleanField("Strict links: forget the link secret after the invitations")
+    unlinkable_required = BooleanField(
+        "Unlinkable ballots required: refuse answers sent without JavaScript, and never "
+        "export or print links"
+    )
     active = BooleanField("Active (tick opens its rounds)", default=True)
 
 
@@ -91,6 +96,7 @@ def program(program_id: int | None = None) -> Response | str | tuple[str, int]:
             rotation_every=form.rotation_every.data,
             first_open_on=form.first_open_on.data,
             strict_links=form.strict_links.data,
+            unlinkable_required=form.unlinkable_required.data,
             active=form.active.data,
         )
         try:
@@ -150,7 +156,7 @@ def round_action(round_id: int, action: str) -> Response:
         message = rounds.advance(session, rnd, action, kek, today)
         rounds.record(session, g.user.email, f"round_{action}", f"round={rnd.id}", utcnow())
         session.commit()
-        if action == "release":
+        if action in rounds.SCRUBBING_STEPS:
             rounds.scrub_storage(current_app.extensions["candor.engine"])
         flash(message, "info")
     except rounds.REFUSALS as exc:
@@ -182,7 +188,9 @@ def export_links(round_id: int) -> Response:
         session.rollback()
         flash(f"Nothing exported: {exc}", "error")
         return redirect(url_for("admin.index"))
-    body = export.links_csv((link.email, link.name, link.url, link.fallback_url) for link in links)
+    body = export.links_csv(
+        (link.email, link.name, link.url, link.code, link.entry_url) for link in links
+    )
     return Response(
         body,
         mimetype="text/csv",

@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from ..clock import utcnow
 from ..db import get_session
 from ..services import accounts
 from .forms import ActionForm, LoginForm
-from .security import login_user, logout_user, utcnow
+from .security import login_user, logout_user
 
 bp = Blueprint("auth", __name__)
 

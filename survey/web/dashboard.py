@@ -18,13 +18,14 @@ from werkzeug.wrappers import Response
 from wtforms import DateField, StringField
 from wtforms.validators import InputRequired, Length
 
+from ..clock import utcnow
 from ..db import get_session
 from ..domain import reporting
 from ..models import Program, Round
 from ..services import actions as actions_service
 from ..services import banks, chartcache, events, rounds
 from .forms import ActionForm
-from .security import ANALYSTS, STAFF, roles_required, utcnow
+from .security import ANALYSTS, STAFF, roles_required
 
 bp = Blueprint("dashboard", __name__)
 

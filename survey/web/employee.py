@@ -1,8 +1,11 @@
-"""The employee survey. Nothing on these routes logs, stores or echoes who is answering.
+"""The employee survey: check-in and ballot, as two unlinkable requests.
 
-Links come in two forms: ``/s/<round>#<token>`` keeps the token out of every server log (the
-page's script copies it into the form), and ``/s/<round>/<token>`` is the fallback for mail
-clients that drop fragments. GET never consumes a link; only a valid POST does.
+Nothing on these routes logs, stores or echoes who is answering. The page's script
+(``static/ballot.js``) takes the access code from the link's fragment (never sent to a
+server), checks in with a *blinded* message at the person's first answer, and later posts the
+answers with the unblinded signature to the ballot endpoint without cookies. Without
+JavaScript the form posts to :func:`answer`, which does both steps on the server, committing
+in between; the page says that this is weaker. GET never consumes a link.
 
 Every page speaks the language in ``?lang=`` (a hidden field on the POST), English otherwise.
 The choice lives only in the URL and the form: no cookie, session or stored row carries it.
@@ -10,20 +13,29 @@ The choice lives only in the URL and the form: no cookie, session or stored row 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import logging
 from functools import partial
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
-from sqlalchemy.exc import OperationalError
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.wrappers import Response
 
+from ..clock import utcnow
 from ..db import get_session
 from ..domain import i18n
 from ..models import Round
-from ..services import actions, submission
+from ..services import actions, ballotkeys, mixing, rounds, submission
 from .forms import answers_from, field_name, survey_form_class
 
 bp = Blueprint("employee", __name__, url_prefix="/s")
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 5
+# The JSON endpoints are authenticated by the one-time code or the blind signature, never by
+# cookies, so they are exempt from CSRF (see survey.web.register).
+CSRF_EXEMPT = ("check_in", "ballot")
 
 
 def _lang_param(lang: str) -> str | None:
@@ -34,9 +46,8 @@ def _lang_param(lang: str) -> str | None:
 def _language_links(languages: tuple[str, ...]) -> list[tuple[str, str, str]]:
     """Return (code, name, link) for this page in each language, carrying nothing else.
 
-    The links are relative (``?lang=de``): the browser keeps the path, so the fallback link's
-    token stays where it was, and drops everything else. They never name the token, so every
-    unusable link still gets the very same page; the page's script adds a fragment token back.
+    The links are relative (``?lang=de``): the browser keeps the path and drops everything
+    else; the page's script adds the code back in the fragment.
     """
     return [(code, i18n.NAMES[code], f"?lang={code}") for code in languages]
 
@@ -72,10 +83,16 @@ def _not_open(lang: str, status: str) -> tuple[str, int]:
 
 
 def _render(
-    survey: submission.Survey, form: Any, lang: str, code: int = 200, message: str = ""
+    survey: submission.Survey,
+    form: Any,
+    lang: str,
+    code: int = 200,
+    message: str = "",
+    credential: submission.Credential | None = None,
 ) -> tuple[str, int]:
     """Render the survey form, with the actions taken after the programme's earlier rounds."""
     rnd = survey.round
+    session = get_session()
     return _page(
         "employee/form.html",
         lang,
@@ -85,18 +102,65 @@ def _render(
         form=form,
         field_name=field_name,
         message=message,
-        actions=actions.actions_for_next_rounds(get_session(), rnd.program_id, rnd.number),
+        actions=actions.actions_for_next_rounds(session, rnd.program_id, rnd.number),
+        handed_out=rounds.links_handed_out(session, rnd.id),
+        unlinkable_required=rnd.program.unlinkable_required,
+        credential=_credential_fields(credential),
     )
+
+
+def _credential_fields(credential: submission.Credential | None) -> dict[str, str]:
+    """Return the hidden fields that carry a server-made credential to the next attempt."""
+    if credential is None:
+        return {}
+    return {
+        "ballot_key": str(credential.key_id),
+        "ballot_message": _b64(credential.message),
+        "ballot_signature": _b64(credential.signature),
+    }
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: Any) -> bytes:
+    """Decode base64url without padding; raise ValueError for anything else."""
+    if not isinstance(text, str) or len(text) > 2048:
+        raise ValueError("not base64url")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("not base64url") from exc
+
+
+def _busy(payload: dict[str, Any] | None = None) -> tuple[Response, int]:
+    """Answer a JSON request that the database could not serve: 503 with Retry-After."""
+    reply = jsonify(payload or {"status": "busy"})
+    reply.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return reply, 503
+
+
+def _mix_if_due(round_id: int) -> None:
+    """After a ballot is committed, mix the round's inbox if it is due; never fail the ballot."""
+    session = get_session()
+    try:
+        if mixing.mix_due(session, round_id, utcnow()):
+            mixing.mix(session, round_id, utcnow())
+            session.commit()
+            mixing.scrub(current_app.extensions["candor.engine"])
+    except SQLAlchemyError:
+        session.rollback()
+        log.warning("mixing the ballot inbox failed; the next ballot or tick retries")
 
 
 @bp.get("/<int:round_id>")
 @bp.get("/<int:round_id>/<token>")
 def show(round_id: int, token: str = "") -> tuple[str, int]:
-    """Show the survey, with the token from the path in the form.
+    """Show the survey, with a code from a legacy path link in the form.
 
-    The token is deliberately not looked up: if a GET told an unused link from a used one,
-    whoever holds the links (an admin's mail-merge file, a mail scanner) could poll them to see
-    who has answered, and when. Only the POST finds out, and consumes it.
+    The code is deliberately not looked up: if a GET told an unused link from a used one,
+    whoever holds the links could poll them to see who has answered, and when.
     """
     lang = i18n.pick(request.args.get("lang"))
     session = get_session()
@@ -110,9 +174,110 @@ def show(round_id: int, token: str = "") -> tuple[str, int]:
     return _render(survey, form, lang)
 
 
+@bp.get("/<int:round_id>/keys/<int:key_id>")
+def ballot_key(round_id: int, key_id: int) -> Response | tuple[Response, int]:
+    """Return one public ballot key of an open round (every key is public: see /privacy)."""
+    session = get_session()
+    try:
+        submission.survey_for(session, round_id)
+        key = ballotkeys.public_key(session, round_id, key_id)
+    except (submission.LinkUnusable, submission.RoundNotOpen, ballotkeys.KeyUnavailable):
+        return jsonify({"status": "unknown"}), 404
+    return jsonify({"key_id": key.key_id, "fingerprint": key.fingerprint, **key.jwk})
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+@bp.post("/<int:round_id>/checkin")
+def check_in(round_id: int) -> tuple[Response, int]:
+    """Consume an invitation and return a blind signature for the message the browser blinded."""
+    body = _json_body()
+    session = get_session()
+    try:
+        survey = submission.survey_for(session, round_id)
+        blinded = _unb64(body.get("blinded"))
+        key_id, signed = submission.check_in(
+            session,
+            survey,
+            str(body.get("code", "")).strip(),
+            blinded,
+            current_app.extensions["candor.kek"],
+        )
+        session.commit()
+    except (submission.LinkUnusable, ValueError):
+        session.rollback()
+        return jsonify({"status": "unusable"}), 404
+    except submission.RoundNotOpen:
+        return jsonify({"status": "closed"}), 410
+    except OperationalError:
+        session.rollback()
+        return _busy()
+    return jsonify({"status": "signed", "key_id": key_id, "blind_signature": _b64(signed)}), 200
+
+
+@bp.post("/<int:round_id>/ballot")
+def ballot(round_id: int) -> tuple[Response, int]:
+    """Accept answers with an unblinded credential; posted without cookies."""
+    body = _json_body()
+    lang = i18n.pick(body.get("lang") if isinstance(body.get("lang"), str) else None)
+    session = get_session()
+    try:
+        survey = submission.survey_for(session, round_id)
+        raw_answers = body.get("answers")
+        answers = submission.parse_answers(
+            survey.items, raw_answers if isinstance(raw_answers, dict) else {}
+        )
+        comment = body.get("comment", "")
+        if not isinstance(comment, str) or len(comment) > submission.COMMENT_MAX_CHARS:
+            raise submission.InvalidAnswers({"comment": "too_long"})
+        credential = submission.Credential(
+            int(body.get("key_id", -1)), _unb64(body.get("message")), _unb64(body.get("signature"))
+        )
+        new = submission.cast_ballot(session, survey, credential, answers, comment)
+        session.commit()
+    except submission.InvalidAnswers as invalid:
+        return jsonify({"status": "invalid", "errors": invalid.errors}), 400
+    except (submission.BallotRefused, ValueError, TypeError):
+        session.rollback()
+        return jsonify({"status": "refused"}), 403
+    except submission.LinkUnusable:
+        return jsonify({"status": "unknown"}), 404
+    except submission.RoundNotOpen:
+        return jsonify({"status": "closed"}), 410
+    except OperationalError:
+        session.rollback()
+        return _busy()
+    if new:
+        _mix_if_due(round_id)
+    thanks = url_for("employee.thanks", round_id=round_id, lang=_lang_param(lang))
+    return jsonify({"status": "recorded" if new else "already recorded", "next": thanks}), 200
+
+
+def _posted_credential() -> submission.Credential | None:
+    """Return a credential the server made on an earlier attempt of this form, if any."""
+    fields = ("ballot_key", "ballot_message", "ballot_signature")
+    if not all(request.form.get(name) for name in fields):
+        return None
+    try:
+        return submission.Credential(
+            int(request.form["ballot_key"]),
+            _unb64(request.form["ballot_message"]),
+            _unb64(request.form["ballot_signature"]),
+        )
+    except ValueError:
+        return None
+
+
 @bp.post("/<int:round_id>")
 def answer(round_id: int) -> Response | tuple[str, int]:
-    """Validate, seal and store the answers, consuming the link in the same transaction."""
+    """The no-JavaScript path: check in on the person's behalf, commit, then cast the ballot.
+
+    If the ballot fails after the check-in was committed, the page comes back with every
+    answer and the credential in hidden fields, so sending again needs no second check-in.
+    """
     lang = i18n.pick(request.form.get("lang"))
     session = get_session()
     try:
@@ -123,21 +288,23 @@ def answer(round_id: int) -> Response | tuple[str, int]:
         return _not_open(lang, str(closed))
     form = survey_form_class(survey.items, lang)()
     form.lang.data = lang
+    credential = _posted_credential()
+    if survey.round.program.unlinkable_required and credential is None:
+        return _render(survey, form, lang, 400, i18n.t(lang, "ballot.nojs_refused"))
+    if credential is not None:
+        form.token.validators = []  # the credential replaces the code
     if not form.validate_on_submit():
         count = sum(1 for errors in form.errors.values() if errors)
         message = (
             i18n.t(lang, "errors.one") if count == 1 else i18n.t(lang, "errors.other", count=count)
         )
-        return _render(survey, form, lang, 400, message)
+        return _render(survey, form, lang, 400, message, credential)
     try:
-        submission.submit(
-            session,
-            survey,
-            form.token.data.strip(),
-            answers_from(form, survey.items),
-            form.comment.data or "",
-        )
-        session.commit()
+        if credential is None:
+            credential = submission.server_credential(
+                session, survey, form.token.data.strip(), current_app.extensions["candor.kek"]
+            )
+            session.commit()
     except submission.LinkUnusable:
         session.rollback()
         form.token.errors = [i18n.t(lang, "token.invalid")]
@@ -145,6 +312,19 @@ def answer(round_id: int) -> Response | tuple[str, int]:
     except OperationalError:
         session.rollback()
         return _render(survey, form, lang, 503, i18n.t(lang, "errors.busy"))
+    try:
+        new = submission.cast_ballot(
+            session, survey, credential, answers_from(form, survey.items), form.comment.data or ""
+        )
+        session.commit()
+    except submission.BallotRefused:
+        session.rollback()
+        return _render(survey, form, lang, 400, i18n.t(lang, "errors.not_saved"))
+    except OperationalError:
+        session.rollback()
+        return _render(survey, form, lang, 503, i18n.t(lang, "errors.busy"), credential)
+    if new:
+        _mix_if_due(round_id)
     return redirect(url_for("employee.thanks", round_id=round_id, lang=_lang_param(lang)), code=303)
 
 

@@ -7,8 +7,8 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ..db import get_session
-from ..models import Program, Release, Role
-from ..services import rounds
+from ..models import Program, Release, Role, Round, RoundStatus
+from ..services import ballotkeys, rounds
 
 bp = Blueprint("public", __name__)
 
@@ -39,3 +39,27 @@ def release_manifest(round_id: int) -> str:
     if release is None:
         abort(404)
     return render_template("public/release.html", manifest=release.manifest, digest=release.digest)
+
+
+@bp.get("/privacy/rounds/<int:round_id>/keys")
+def ballot_keys(round_id: int) -> str:
+    """List a round's ballot keys, one per storage group, and every hand-out of its links.
+
+    Anyone may compare the fingerprint their survey page showed with this list: a key that
+    is not here, or more keys than groups, would mean someone is tagging ballots.
+    """
+    session = get_session()
+    rnd = session.get(Round, round_id)
+    if rnd is None or rnd.status is RoundStatus.DRAFT or rnd.snapshot is None:
+        abort(404)
+    units = rnd.snapshot["units"]
+    keys = [
+        (key, units.get(str(key.unit_id), {}).get("path", "?"))
+        for key in ballotkeys.public_keys(session, round_id)
+    ]
+    return render_template(
+        "public/keys.html",
+        rnd=rnd,
+        keys=keys,
+        handed_out=rounds.links_handed_out(session, round_id),
+    )

@@ -1,16 +1,31 @@
-"""Security settings in one place: headers, staff sessions, access decorators, log hygiene."""
+"""Security settings in one place: headers, staff sessions, access decorators.
+
+Log hygiene (no access code or client address in any log) is :mod:`survey.logs`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import logging
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, g, redirect, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.exceptions import SecurityError
 
+from ..clock import utcnow
 from ..db import get_session
 from ..models import Role, User
 from ..services import accounts
@@ -22,21 +37,20 @@ CSP = (
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+# Sent when PUBLIC_URL is https: browsers then refuse plain http to this host for a year.
+HSTS = "max-age=31536000"
+# The staff session cookie carries the time of its last request (UTC epoch seconds), refreshed
+# at most this often, so an idle session ends within a minute of STAFF_IDLE_MINUTES.
+LAST_SEEN = "seen"
+LAST_SEEN_RESOLUTION = dt.timedelta(minutes=1)
 NO_STORE_PREFIXES = ("/dashboard", "/charts", "/reports", "/export", "/admin", "/s/")
-CLIENT_ADDRESS = re.compile(r"^\S+ - - \[")
-SURVEY_PATH = re.compile(r"/s/[^\s\"]*")
-
-
-def utcnow() -> dt.datetime:
-    """Return the current UTC time without tzinfo, as stored in the database."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def init_app(app: Flask) -> None:
-    """Install the security headers, staff-session loading and the log filter."""
+    """Install the security headers and staff-session loading."""
     app.after_request(_headers)
     app.before_request(_load_user)
-    logging.getLogger("werkzeug").addFilter(_redact_access_log)
+    app.register_error_handler(SecurityError, _untrusted_host)
 
 
 def _headers(response: Response) -> Response:
@@ -50,40 +64,62 @@ def _headers(response: Response) -> Response:
     survey = request.path.startswith("/s/")
     response.headers["Referrer-Policy"] = "origin" if survey else "same-origin"
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if urlsplit(current_app.config["PUBLIC_URL"]).scheme == "https":
+        response.headers["Strict-Transport-Security"] = HSTS
     if request.path.startswith(NO_STORE_PREFIXES) or g.get("user") is not None:
         response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _redact_access_log(record: logging.LogRecord) -> bool:
-    """Drop the client address from the development server's request lines, and redact
-    survey paths (which may carry a token). Works on the fully formatted line, so it does not
-    depend on how Werkzeug splits it into a format and arguments."""
-    line = record.getMessage()
-    redacted = SURVEY_PATH.sub("/s/…", CLIENT_ADDRESS.sub("- - - [", line))
-    if redacted != line:
-        record.msg, record.args = redacted, ()
-    return True
+def _untrusted_host(_error: SecurityError) -> tuple[str, int, dict[str, str]]:
+    # A Host outside TRUSTED_HOSTS leaves no URL adapter, so the HTML error page (which
+    # builds links with url_for) cannot render: answer in plain text.
+    return (
+        "400 Bad Request: this server does not answer to that host name.\n",
+        400,
+        {"Content-Type": "text/plain; charset=utf-8"},
+    )
 
 
 def _load_user() -> None:
     g.user = None
     sid = session.get("sid")
-    if sid:
-        g.user = accounts.session_user(get_session(), sid, utcnow())
-        if g.user is None:
-            session.clear()
+    if not sid:
+        return
+    now = utcnow()
+    seen = _last_seen()
+    idle = dt.timedelta(minutes=current_app.config["STAFF_IDLE_MINUTES"])
+    if seen is None or now - seen > idle:
+        session.clear()
+        flash("Your session ended after a while without activity; please log in again.", "info")
+        return
+    g.user = accounts.session_user(get_session(), sid, now)
+    if g.user is None:
+        session.clear()
+    elif now - seen >= LAST_SEEN_RESOLUTION:
+        _mark_seen(now)
+
+
+def _last_seen() -> dt.datetime | None:
+    """Return when this session's last request was, or None if the cookie does not say."""
+    value = session.get(LAST_SEEN)
+    if not isinstance(value, int):
+        return None
+    return dt.datetime.fromtimestamp(value, dt.UTC).replace(tzinfo=None)
+
+
+def _mark_seen(now: dt.datetime) -> None:
+    session[LAST_SEEN] = int(now.replace(tzinfo=dt.UTC).timestamp())
 
 
 def login_user(user: User) -> None:
     """Start a fresh session for ``user``: a new id, nothing carried over."""
-    from flask import current_app
-
     session.clear()
     sid = accounts.start_session(
         get_session(), user, utcnow(), current_app.config["STAFF_SESSION_HOURS"]
     )
     session["sid"] = sid
+    _mark_seen(utcnow())
     g.user = user
 
 

@@ -17,6 +17,7 @@ import matplotlib.image
 import pytest
 
 from survey.domain import charts
+from survey.domain.disclosure import ABSENT_TEXT, HIDDEN_TEXT
 from survey.domain.charts import (
     ALL_HIDDEN_MESSAGE,
     CHART_FORMATS,
@@ -422,7 +423,7 @@ def test_inconsistent_heatmap_is_refused(data: HeatmapData, fmt: str) -> None:
     ("series", "expected", "absent"),
     [
         (_series(), ["Safety", EMPTY_TREND_MESSAGE.lower()], ["hidden"]),
-        (_series(None, None, None), ["all 3 rounds are hidden", "too few responses"], []),
+        (_series(None, None, None), ["all 3 rounds are " + HIDDEN_TEXT], ["too few"]),
         (_series(None), ["the only round is hidden"], ["1 round"]),
         (
             _series(60.0, None, 64.0, None, 72.0),
@@ -431,10 +432,30 @@ def test_inconsistent_heatmap_is_refused(data: HeatmapData, fmt: str) -> None:
                 "60 in R1 1 May",
                 "72 in R5 5 May",
                 "up 12",
-                "2 rounds of 5 are hidden",
-                "too few responses",
+                "2 rounds of 5 are " + HIDDEN_TEXT,
             ],
-            ["\n"],
+            ["\n", "too few"],
+        ),
+        (
+            TrendSeries(
+                "Safety",
+                "Index",
+                0,
+                100,
+                (
+                    TrendPoint("R1", None, note=ABSENT_TEXT),
+                    TrendPoint("R2", None, note="≥ 90"),
+                    TrendPoint("R3", 70.0),
+                    TrendPoint("R4", None),
+                ),
+            ),
+            [f"R1: {ABSENT_TEXT}", "R2: ≥ 90", "1 round of 4 is " + HIDDEN_TEXT],
+            ["too few"],
+        ),
+        (
+            TrendSeries("Safety", "Index", 0, 100, (TrendPoint("R1", None, note="≥ 90"),)),
+            ["R1: ≥ 90"],
+            ["hidden"],
         ),
         (_series(None, 70.0, 61.0), ["down 9", "1 round of 3 is hidden"], []),
         (_series(50.0, 50.2), ["about the same", "No rounds are hidden"], ["up", "down"]),
@@ -457,6 +478,8 @@ def test_inconsistent_heatmap_is_refused(data: HeatmapData, fmt: str) -> None:
         "all hidden",
         "one hidden round",
         "gaps",
+        "absent, coded and hidden",
+        "only coded",
         "down",
         "flat",
         "one shown",

@@ -1,4 +1,5 @@
-"""Tests for the CSV export: exact header, suppressed rows, formula neutralisation, round trip."""
+"""Tests for the CSV export: exact header, hidden and coded rows, formula neutralisation,
+round trip."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from survey.domain.disclosure import HIDDEN_TEXT, UNIFORM_TEXT
 from survey.domain.export import CSV_COLUMNS, manifest_rows, neutralise, to_csv
 
 HEADER = "round,closed_on,unit_path,theme,n,mean,favourable_pct,ci_low,ci_high,status"
@@ -64,10 +66,10 @@ def test_rows_parse_back() -> None:
     assert [(r["unit_path"], r["theme"], r["status"]) for r in rows] == [
         ("Lab", "morale", "shown"),
         ("Lab", "enps", "shown"),
-        ("Lab / Ops", "morale", "suppressed"),
-        ("Lab / Ops", "enps", "suppressed"),
+        ("Lab / Ops", "morale", HIDDEN_TEXT),
+        ("Lab / Ops", "enps", HIDDEN_TEXT),
         ("Lab / Research", "morale", "shown"),
-        ("Lab / Research", "enps", "suppressed"),
+        ("Lab / Research", "enps", HIDDEN_TEXT),
     ]
     first = rows[0]
     assert first == {
@@ -92,7 +94,7 @@ def test_suppressed_rows_have_no_numbers(unit_index: int, theme: str) -> None:
     rows = parse(to_csv([SAMPLE]))
     path = SAMPLE["units"][unit_index]["path"]
     (row,) = [r for r in rows if r["unit_path"] == path and r["theme"] == theme]
-    assert row["status"] == "suppressed"
+    assert row["status"] == HIDDEN_TEXT
     for column in ("n", "mean", "favourable_pct", "ci_low", "ci_high"):
         assert row[column] == ""
 
@@ -101,7 +103,7 @@ def test_hidden_unit_ignores_leftover_numbers() -> None:
     # Even if a hidden unit carried a cell by mistake, the export must not print it.
     leaky = manifest([unit("Lab", False, {"morale": cell(3, 40.0, 33.3)})])
     (row, _) = parse(to_csv([leaky]))
-    assert row["status"] == "suppressed"
+    assert row["status"] == HIDDEN_TEXT
     assert row["n"] == row["mean"] == row["favourable_pct"] == ""
 
 
@@ -110,6 +112,39 @@ def test_coded_favourable_text_is_used() -> None:
     (row,) = [r for r in rows if r["unit_path"] == "Lab / Research" and r["theme"] == "morale"]
     assert row["favourable_pct"] == "≥ 90 %"
     assert row["mean"] == "70.0"
+
+
+def uniform(n: int, mean_text: str, favourable_text: str) -> dict[str, Any]:
+    return {
+        "n": n,
+        "mean": None,
+        "mean_text": mean_text,
+        "coded": UNIFORM_TEXT,
+        "favourable_pct": None,
+        "favourable_text": favourable_text,
+        "sd": None,
+        "ci_low": None,
+        "ci_high": None,
+    }
+
+
+def test_uniform_cells_export_their_coded_index_and_no_interval() -> None:
+    coded = manifest(
+        [
+            unit(
+                "Lab",
+                True,
+                {"morale": uniform(5, "≥ 90", "≥ 90 %"), "enps": uniform(5, "≤ \u221280", "≤ 10 %")},
+            )
+        ]
+    )
+    rows = parse(to_csv([coded]))
+    assert [(r["mean"], r["favourable_pct"], r["ci_low"], r["ci_high"]) for r in rows] == [
+        ("≥ 90", "≥ 90 %", "", ""),
+        ("≤ \u221280", "≤ 10 %", "", ""),
+    ]
+    assert {r["status"] for r in rows} == {UNIFORM_TEXT}
+    assert all(r["n"] == "5" for r in rows)
 
 
 @pytest.mark.parametrize(

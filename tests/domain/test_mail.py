@@ -22,8 +22,10 @@ from survey.domain.mail import (
     subject,
 )
 
-LINK = "https://pulse.example.org/s/7#AbCdEfGhIjKlMnOpQrStUvWxYz012345"
-FALLBACK = "https://pulse.example.org/s/7/AbCdEfGhIjKlMnOpQrStUvWxYz012345"
+CODE = "3.AbCdEfGhIjKlMnOpQrStUvWxYz012345"
+ENTRY = "https://pulse.example.org/s/7"
+LINK = f"{ENTRY}#{CODE}"
+FALLBACK = f"If the link does not open the survey, go to {ENTRY} and enter your code: {CODE}"
 SALT = message_id_salt(bytes(32))
 CTX = MailContext(
     program_name="Pulse",
@@ -32,12 +34,13 @@ CTX = MailContext(
     k=5,
     comment_k=10,
     link=LINK,
-    fallback_link=FALLBACK,
+    entry_url=ENTRY,
+    code=CODE,
     privacy_url="https://pulse.example.org/privacy",
     strict=False,
     name="Ada Lovelace",
 )
-NO_LINK = replace(CTX, link=None, fallback_link=None, strict=True)
+NO_LINK = replace(CTX, link=None, entry_url=None, code=None, strict=True)
 
 
 def build(
@@ -82,7 +85,9 @@ def test_what_each_message_says(
         assert "2026-11-13" in body
     if has_link:
         assert LINK in text and FALLBACK in text
-        assert f'href="{LINK}"' in html and f'href="{FALLBACK}"' in html
+        assert f'href="{LINK}"' in html and f'href="{ENTRY}"' in html
+        assert re.sub(r"<[^>]+>", "", " ".join(html.split())).count(FALLBACK) == 1
+    assert f"/s/7/{CODE}" not in text + html  # never a code in a path
     assert message["To"] == "Ada Lovelace <ada@example.org>"
     assert message["Auto-Submitted"] == "auto-generated"
 
@@ -90,14 +95,23 @@ def test_what_each_message_says(
 @pytest.mark.parametrize(
     ("kind", "ctx"),
     [
-        (MailKind.INVITATION, replace(CTX, link=None, fallback_link=None)),
-        (MailKind.REMINDER, replace(CTX, link=None, fallback_link=None)),
-        (MailKind.REMINDER, replace(NO_LINK, link=LINK, fallback_link=FALLBACK)),
+        (MailKind.INVITATION, replace(CTX, link=None, entry_url=None, code=None)),
+        (MailKind.REMINDER, replace(CTX, link=None, entry_url=None, code=None)),
+        (MailKind.REMINDER, replace(NO_LINK, link=LINK, entry_url=ENTRY, code=CODE)),
     ],
 )
 def test_links_are_where_they_belong_and_nowhere_else(kind: MailKind, ctx: MailContext) -> None:
     with pytest.raises(ValueError, match="strict round's reminder must carry no link"):
         build(kind, ctx)
+
+
+@pytest.mark.parametrize(
+    "ctx",
+    [replace(CTX, code=None), replace(CTX, entry_url=None), replace(NO_LINK, code=CODE)],
+)
+def test_link_entry_page_and_code_come_together(ctx: MailContext) -> None:
+    with pytest.raises(ValueError, match="link, entry page and code together"):
+        build(MailKind.INVITATION, ctx)
 
 
 def test_html_escapes_everything_and_loads_nothing_remote() -> None:

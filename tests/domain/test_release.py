@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from survey.domain import scoring
-from survey.domain.disclosure import DISTRIBUTION_MIN_N, REASON_SMALL
+from survey.domain.disclosure import DISTRIBUTION_MIN_N, HIDDEN_TEXT
 from survey.domain.questions import Bank, load_bank
 from survey.domain.redaction import mask
 from survey.domain.release import (
@@ -209,7 +209,7 @@ def test_zero_and_two_respondents_look_the_same(manifest: dict[str, Any]) -> Non
     small = {k: v for k, v in rows[7].items() if k not in ignore}
     assert RESPONDENTS[8] == 0 and RESPONDENTS[7] == 2
     assert empty == small
-    assert empty["reason"] == REASON_SMALL
+    assert empty["reason"] == HIDDEN_TEXT
 
 
 def test_remainder_is_hidden_with_its_sibling(manifest: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from survey.domain import reporting
+from survey.domain.disclosure import ABSENT_TEXT, HIDDEN_TEXT, UNIFORM_TEXT
 from survey.domain.questions import load_bank
 from survey.domain.release import OpenedAnswer, ReleaseInput, build_manifest
 from survey.domain.reporting import Event, TrendRow
@@ -67,7 +68,7 @@ def release(
     for unit, size in SIZES.items():
         chosen = (values or {}).get(unit) or [4] * size
         assert len(chosen) == size
-        people.extend(OpenedAnswer(unit, "3y+", answers(v, asked, nps=8 + (v > 4))) for v in chosen)
+        people.extend(OpenedAnswer(unit, "3y+", answers(v, asked, nps=8 + (v > 4) - 2 * (v < 4))) for v in chosen)
     data = ReleaseInput(
         round_id=100 + number,
         round_number=number,
@@ -192,14 +193,14 @@ def test_headlines_say_which_round_measured_a_rotating_theme(
 def test_headline_for_a_hidden_unit_has_no_number(three_rounds: list[dict[str, Any]]) -> None:
     for head in reporting.headlines(three_rounds, 7):  # Small
         assert head.current.mean is None and head.change is None
-        assert head.value_text == "hidden"
+        assert head.value_text == HIDDEN_TEXT
         assert not re.search(r"\d", head.sentence.replace("R3", "").replace("R2", ""))
 
 
 def test_no_comparison_when_the_previous_measurement_was_hidden() -> None:
     # Alpha as a release would publish it hidden in R1: no n, no cells.
-    r1 = release(1)
-    r2 = release(2)
+    r1 = release(1, values={4: spread(4, 8)})
+    r2 = release(2, values={4: spread(4, 8)})
     hidden = json.loads(json.dumps(r1))
     for unit in hidden["units"]:
         if unit["id"] == 4:
@@ -207,7 +208,7 @@ def test_no_comparison_when_the_previous_measurement_was_hidden() -> None:
             unit.pop("n")
     head = reporting.headline([hidden, r2], 4, "morale", "Morale")
     assert head is not None and head.change is None
-    assert "no comparison, because R1 was hidden" in head.sentence
+    assert f"no comparison with R1: {HIDDEN_TEXT}" in head.sentence
 
 
 def test_movements_only_between_published_cells_and_largest_first(

@@ -56,6 +56,7 @@ PHONE: dict[str, Any] = {
 }
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 900}}
 SERVER_START_SECONDS = 30
+SERVER_LOG = "gunicorn.log"  # in the test's tmp_path: the server's stdout and stderr
 # Set to a folder to keep screenshots of the phone survey and the dashboard for a look by eye.
 SCREENSHOT_DIR = os.environ.get("CANDOR_E2E_SCREENSHOTS", "")
 
@@ -120,7 +121,11 @@ def _stopping() -> Iterator[list[subprocess.Popen[bytes]]]:
 def server(
     config: dict[str, Any], tmp_path: Path, _stopping: list[subprocess.Popen[bytes]]
 ) -> Iterator[str]:
-    """Serve the instance of ``config`` with gunicorn in production mode; yield its base URL."""
+    """Serve the instance of ``config`` with gunicorn in production mode; yield its base URL.
+
+    gunicorn runs with the shipped settings (``survey/gunicorn_conf.py``); everything it and the
+    app log, stdout and stderr, goes to ``tmp_path / "gunicorn.log"`` (:data:`SERVER_LOG`).
+    """
     instance = Path(config["INSTANCE_PATH"])
     (instance / "config.py").write_text(f"SECRET_KEY = {secrets.token_urlsafe(48)!r}\n")
     port = _free_port()
@@ -132,11 +137,13 @@ def server(
         CANDOR_PUBLIC_URL=base,
     )
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    log = tmp_path / "gunicorn.log"
+    log = tmp_path / SERVER_LOG
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: S603 (fixed argv)
             [
                 str(gunicorn),
+                "--config",  # the shipped settings: the log hygiene under test in test_logs.py
+                "python:survey.gunicorn_conf",
                 "--workers",
                 "2",
                 "--no-control-socket",

@@ -9,9 +9,9 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from survey import db
-from survey.models import Response
 from tests.conftest import OpenRound
 from tests.e2e.conftest import OpenPage, screenshot
+from tests.helpers import stored_answers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -70,7 +70,7 @@ def progress(page: Page) -> int:
 
 def responses_stored(app: Flask) -> int:
     with db.session_scope(app) as session:
-        return session.query(Response).count()
+        return stored_answers(session)
 
 
 def answer_by_clicks(page: Page, skip: str = "") -> dict[str, str]:

@@ -36,6 +36,10 @@ def test_printed_links_are_audited_and_strict_mode_forgets(
         session.commit()
     result = invoke(app, "round", "links", str(open_round.round_id))
     assert result.exit_code == 0 and len(result.output.splitlines()) == len(open_round.tokens)
+    for line in result.output.splitlines():  # email, fragment link, code, entry page
+        email, url, code, entry = line.split("\t")
+        assert code == open_round.tokens[email] and url == f"{entry}#{code}"
+        assert entry == f"http://candor.test/s/{open_round.round_id}"
     with db.session_scope(app) as session:
         assert session.query(AuditEvent).filter_by(action="links_printed").count() == 1
         assert session.get(Round, open_round.round_id).wrapped_token_secret is None

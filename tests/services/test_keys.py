@@ -80,7 +80,13 @@ def test_production_refuses_default_secret(tmp_path: Any) -> None:
     from survey.config import DEV_SECRET_KEY, ConfigError
 
     cfg = make_config(tmp_path, "sqlite://", SECRET_KEY=DEV_SECRET_KEY)
-    cfg["TESTING"] = False
+    # Everything else as production accepts it, so the refusal is about the key.
+    cfg.update(
+        CANDOR_ENV="production",
+        TESTING=False,
+        WTF_CSRF_ENABLED=True,
+        PUBLIC_URL="https://candor.test",
+    )
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         create_app(cfg)
 

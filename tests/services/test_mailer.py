@@ -37,8 +37,13 @@ from survey.services import rounds, submission
 from tests.conftest import OpenRound
 
 SENDER = "Candor <pulse@candor.test>"
-LINK = re.compile(r"http://candor\.test/s/(\d+)#([A-Za-z0-9_-]+)")
-FALLBACK = re.compile(r"http://candor\.test/s/(\d+)/([A-Za-z0-9_-]+)")
+CODE = r"\d+\.[A-Za-z0-9_-]+"
+LINK = re.compile(rf"http://candor\.test/s/(\d+)#({CODE})")
+FALLBACK = re.compile(
+    rf"If the link does not open the survey, go to (http://candor\.test/s/(\d+)) "
+    rf"and enter your code: ({CODE})"
+)
+PATH_LINK = re.compile(r"/s/\d+/")
 USER, PASSWORD = "candor", "right password"
 
 
@@ -225,11 +230,16 @@ def html_of(message: EmailMessage) -> str:
 
 
 def token_in(message: EmailMessage) -> str:
-    found = LINK.search(text_of(message))
+    """Return the code of a message's link, checking the fallback and that no path holds it."""
+    text, html = text_of(message), html_of(message)
+    found = LINK.search(text)
     assert found is not None
-    fallback = FALLBACK.search(text_of(message))
-    assert fallback is not None and fallback.group(2) == found.group(2)
-    assert f'href="{found.group(0)}"' in html_of(message)
+    fallback = FALLBACK.search(text)
+    assert fallback is not None
+    assert (fallback.group(2), fallback.group(3)) == (found.group(1), found.group(2))
+    assert f'href="{found.group(0)}"' in html and f'href="{fallback.group(1)}"' in html
+    assert fallback.group(3) in html
+    assert not PATH_LINK.search(text + html)  # no code in a URL path, anywhere
     return found.group(2)
 
 
@@ -608,6 +618,39 @@ def test_mail_settings(app: Flask, tmp_path: Path) -> None:
         mail.mailer_from_config({**smtp_config, "MAIL_FROM": SENDER, "SMTP_HOST": ""})
     with pytest.raises(mail.MailError, match="MAIL_BACKEND must be 'file' or 'smtp'"):
         mail.mailer_from_config({**app.config, "MAIL_BACKEND": "carrier-pigeon"})
+
+
+def settings(tmp_path: Path, **given: Any) -> dict[str, Any]:
+    """Return checked settings as a fresh install would have them, with ``given`` on top."""
+    found = {
+        **config_module.DEFAULTS,
+        "SECRET_KEY": "x" * config_module.MIN_SECRET_KEY_LENGTH,
+        "PUBLIC_URL": "https://pulse.example.org",
+        **given,
+    }
+    config_module.finish(found, str(tmp_path))
+    config_module.validate(found)
+    return found
+
+
+def test_production_starts_without_mail_and_says_what_to_set_when_sending(
+    tmp_path: Path,
+) -> None:
+    production = settings(tmp_path)
+    assert production["MAIL_BACKEND"] == ""
+    with pytest.raises(mail.MailError, match="No mail is set up: set MAIL_BACKEND to 'smtp'"):
+        mail.mailer_from_config(production)
+    development = settings(tmp_path, CANDOR_ENV="development")
+    assert isinstance(mail.mailer_from_config(development), mail.FileOutbox)
+
+
+def test_production_refuses_the_file_outbox(tmp_path: Path) -> None:
+    with pytest.raises(
+        config_module.ConfigError,
+        match="the file outbox keeps live survey links on disk; use SMTP in production",
+    ):
+        settings(tmp_path, MAIL_BACKEND="file")
+    assert settings(tmp_path, MAIL_BACKEND="file", CANDOR_ENV="development")
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,9 @@ from typing import Any
 from flask import Flask
 
 from survey import create_app, db
-from survey.models import Release, Response
+from survey.models import Release
 from tests.conftest import answers_for, login
+from tests.helpers import stored_answers
 from tests.services.test_mailer import Server, smtp, start_server  # noqa: F401 - fixtures
 
 DAY = dt.date(2026, 3, 2)
@@ -81,7 +82,7 @@ def test_fortnightly_round_end_to_end(config: dict, smtp: Server, tmp_path: Any)
     out = cli(app, "tick", "--today", (DAY + dt.timedelta(days=5)).isoformat()).output
     assert "closed Pulse R1" in out and "released" in out
     with db.session_scope(app) as session:
-        assert session.query(Response).count() == 20
+        assert stored_answers(session) == 20
         assert session.query(Release).count() == 1
 
     login(client, "hr")

@@ -8,9 +8,10 @@ from collections import Counter
 from flask import Flask
 
 from survey import db
-from survey.models import Invitation, Response
+from survey.models import Invitation
 from survey.services import submission
 from tests.conftest import OpenRound, answers_for
+from tests.helpers import stored_answers
 
 THREADS_PER_LINK = 4
 
@@ -29,7 +30,7 @@ def test_concurrent_submissions(app: Flask, open_round: OpenRound) -> None:
             session = db.get_session()
             try:
                 survey = submission.survey_for(session, open_round.round_id)
-                submission.submit(session, survey, token, answers, "")
+                submission.submit(session, survey, token, answers, "", app.extensions["candor.kek"])
                 session.commit()
                 result = "stored"
             except submission.LinkUnusable:
@@ -49,7 +50,7 @@ def test_concurrent_submissions(app: Flask, open_round: OpenRound) -> None:
     assert outcomes["stored"] == len(tokens)
     assert outcomes["refused"] == len(tokens) * (THREADS_PER_LINK - 1)
     with db.session_scope(app) as session:
-        assert session.query(Response).count() == len(tokens)
+        assert stored_answers(session) == len(tokens)
         assert session.query(Invitation).count() == 0
 
 
@@ -62,13 +63,13 @@ def test_failed_submission_keeps_link(app: Flask, open_round: OpenRound) -> None
     with app.app_context():
         session = db.get_session()
         survey = submission.survey_for(session, open_round.round_id)
-        submission.submit(session, survey, token, answers, "")
+        submission.submit(session, survey, token, answers, "", app.extensions["candor.kek"])
         session.rollback()  # e.g. the commit failed
     with app.app_context():
         session = db.get_session()
         assert submission.check_token(session, open_round.round_id, token)
         survey = submission.survey_for(session, open_round.round_id)
-        submission.submit(session, survey, token, answers, "")
+        submission.submit(session, survey, token, answers, "", app.extensions["candor.kek"])
         session.commit()
     with db.session_scope(app) as session:
-        assert session.query(Response).count() == 1
+        assert stored_answers(session) == 1

@@ -28,8 +28,9 @@ def test_links_export_once_and_audited(
     with app.app_context():
         session = db.get_session()
         for row in rows:
-            token = row["fallback_link"].rsplit("/", 1)[1]
-            assert submission.check_token(session, open_round.round_id, token)
+            entry = f"http://candor.test/s/{open_round.round_id}"
+            assert (row["link"], row["entry_url"]) == (f"{entry}#{row['code']}", entry)
+            assert submission.check_token(session, open_round.round_id, row["code"])
     again = client.post(f"/admin/rounds/{open_round.round_id}/links.csv", follow_redirects=True)
     assert b"already exported" in again.data and b"shown only once" in again.data
     with db.session_scope(app) as session:

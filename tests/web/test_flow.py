@@ -10,9 +10,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from survey import db
-from survey.models import Response
 from survey.services import rounds
 from tests.conftest import OpenRound, answers_for, login
+from tests.helpers import stored_answers
 
 
 def close_and_release(app: Flask, round_id: int) -> dict:
@@ -80,10 +80,10 @@ def test_get_never_consumes(app: Flask, client: FlaskClient, open_round: OpenRou
         assert client.get(f"/s/{open_round.round_id}/{token}").status_code == 200
         assert client.head(f"/s/{open_round.round_id}/{token}").status_code == 200
     with db.session_scope(app) as session:
-        assert session.query(Response).count() == 0
+        assert stored_answers(session) == 0
     data = {**answers_for(app, open_round.round_id), "token": token}
     assert client.post(f"/s/{open_round.round_id}", data=data).status_code == 303
     again = client.post(f"/s/{open_round.round_id}", data=data)
     assert again.status_code == 400
     with db.session_scope(app) as session:
-        assert session.query(Response).count() == 1
+        assert stored_answers(session) == 1

@@ -10,9 +10,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from survey import create_app, db
-from survey.models import Response
 from survey.services import rounds
 from tests.conftest import OpenRound, answers_for
+from tests.helpers import stored_answers
 
 
 def test_missing_answer_keeps_the_rest(
@@ -52,7 +52,7 @@ def test_out_of_range_is_refused(
 
 def submission_count(app: Flask) -> int:
     with db.session_scope(app) as session:
-        return session.query(Response).count()
+        return stored_answers(session)
 
 
 def test_bad_links_look_alike(app: Flask, client: FlaskClient, open_round: OpenRound) -> None:

@@ -1,0 +1,134 @@
+"""The blind-signature keys of a round: one per storage label, public while the round lives.
+
+Invariants: a round has exactly one key per storage label (unit, band), made when it opens and
+numbered in the order of the sorted labels, so the published list of keys is the list of
+labels; the private halves are stored only wrapped by the instance key and are destroyed when
+the round closes; a check-in signs with the key of the invitation's label and nothing else.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..domain import blindrsa, crypto
+from ..models import BallotKey
+
+
+class KeyUnavailable(Exception):
+    """The round has no usable ballot key with this id (unknown, or destroyed at close)."""
+
+
+@dataclass(frozen=True)
+class PublicBallotKey:
+    """What anyone may know of a ballot key: its label, its public numbers, its fingerprint."""
+
+    key_id: int
+    unit_id: int
+    band: str
+    public_der: bytes
+    fingerprint: str
+    jwk: dict[str, str]
+
+
+def wrap_label(round_id: int, key_id: int) -> bytes:
+    """Return the label binding a wrapped ballot key to its round and number."""
+    return f"candor/round/{round_id}/ballot/{key_id}".encode()
+
+
+def create_keys(
+    session: Session, round_id: int, labels: list[tuple[int, str]], kek: bytes
+) -> dict[tuple[int, str], int]:
+    """Make one key per distinct label and return label -> key id; the caller commits."""
+    ids: dict[tuple[int, str], int] = {}
+    for key_id, (unit_id, band) in enumerate(sorted(set(labels)), start=1):
+        private = blindrsa.generate_key()
+        session.add(
+            BallotKey(
+                round_id=round_id,
+                key_id=key_id,
+                unit_id=unit_id,
+                band=band,
+                public_key=blindrsa.public_der(private),
+                wrapped_private_key=crypto.wrap(
+                    blindrsa.private_der(private), kek, wrap_label(round_id, key_id)
+                ),
+            )
+        )
+        ids[(unit_id, band)] = key_id
+    session.flush()
+    return ids
+
+
+def _public(row: BallotKey) -> PublicBallotKey:
+    public = blindrsa.load_public(row.public_key)
+    return PublicBallotKey(
+        row.key_id,
+        row.unit_id,
+        row.band,
+        row.public_key,
+        blindrsa.fingerprint(row.public_key),
+        blindrsa.public_jwk_fields(public),
+    )
+
+
+def public_keys(session: Session, round_id: int) -> list[PublicBallotKey]:
+    """Return every ballot key of a round, in key order (as the privacy pages list them)."""
+    rows = session.scalars(
+        select(BallotKey).where(BallotKey.round_id == round_id).order_by(BallotKey.key_id)
+    )
+    return [_public(row) for row in rows]
+
+
+def public_key(session: Session, round_id: int, key_id: int) -> PublicBallotKey:
+    """Return one ballot key of a round, or raise :class:`KeyUnavailable`."""
+    row = session.get(BallotKey, (round_id, key_id))
+    if row is None:
+        raise KeyUnavailable()
+    return _public(row)
+
+
+# Unwrapped signing keys kept per process: parsing a PKCS#8 RSA key costs more than a signature.
+SIGNING_KEYS_KEPT = 512
+_signing: OrderedDict[tuple[int, int, bytes], blindrsa.SigningKey] = OrderedDict()
+_signing_lock = threading.Lock()
+
+
+def signing_key(session: Session, round_id: int, key_id: int, kek: bytes) -> blindrsa.SigningKey:
+    """Return the private key of a round's ballot key, or raise :class:`KeyUnavailable`.
+
+    Kept per process under the wrapped blob itself, so a destroyed or replaced key is never
+    served from memory once the database no longer holds it.
+    """
+    wrapped = session.scalar(
+        select(BallotKey.wrapped_private_key).where(
+            BallotKey.round_id == round_id, BallotKey.key_id == key_id
+        )
+    )
+    if wrapped is None:
+        raise KeyUnavailable()
+    cache_key = (round_id, key_id, crypto.token_hash(wrapped.hex()))
+    with _signing_lock:
+        found = _signing.get(cache_key)
+    if found is None:
+        der = crypto.unwrap(wrapped, kek, wrap_label(round_id, key_id))
+        found = blindrsa.SigningKey.from_der(der)
+        with _signing_lock:
+            _signing[cache_key] = found
+            while len(_signing) > SIGNING_KEYS_KEPT:
+                _signing.popitem(last=False)
+    return found
+
+
+def destroy_private_keys(session: Session, round_id: int) -> None:
+    """Forget the private halves of a round's ballot keys (at close); the caller commits."""
+    session.execute(
+        update(BallotKey).where(BallotKey.round_id == round_id).values(wrapped_private_key=None)
+    )
+    with _signing_lock:
+        for cached in [key for key in _signing if key[0] == round_id]:
+            del _signing[cached]

@@ -1,0 +1,137 @@
+"""Storage that keeps no order: ballots wait in an inbox, then a round is rewritten at random.
+
+Invariants:
+- A ballot is written to ``ballot_inbox``, never straight into ``responses`` or ``comments``.
+- A mix moves a round's inbox into storage and rewrites *every* stored response and comment of
+  that round, in random order, with fresh random ids, in one transaction. Afterwards all of the
+  round's rows share one writing transaction and their physical order is a shuffle: no row says
+  when, or in which batch, its ballot arrived.
+- A mix runs at the first ballot at least :data:`MIX_INTERVAL` after the previous mix, once
+  :data:`MIX_WAITING_MAX` ballots wait, at every ``candor tick``, and when the round closes. So a
+  snapshot of storage can only place in time the ballots that arrived since the last mix.
+- After a mix (and after anything that destroys a secret) :func:`scrub` makes storage forget
+  the old row versions: PostgreSQL ``VACUUM FULL`` writes the tables anew (a plain VACUUM
+  leaves dead tuples' bytes, with their transaction ids, in the pages), SQLite zeroes freed
+  cells (``secure_delete``) and truncates the write-ahead log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from ..domain import crypto
+from ..models import Comment, InboxEntry, Response, RoundMix
+
+MIX_INTERVAL = dt.timedelta(minutes=2)
+MIX_WAITING_MAX = 50
+RESPONSE, COMMENT = "response", "comment"
+# Tables whose old row versions could pair a ballot with a check-in, or keep a secret.
+SCRUBBED_TABLES = (
+    "ballot_inbox",
+    "responses",
+    "comments",
+    "invitations",
+    "spent_ballots",
+    "check_ins",
+    "ballot_keys",
+    "rounds",
+)
+# VACUUM FULL needs a short exclusive lock; rather than queue requests behind it, give up and
+# let the next mix try again.
+SCRUB_LOCK_TIMEOUT = "2s"
+
+
+def waiting(session: Session, round_id: int) -> int:
+    """Return how many sealed ballots (responses) of a round wait in the inbox."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(InboxEntry)
+            .where(InboxEntry.round_id == round_id, InboxEntry.kind == RESPONSE)
+        )
+        or 0
+    )
+
+
+def mix_due(session: Session, round_id: int, now: dt.datetime) -> bool:
+    """Return whether the round's inbox should be mixed now (see the module's invariants)."""
+    count = waiting(session, round_id)
+    if count == 0:
+        return False
+    if count >= MIX_WAITING_MAX:
+        return True
+    last = session.get(RoundMix, round_id)
+    return last is None or now - last.mixed_at >= MIX_INTERVAL
+
+
+def mix(session: Session, round_id: int, now: dt.datetime) -> int:
+    """Move the round's inbox into storage, rewriting the whole round; return how many moved.
+
+    The caller commits, then calls :func:`scrub`. Concurrent mixes of one round serialise on
+    the round's mixing row (PostgreSQL row lock; SQLite writers are serialised anyway).
+    """
+    state = session.get(RoundMix, round_id, with_for_update=True)
+    if state is None:
+        state = RoundMix(round_id=round_id, mixed_at=now)
+        session.add(state)
+    inbox = list(session.scalars(select(InboxEntry).where(InboxEntry.round_id == round_id)))
+    responses = list(session.scalars(select(Response).where(Response.round_id == round_id)))
+    comments = list(session.scalars(select(Comment).where(Comment.round_id == round_id)))
+    rows: list[Any] = []
+    for entry in inbox:
+        if entry.kind == RESPONSE:
+            rows.append(
+                Response(
+                    round_id=round_id, unit_id=entry.unit_id, band=entry.band, sealed=entry.sealed
+                )
+            )
+        else:
+            rows.append(Comment(round_id=round_id, unit_id=entry.unit_id, sealed=entry.sealed))
+    rows += [
+        Response(round_id=round_id, unit_id=r.unit_id, band=r.band, sealed=r.sealed)
+        for r in responses
+    ]
+    rows += [Comment(round_id=round_id, unit_id=c.unit_id, sealed=c.sealed) for c in comments]
+    for table in (InboxEntry, Response, Comment):
+        session.execute(delete(table).where(table.round_id == round_id))
+    random.SystemRandom().shuffle(rows)
+    for row in rows:
+        row.id = crypto.new_response_id()
+    session.add_all(rows)
+    state.mixed_at = now
+    session.flush()
+    return len(inbox)
+
+
+def scrub(engine: Engine) -> bool:
+    """Make storage forget deleted rows and old row versions; return whether it fully did.
+
+    PostgreSQL: ``VACUUM FULL`` of the anonymous tables and of ``rounds`` (whose old versions
+    hold destroyed link secrets). SQLite: checkpoint the write-ahead log into the database and
+    truncate it (deleted cells were already zeroed by ``secure_delete``). Never raises for a
+    busy database: a later scrub catches up, and the result says it did not finish.
+    """
+    if engine.dialect.name == "postgresql":
+        done = True
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"SET lock_timeout = '{SCRUB_LOCK_TIMEOUT}'")
+            for table in SCRUBBED_TABLES:
+                try:
+                    conn.exec_driver_sql(f"VACUUM FULL {table}")
+                except OperationalError:
+                    done = False
+        return done
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+        busy = cursor.fetchone()[0]
+        cursor.close()
+        return not busy
+    finally:
+        raw.close()

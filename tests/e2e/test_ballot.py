@@ -1,0 +1,298 @@
+"""The unlinkable ballot in a real browser: check-in at the first answer (never on page load),
+the ballot without cookies, nothing lost when the network fails between the two, a used link,
+and the no-JavaScript fallback with and without "unlinkable ballots required".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Page, Request, expect
+
+from survey import db
+from survey.models import Program, Round
+from survey.services import ballotkeys, submission
+from tests.conftest import OpenRound, answers_for
+from tests.e2e.conftest import PHONE, OpenPage
+from tests.e2e.test_employee import THANKS, answer_by_clicks, question_names
+from tests.helpers import stored_answers
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+NETWORK = "Your answers could not be sent."
+USED = "This access code is not valid or has already been used."
+NOT_SAVED = "Your answers were not saved: the access code did not work."
+RESUMED = "Your earlier answers are back; send them when you are ready."
+NOJS = "JavaScript is off, so the server checks your link and receives your answers"
+NOJS_REFUSED = "This survey accepts only unlinkable ballots, which need JavaScript."
+SEND = "Send my answers"
+
+
+def stored(app: Flask, round_id: int) -> int:
+    with db.session_scope(app) as session:
+        return stored_answers(session, round_id)
+
+
+def unused(app: Flask, round_id: int, token: str) -> bool:
+    """Return whether the invitation of ``token`` still exists (read only)."""
+    with db.session_scope(app) as session:
+        return submission.check_token(session, round_id, token)
+
+
+def fingerprint(app: Flask, round_id: int, token: str) -> str:
+    with db.session_scope(app) as session:
+        key = ballotkeys.public_key(session, round_id, int(token.split(".", 1)[0]))
+        return key.fingerprint
+
+
+def requests_to(page: Page, suffix: str) -> list[Request]:
+    """Collect this page's POST requests to URLs ending in ``suffix``, from now on."""
+    seen: list[Request] = []
+    page.on(
+        "request",
+        lambda request: seen.append(request)
+        if request.method == "POST" and request.url.endswith(suffix)
+        else None,
+    )
+    return seen
+
+
+def key_shown(page: Page, app: Flask, round_id: int, token: str) -> None:
+    """Wait until the script fetched the group's key: the page names the mode and the key."""
+    expect(page.locator("#ballot-mode")).to_be_visible()
+    expect(page.locator("#ballot-fingerprint")).to_have_text(
+        f"Ballot key of your group: {fingerprint(app, round_id, token)}"
+    )
+
+
+def all_checked(page: Page, chosen: dict[str, str]) -> None:
+    for name, value in chosen.items():
+        expect(page.locator(f"input[name={name}][value='{value}']")).to_be_checked()
+
+
+def test_round_trip_with_a_fragment_link(
+    app: Flask, open_page: OpenPage, open_round: OpenRound
+) -> None:
+    rid = open_round.round_id
+    token = next(iter(open_round.tokens.values()))
+    page = open_page(phone=True)
+    page.goto(f"/s/{rid}#{token}")
+    expect(page.locator("#token")).to_have_value(token)
+    key_shown(page, app, rid, token)
+    # The first question, with its first choice, is on the first phone screen.
+    first = page.locator("fieldset.question label.choice").first.bounding_box()
+    assert first is not None and first["y"] + first["height"] <= PHONE["viewport"]["height"]
+
+    answer_by_clicks(page)
+    page.locator("#comment").fill("Sent as an unlinkable ballot.")
+    page.get_by_role("button", name=SEND).click()
+    page.wait_for_url(f"**/s/{rid}/done")
+    expect(page.get_by_role("heading", level=1)).to_have_text(THANKS)
+    assert stored(app, rid) == 1
+    assert not unused(app, rid, token)
+    # Nothing is left behind in the browser once the ballot is accepted.
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('candor-'))") == []
+
+
+def test_check_in_at_the_first_answer_not_on_load(
+    app: Flask, open_page: OpenPage, open_round: OpenRound
+) -> None:
+    rid = open_round.round_id
+    token = next(iter(open_round.tokens.values()))
+    page = open_page(phone=True)
+    checkins = requests_to(page, "/checkin")
+    page.goto(f"/s/{rid}#{token}")
+    key_shown(page, app, rid, token)
+    page.wait_for_timeout(1500)  # a scanner that runs the page's scripts and waits
+    assert checkins == []
+    assert unused(app, rid, token)
+
+    with page.expect_response("**/checkin") as reply:
+        page.locator("fieldset.question label.choice").first.click()
+    assert reply.value.status == 200
+    assert not unused(app, rid, token)
+    assert len(checkins) == 1
+    assert stored(app, rid) == 0  # checked in, nothing cast yet
+
+
+def test_nothing_is_lost_between_check_in_and_ballot(
+    app: Flask, open_page: OpenPage, open_round: OpenRound
+) -> None:
+    rid = open_round.round_id
+    token = next(iter(open_round.tokens.values()))
+    link = f"/s/{rid}#{token}"
+    page = open_page(phone=True)
+    checkins = requests_to(page, "/checkin")
+    ballots = requests_to(page, "/ballot")
+    page.goto(link)
+    key_shown(page, app, rid, token)
+    with page.expect_response("**/checkin"):
+        chosen = answer_by_clicks(page)
+    comment = "Kept through a lost connection."
+    page.locator("#comment").fill(comment)
+    assert not unused(app, rid, token)
+
+    page.route("**/ballot", lambda route: route.abort())
+    page.get_by_role("button", name=SEND).click()
+    expect(page.get_by_role("alert")).to_contain_text(NETWORK)
+    expect(page.locator("#form-message")).to_contain_text(NETWORK)
+    all_checked(page, chosen)
+    expect(page.locator("#comment")).to_have_value(comment)
+    assert len(ballots) == 1 and stored(app, rid) == 0
+
+    page.goto("about:blank")  # a new document, as a reload of the link would be
+    page.goto(link)
+    all_checked(page, chosen)
+    expect(page.locator("#comment")).to_have_value(comment)
+    expect(page.get_by_role("status")).to_have_text(RESUMED)
+    expect(page.locator("#progress")).to_have_js_property("value", len(chosen))
+    page.get_by_role("button", name=SEND).click()  # still blocked: still kept
+    expect(page.locator("#form-message")).to_contain_text(NETWORK)
+    assert len(ballots) == 2
+
+    page.unroute("**/ballot")
+    page.get_by_role("button", name=SEND).click()
+    page.wait_for_url(f"**/s/{rid}/done")
+    assert len(checkins) == 1  # the credential was kept: no second check-in
+    assert stored(app, rid) == 1
+
+
+def test_a_ballot_accepted_without_a_reply_is_not_cast_twice(
+    app: Flask, open_page: OpenPage, open_round: OpenRound
+) -> None:
+    """The ballot reaches the server but its reply is lost; the person changes an answer and
+    sends again. One voice each: the first ballot stands and the page says it is in.
+    """
+    rid = open_round.round_id
+    token = next(iter(open_round.tokens.values()))
+    page = open_page()
+    page.goto(f"/s/{rid}#{token}")
+    key_shown(page, app, rid, token)
+    answer_by_clicks(page)
+
+    def lose_reply(route: Any) -> None:
+        route.fetch()  # the server stores the ballot
+        route.abort()  # and the browser never hears of it
+
+    page.route("**/ballot", lose_reply)
+    page.get_by_role("button", name=SEND).click()
+    expect(page.locator("#form-message")).to_contain_text(NETWORK)
+    assert stored(app, rid) == 1
+    page.unroute("**/ballot")
+    page.locator(f"fieldset#{question_names(page)[0]}-group label.choice").nth(1).click()
+    page.get_by_role("button", name=SEND).click()
+    page.wait_for_url(f"**/s/{rid}/done")
+    assert stored(app, rid) == 1
+
+
+def test_the_ballot_carries_no_cookie(
+    app: Flask, open_page: OpenPage, open_round: OpenRound, server: str
+) -> None:
+    rid = open_round.round_id
+    token = next(iter(open_round.tokens.values()))
+    page = open_page()
+    # A cookie the browser would send to this server with any request that allows it.
+    page.context.add_cookies([{"name": "probe", "value": "1", "url": server}])
+    requests: list[Request] = []
+    page.on("request", lambda request: requests.append(request))
+    page.goto(f"/s/{rid}#{token}")
+    key_shown(page, app, rid, token)
+    answer_by_clicks(page)
+    page.get_by_role("button", name=SEND).click()
+    page.wait_for_url(f"**/s/{rid}/done")
+    assert stored(app, rid) == 1
+
+    def cookie(request: Request) -> str:
+        return request.all_headers().get("cookie", "")
+
+    document = next(r for r in requests if r.url.endswith(f"/s/{rid}") and r.method == "GET")
+    assert "probe=1" in cookie(document)  # the probe works: the page itself got it
+    ballot = [r for r in requests if r.method == "POST" and r.url.endswith("/ballot")]
+    checkin = [r for r in requests if r.method == "POST" and r.url.endswith("/checkin")]
+    keys = [r for r in requests if "/keys/" in r.url]
+    assert len(ballot) == 1 and len(checkin) == 1 and keys
+    for request in ballot + checkin + keys:
+        assert cookie(request) == "", f"{request.method} {request.url} sent a cookie"
+    body = ballot[0].post_data_json
+    assert set(body) == {"key_id", "message", "signature", "answers", "comment", "lang"}
+    assert token not in ballot[0].post_data  # the ballot names no invitation
+
+
+def test_a_used_link_in_a_fresh_browser(
+    app: Flask, open_page: OpenPage, open_round: OpenRound
+) -> None:
+    rid = open_round.round_id
+    token = next(iter(open_round.tokens.values()))
+    data = {**answers_for(app, rid), "token": token}
+    assert app.test_client().post(f"/s/{rid}", data=data).status_code == 303
+    assert stored(app, rid) == 1
+
+    page = open_page(phone=True)
+    page.goto(f"/s/{rid}#{token}")
+    key_shown(page, app, rid, token)
+    expect(page.locator("#token-box")).to_be_hidden()
+    page.locator("fieldset.question label.choice").first.click()
+    expect(page.get_by_role("alert")).to_have_text(USED)
+    expect(page.locator("#token-box")).to_be_visible()
+    expect(page.locator("#token-error")).to_have_text(USED)
+    chosen = answer_by_clicks(page)
+    page.get_by_role("button", name=SEND).click()
+    expect(page.locator("#form-message")).to_have_text(NOT_SAVED)
+    expect(page.locator("#token")).to_be_focused()
+    all_checked(page, chosen)  # the answers stay, for a second link or a corrected code
+    assert stored(app, rid) == 1
+
+    # Another person's code typed into the box works with the answers already on the page.
+    other = list(open_round.tokens.values())[1]
+    page.locator("#token").fill(other)
+    page.locator("#token").press("Tab")
+    page.get_by_role("button", name=SEND).click()
+    page.wait_for_url(f"**/s/{rid}/done")
+    assert stored(app, rid) == 2
+    assert not unused(app, rid, other)
+
+
+def test_without_javascript_and_when_unlinkable_is_required(
+    app: Flask, open_page: OpenPage, open_round: OpenRound
+) -> None:
+    rid = open_round.round_id
+    first, second, third = list(open_round.tokens.values())[:3]
+    page = open_page(phone=True, javascript=False)
+    page.goto(f"/s/{rid}#{first}")
+    expect(page.locator(".ballot-nojs")).to_contain_text(NOJS)
+    expect(page.locator("#ballot-mode")).to_be_hidden()
+    page.locator("#token").fill(first)
+    answer_by_clicks(page)
+    page.get_by_role("button", name=SEND).click()
+    page.wait_for_url(f"**/s/{rid}/done")
+    assert stored(app, rid) == 1
+    assert not unused(app, rid, first)
+
+    with db.session_scope(app) as session:
+        rnd = session.get(Round, rid)
+        assert rnd is not None
+        program = session.get(Program, rnd.program_id)
+        assert program is not None
+        program.unlinkable_required = True
+        session.commit()
+
+    page.goto(f"/s/{rid}/{second}")
+    expect(page.locator(".ballot-nojs")).to_contain_text(NOJS_REFUSED)
+    chosen = answer_by_clicks(page)
+    page.get_by_role("button", name=SEND).click()
+    expect(page.locator("#form-message")).to_contain_text(NOJS_REFUSED)
+    all_checked(page, chosen)
+    assert stored(app, rid) == 1
+    assert unused(app, rid, second)  # refused before anything was consumed
+
+    # With JavaScript the same programme takes the unlinkable ballot.
+    page = open_page(phone=True)
+    page.goto(f"/s/{rid}#{third}")
+    key_shown(page, app, rid, third)
+    expect(page.locator(".ballot-nojs")).to_have_count(0)
+    answer_by_clicks(page)
+    page.get_by_role("button", name=SEND).click()
+    page.wait_for_url(f"**/s/{rid}/done")
+    assert stored(app, rid) == 2
