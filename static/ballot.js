@@ -55,8 +55,10 @@ class Keeper {
     } catch (e) { return {}; }
   }
   save(record) {
+    if (this.gone) { return this.chain; } // accepted: nothing is kept any more
     const plain = encoder.encode(JSON.stringify(record)); // the record as it is now
     this.chain = this.chain.then(async () => {
+      if (this.gone) { return; }
       const iv = crypto.getRandomValues(new Uint8Array(12));
       const sealed = new Uint8Array(await crypto.subtle.encrypt(
         { name: "AES-GCM", iv: iv }, this.key, plain));
@@ -68,6 +70,7 @@ class Keeper {
     return this.chain;
   }
   forget() {
+    this.gone = true;
     this.chain = this.chain.then(() => {
       const store = storage();
       try { if (store) { store.removeItem(this.name); } } catch (e) { /* blocked */ }
@@ -241,6 +244,15 @@ async function post(url, body) {
   return { status: reply.status, data: data || {} };
 }
 
+// Keep the code in this tab until the ballot is accepted (survey.js reads it after a reload).
+function keepCode(code) {
+  try {
+    const tab = window.sessionStorage;
+    const name = "candor-code-" + form.dataset.round;
+    if (code) { tab.setItem(name, code); } else { tab.removeItem(name); }
+  } catch (e) { /* blocked: a reload then needs the link again */ }
+}
+
 // --- one code's ballot ---------------------------------------------------------------------
 
 async function ballotFor(code) {
@@ -290,6 +302,21 @@ async function ballotFor(code) {
   async function checkIn() {
     const pk = await key();
     if (!pk) { return "unusable"; }
+    // Another tab with the same link may have checked in, or blinded, already: use its work,
+    // since a second blinding would be refused (the invitation is consumed once).
+    const kept = await keeper.load();
+    if (kept.signature && kept.message) {
+      record.message = kept.message;
+      record.signature = kept.signature;
+      delete record.blinded;
+      delete record.inv;
+      return "ok";
+    }
+    if (kept.blinded && kept.inv && kept.message) {
+      record.message = kept.message;
+      record.blinded = kept.blinded;
+      record.inv = kept.inv;
+    }
     if (!record.blinded || !record.inv || !record.message) {
       const msg = prepare(crypto.getRandomValues(new Uint8Array(32)));
       const blinded = await blind(pk, msg);
@@ -302,7 +329,9 @@ async function ballotFor(code) {
     if (reply.status === 404) { return "unusable"; }
     if (reply.status === 410) { return "closed"; }
     if (reply.status !== 200 || typeof reply.data.blind_signature !== "string") {
-      throw new Error("retry");
+      const retry = new Error("retry");
+      retry.busy = reply.status === 503;
+      throw retry;
     }
     const sig = await finalize(pk, b64urlDecode(record.message),
       b64urlDecode(reply.data.blind_signature), b64urlDecode(record.inv));
@@ -366,6 +395,7 @@ async function ballotFor(code) {
     }
     if (reply.status === 200) {
       await keeper.forget();
+      keepCode("");
       window.location.assign(reply.data.next || form.action + "/done");
       return "left";
     }
@@ -392,6 +422,9 @@ async function ballotFor(code) {
   if (restore(record.answers, record.comment)) { statusText(text("msgResumed")); }
   if (Object.keys(chosen()).length || (commentBox && commentBox.value)) { remember(); }
 
+  // Back from the thanks page out of the back/forward cache: the page works again.
+  window.addEventListener("pageshow", function (event) { if (event.persisted) { sending = false; } });
+
   return {
     // A choice or a comment changed. Keep it; check in when a person did it.
     changed: function (event) {
@@ -410,7 +443,7 @@ async function ballotFor(code) {
       try {
         left = (await send()) === "left";
       } catch (e) {
-        alertText(text("msgNetwork"));
+        alertText(text(e && e.busy ? "msgBusy" : "msgNetwork"));
       } finally {
         if (!left) { sending = false; }
       }
@@ -420,6 +453,14 @@ async function ballotFor(code) {
 
 // --- wiring ----------------------------------------------------------------------------------
 
+// This browser cannot make the unlinkable ballot (no WebCrypto, or it failed): say that the
+// form goes to the server, which does both steps (or refuses, if the programme requires it).
+function fallBack() {
+  const notice = document.getElementById("ballot-fallback");
+  if (notice) { notice.hidden = false; }
+  return null;
+}
+
 // One ballot per code in the code field; a different code (typed by hand after a link did not
 // work) starts its own, and the answers on the page go with it.
 let current = null;
@@ -427,10 +468,11 @@ function begin() {
   const code = token ? token.value.trim() : "";
   if (current && current.code === code) { return current; }
   if (current) { markToken(""); } // a new code: the old one's message no longer applies
+  if (CODE.test(code)) { keepCode(code); }
   current = {
     code: code,
     valid: CODE.test(code),
-    ready: CODE.test(code) ? ballotFor(code).catch(function () { return null; }) : Promise.resolve(null),
+    ready: CODE.test(code) ? ballotFor(code).catch(fallBack) : Promise.resolve(null),
   };
   return current;
 }
@@ -466,6 +508,5 @@ if (form && form.dataset.ballotUrl && window.crypto && window.crypto.subtle && w
   });
   begin();
 } else if (form) {
-  const notice = document.getElementById("ballot-fallback");
-  if (notice) { notice.hidden = false; }
+  fallBack();
 }

@@ -13,12 +13,24 @@
   // fragment (the skip link's "#main" after a reload, a link cut short or mangled by a mail
   // client) leaves the code box empty and visible, so the person sees it at once.
   var CODE = /^[0-9]{1,6}\.[A-Za-z0-9_-]{20,64}$/;
+  // The code also stays in this tab's sessionStorage (gone when the tab closes; ballot.js
+  // removes it once the ballot is accepted), so that reloading the page, whose address no
+  // longer holds the code, brings back the code and with it the answers kept for it.
+  var KEPT = "candor-code-" + form.getAttribute("data-round");
+  function tab() { try { return window.sessionStorage; } catch (e) { return null; } }
   var fragment = window.location.hash.replace(/^#/, "");
   if (fragment && token && !token.value) {
     try { fragment = decodeURIComponent(fragment); } catch (e) { fragment = ""; }
-    if (CODE.test(fragment)) { token.value = fragment; }
+    if (CODE.test(fragment)) {
+      token.value = fragment;
+      try { if (tab()) { tab().setItem(KEPT, fragment); } } catch (e) { /* blocked */ }
+    }
     // Keep ?lang=: only the fragment leaves the address bar.
     history.replaceState(null, "", window.location.pathname + window.location.search);
+  }
+  if (token && !token.value && !fragment && tab()) {
+    var kept = tab().getItem(KEPT);
+    if (kept && CODE.test(kept)) { token.value = kept; }
   }
   // The language links (?lang=..) name no code. With a code in hand that is not part of the
   // path, carry it to the other language in the fragment, where no server sees it.

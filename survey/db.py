@@ -21,7 +21,8 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Well below gunicorn's 30 s worker timeout, so a locked database answers 503, not a killed worker.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
 READ_ONLY_OPTION = "candor_read_only"
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 

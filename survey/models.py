@@ -43,6 +43,7 @@ ANONYMOUS_TABLES = (
     "ballot_inbox",
     "spent_ballots",
     "check_ins",
+    "quarantined_rows",
 )
 
 
@@ -234,7 +235,7 @@ class CheckIn(Base):
 class SpentBallot(Base):
     """A ballot credential that has been used: its hash, so it is accepted once.
 
-    Nothing here points at the response it came with; ``receipt`` only lets the holder of the
+    Nothing here points at the response it came with; ``replay_digest`` only lets the holder of the
     credential learn that an identical retry was already recorded.
     """
 
@@ -242,7 +243,7 @@ class SpentBallot(Base):
     __table_args__ = ({"sqlite_with_rowid": False},)
     digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
-    receipt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    replay_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
 class InboxEntry(Base):
@@ -268,6 +269,19 @@ class RoundMix(Base):
     __tablename__ = "round_mixes"
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
     mixed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class QuarantinedRow(Base):
+    """A sealed response or comment that failed to open at release, kept for investigation."""
+
+    __tablename__ = "quarantined_rows"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # RESPONSE or COMMENT
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    band: Mapped[str] = mapped_column(String(32))  # "" for a comment
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Response(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -143,7 +144,7 @@ def test_database_url_is_shown_without_its_password(url: str, shown: str) -> Non
 def test_postgresql_without_its_driver_is_one_sentence(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(config.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(config.ConfigError, match=r"candor\[postgresql\]"):
         config.validate({**make_config(tmp_path, "postgresql://x@db/candor"), "KEY_FILE": ""})
 

@@ -302,9 +302,7 @@ def band_rows(manifest: Manifest, unit_id: int) -> list[BandRow]:
                 band=cell["band"],
                 shown=cell["shown"],
                 n=cell.get("n") if cell["shown"] else None,
-                means={
-                    k: v["mean"] for k, v in cell["themes"].items() if v["mean"] is not None
-                }
+                means={k: v["mean"] for k, v in cell["themes"].items() if v["mean"] is not None}
                 if cell["shown"]
                 else {},
                 coded={
@@ -719,7 +717,9 @@ def heatmap(manifest: Manifest, scope: int | None = None, max_depth: int | None 
                 cells.append(None)
                 continue
             if cell["mean"] is None:
-                cells.append(HeatmapCell(None, None, str(cell["mean_text"]), "", str(cell["coded"])))
+                cells.append(
+                    HeatmapCell(None, None, str(cell["mean_text"]), "", str(cell["coded"]))
+                )
                 continue
             value = float(cell["mean"])
             diff = None if column.org_value is None else round(value - column.org_value, 1)

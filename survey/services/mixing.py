@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from ..db import SQLITE_BUSY_TIMEOUT_MS
 from ..domain import crypto
-from ..models import Comment, InboxEntry, Response, RoundMix
+from ..models import Comment, InboxEntry, Response, RoundMix, Setting
 
 MIX_INTERVAL = dt.timedelta(minutes=2)
 MIX_WAITING_MAX = 50
@@ -41,6 +43,14 @@ SCRUBBED_TABLES = (
     "check_ins",
     "ballot_keys",
     "rounds",
+)
+# How long a scrub waits for transactions (or, on SQLite, readers) that began before it.
+SCRUB_WAIT_SECONDS = 2.0
+SCRUB_PENDING = "scrub_pending"
+# Other sessions anywhere on the server whose snapshot or transaction is older than ``:x``.
+OLDER_TRANSACTIONS = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+    " AND least(backend_xid::text::bigint, backend_xmin::text::bigint) < :x"
 )
 # VACUUM FULL needs a short exclusive lock; rather than queue requests behind it, give up and
 # let the next mix try again.
@@ -112,26 +122,68 @@ def mix(session: Session, round_id: int, now: dt.datetime) -> int:
 def scrub(engine: Engine) -> bool:
     """Make storage forget deleted rows and old row versions; return whether it fully did.
 
-    PostgreSQL: ``VACUUM FULL`` of the anonymous tables and of ``rounds`` (whose old versions
-    hold destroyed link secrets). SQLite: checkpoint the write-ahead log into the database and
-    truncate it (deleted cells were already zeroed by ``secure_delete``). Never raises for a
-    busy database: a later scrub catches up, and the result says it did not finish.
+    PostgreSQL: wait (at most :data:`SCRUB_WAIT_SECONDS`) until no transaction that began
+    before now is still open anywhere on the server, since VACUUM keeps every row version such
+    a transaction might still see; then ``VACUUM FULL`` the anonymous tables and ``rounds``
+    (whose old versions hold destroyed link secrets). SQLite: checkpoint the write-ahead log
+    into the database and truncate it (deleted cells were already zeroed by
+    ``secure_delete``), waiting at most as long for readers, so writers are never stalled
+    for the whole busy timeout. A scrub that could not finish marks itself pending and
+    :func:`scrub_if_pending` (every ``candor tick``) repeats it. Never raises for a busy
+    database.
     """
-    if engine.dialect.name == "postgresql":
+    done = (
+        _scrub_postgresql(engine) if engine.dialect.name == "postgresql" else _scrub_sqlite(engine)
+    )
+    _mark_pending(engine, not done)
+    return done
+
+
+def scrub_if_pending(engine: Engine) -> bool:
+    """Repeat a scrub that could not finish earlier; return whether none is pending now."""
+    with engine.connect() as conn:
+        pending = conn.scalar(select(Setting.value).where(Setting.key == SCRUB_PENDING))
+        conn.rollback()
+    return scrub(engine) if pending else True
+
+
+def _mark_pending(engine: Engine, pending: bool) -> None:
+    try:
+        with engine.begin() as conn:
+            conn.execute(delete(Setting).where(Setting.key == SCRUB_PENDING))
+            if pending:
+                conn.execute(insert(Setting).values(key=SCRUB_PENDING, value=b"1"))
+    except OperationalError:
+        pass  # a busy database: the next mix, close or tick scrubs again anyway
+
+
+def _scrub_postgresql(engine: Engine) -> bool:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        now = int(conn.exec_driver_sql("SELECT txid_current()").scalar_one()) % 2**32
+        deadline = time.monotonic() + SCRUB_WAIT_SECONDS
+        while conn.execute(OLDER_TRANSACTIONS, {"x": now}).scalar_one():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        conn.exec_driver_sql(f"SET lock_timeout = '{SCRUB_LOCK_TIMEOUT}'")
         done = True
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql(f"SET lock_timeout = '{SCRUB_LOCK_TIMEOUT}'")
-            for table in SCRUBBED_TABLES:
-                try:
-                    conn.exec_driver_sql(f"VACUUM FULL {table}")
-                except OperationalError:
-                    done = False
+        for table in SCRUBBED_TABLES:
+            try:
+                conn.exec_driver_sql(f"VACUUM FULL {table}")
+            except OperationalError:
+                done = False
         return done
+
+
+def _scrub_sqlite(engine: Engine) -> bool:
     raw = engine.raw_connection()
     try:
-        cursor = raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
-        busy = cursor.fetchone()[0]
-        cursor.close()
+        conn: Any = raw.driver_connection
+        conn.execute(f"PRAGMA busy_timeout={int(SCRUB_WAIT_SECONDS * 1000)}")
+        try:
+            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         return not busy
     finally:
         raw.close()

@@ -16,31 +16,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ForeignKey, LargeBinary, String
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from ..models import Base, Comment, Response
+from ..models import Comment, QuarantinedRow, Response
 
 RESPONSE = "response"
 COMMENT = "comment"
 QUARANTINED = "rows_quarantined"  # the audit trail's action when a release sets rows aside
-
-
-class QuarantinedRow(Base):
-    """A sealed response or comment that failed to open at release, kept for investigation.
-
-    It belongs with the other models; it lives here only because this change could not edit
-    ``survey/models.py``.
-    """
-
-    __tablename__ = "quarantined_rows"
-    __table_args__ = ({"sqlite_with_rowid": False},)
-    id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
-    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # RESPONSE or COMMENT
-    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
-    band: Mapped[str] = mapped_column(String(32))  # "" for a comment
-    sealed: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,13 @@ def tick(
         _open_due_round(factory, program_id, kek, today, report)
         if send is not None:
             _send_mail(factory, program_id, today, send, report)
+    with factory() as session:
+        engine = session.get_bind().engine
+    if not mixing.scrub_if_pending(engine):
+        report.errors.append(
+            "Storage could not yet forget destroyed data: a long transaction was open. "
+            "The next tick tries again."
+        )
     return report
 
 

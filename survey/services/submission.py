@@ -211,9 +211,9 @@ def _spent_digest(round_id: int, message: bytes) -> bytes:
     return hashlib.sha256(f"candor/ballot/{round_id}|".encode() + message).digest()
 
 
-def _receipt(message: bytes, answers: Mapping[str, int], comment: str) -> bytes:
+def _replay_digest(message: bytes, answers: Mapping[str, int], comment: str) -> bytes:
     body = json.dumps([sorted(answers.items()), comment], ensure_ascii=False).encode()
-    return hashlib.sha256(b"candor/receipt|" + message + body).digest()
+    return hashlib.sha256(b"candor/replay|" + message + body).digest()
 
 
 def cast_ballot(
@@ -241,15 +241,15 @@ def cast_ballot(
         raise BallotRefused()
     text = clean_comment(comment)
     digest = _spent_digest(rnd.id, credential.message)
-    receipt = _receipt(credential.message, answers, text)
+    replay = _replay_digest(credential.message, answers, text)
     spent = session.get(SpentBallot, digest)
     if spent is not None:
-        if hmac.compare_digest(spent.receipt, receipt):
+        if hmac.compare_digest(spent.replay_digest, replay):
             return False
         raise BallotRefused()
     try:
         with session.begin_nested():
-            session.add(SpentBallot(digest=digest, round_id=rnd.id, receipt=receipt))
+            session.add(SpentBallot(digest=digest, round_id=rnd.id, replay_digest=replay))
     except IntegrityError as exc:  # the same ballot, posted concurrently
         raise BallotRefused() from exc
     payload = json.dumps({"v": 1, "answers": dict(answers)}, separators=(",", ":")).encode()

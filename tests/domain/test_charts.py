@@ -17,7 +17,6 @@ import matplotlib.image
 import pytest
 
 from survey.domain import charts
-from survey.domain.disclosure import ABSENT_TEXT, HIDDEN_TEXT
 from survey.domain.charts import (
     ALL_HIDDEN_MESSAGE,
     CHART_FORMATS,
@@ -37,6 +36,7 @@ from survey.domain.charts import (
     heatmap_chart,
     trend_chart,
 )
+from survey.domain.disclosure import ABSENT_TEXT, HIDDEN_TEXT
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TREND_PIXELS = (round(TREND_SIZE_INCHES[1] * DPI), round(TREND_SIZE_INCHES[0] * DPI))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from survey.domain.disclosure import HIDDEN_TEXT, UNIFORM_TEXT
-from survey.domain.export import CSV_COLUMNS, manifest_rows, neutralise, to_csv
+from survey.domain.export import CSV_COLUMNS, links_csv, manifest_rows, neutralise, to_csv
 
 HEADER = "round,closed_on,unit_path,theme,n,mean,favourable_pct,ci_low,ci_high,status"
 
@@ -134,7 +134,10 @@ def test_uniform_cells_export_their_coded_index_and_no_interval() -> None:
             unit(
                 "Lab",
                 True,
-                {"morale": uniform(5, "≥ 90", "≥ 90 %"), "enps": uniform(5, "≤ \u221280", "≤ 10 %")},
+                {
+                    "morale": uniform(5, "≥ 90", "≥ 90 %"),
+                    "enps": uniform(5, "≤ \u221280", "≤ 10 %"),
+                },
             )
         ]
     )
@@ -211,3 +214,11 @@ def test_negative_enps_is_a_number_not_text() -> None:
     (_, row) = parse(to_csv([m]))
     assert row["mean"] == "-25.0"
     assert row["ci_low"] == "-30.0"
+
+
+def test_links_csv_gives_the_fragment_link_the_code_and_the_entry_page() -> None:
+    entry = "https://pulse.example.org/s/7"
+    row = ("ada@example.org", "=HYPERLINK()", f"{entry}#3.AbC", "3.AbC", entry)
+    lines = links_csv([row]).splitlines()
+    assert lines[0] == "email,name,link,code,entry_url"
+    assert lines[1] == f"ada@example.org,'=HYPERLINK(),{entry}#3.AbC,3.AbC,{entry}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from survey.domain import scoring
-from survey.domain.disclosure import DISTRIBUTION_MIN_N, HIDDEN_TEXT
+from survey.domain.disclosure import DISTRIBUTION_MIN_N, HIDDEN_TEXT, UNIFORM_TEXT
 from survey.domain.questions import Bank, load_bank
 from survey.domain.redaction import mask
 from survey.domain.release import (
@@ -558,3 +559,75 @@ def test_random_releases_are_safe(data: ReleaseInput) -> None:
     if m["comments"]:
         assert sorted(released) == sorted(text for _, text in data.comments)
         assert len(data.answers) >= data.comment_k
+
+
+# --- homogeneity and neutral reasons (issue 11) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("likert", "nps", "mean_text", "enps_text"),
+    [
+        ((3, 3, 3, 3, 3), (10, 10, 10, 10, 10), "about 50", "≥ +80"),  # identical answers
+        ((5, 5, 5, 5, 5), (0, 1, 2, 3, 6), "≥ 90", "≤ \u221280"),  # eNPS -100: all detractors
+        ((4, 5, 4, 4, 4), (7, 8, 7, 8, 8), "about 80", "about 0"),  # within one step
+    ],
+)
+def test_uniform_cells_publish_no_exact_mean_or_interval(
+    likert: tuple[int, ...], nps: tuple[int, ...], mean_text: str, enps_text: str
+) -> None:
+    bank = load_bank()
+    asked = tuple(i.key for i in bank.items if i.theme in ("morale", "enps"))
+    people = [
+        OpenedAnswer(
+            1,
+            "3y+",
+            {
+                i.key: (n if i.scale == "nps" else (6 - v if i.reverse else v))
+                for i in bank.items_for(asked)
+            },
+        )
+        for v, n in zip(likert, nps, strict=True)
+    ]
+    data = ReleaseInput(
+        round_id=1,
+        round_number=1,
+        program="Pulse",
+        opens_on="2026-01-01",
+        closed_on="2026-01-10",
+        k=5,
+        comment_k=10,
+        bank=bank,
+        asked=asked,
+        snapshot=snapshot({1: (None, "Lab")}, {"1": 5}),
+        answers=people,
+    )
+    (lab,) = build_manifest(data)["units"]
+    for theme, text in (("morale", mean_text), ("enps", enps_text)):
+        cell = lab["themes"][theme]
+        assert cell["mean"] is None and cell["sd"] is None
+        assert cell["ci_low"] is None and cell["ci_high"] is None
+        assert cell["mean_text"] == text and cell["coded"] == UNIFORM_TEXT
+        assert cell["favourable_pct"] is None
+        assert "100" not in json.dumps(cell)  # neither an index of 100 nor an eNPS of ±100
+
+
+def test_spread_answers_keep_exact_figures() -> None:
+    bank = load_bank()
+    asked = tuple(i.key for i in bank.items if i.theme == "morale")
+    people = [
+        OpenedAnswer(1, "3y+", {i.key: (6 - v if i.reverse else v) for i in bank.items_for(asked)})
+        for v in (2, 3, 4, 4, 5)
+    ]
+    data = ReleaseInput(
+        1, 1, "Pulse", "2026-01-01", "2026-01-10", 5, 10, bank, asked,
+        snapshot({1: (None, "Lab")}, {"1": 5}), people,
+    )  # fmt: skip
+    cell = build_manifest(data)["units"][0]["themes"]["morale"]
+    assert cell["mean"] == 65.0 and cell["ci_low"] is not None and "coded" not in cell
+
+
+def test_every_hidden_cell_has_the_one_neutral_reason(manifest: dict[str, Any]) -> None:
+    reasons = {u["reason"] for u in manifest["units"] if not u["shown"]}
+    reasons |= {c["reason"] for c in manifest["attributes"]["cells"] if not c["shown"]}
+    assert reasons == {HIDDEN_TEXT}
+    assert {u["reason"] for u in manifest["units"] if u["shown"]} == {""}

@@ -68,7 +68,10 @@ def release(
     for unit, size in SIZES.items():
         chosen = (values or {}).get(unit) or [4] * size
         assert len(chosen) == size
-        people.extend(OpenedAnswer(unit, "3y+", answers(v, asked, nps=8 + (v > 4) - 2 * (v < 4))) for v in chosen)
+        people.extend(
+            OpenedAnswer(unit, "3y+", answers(v, asked, nps=8 + (v > 4) - 2 * (v < 4)))
+            for v in chosen
+        )
     data = ReleaseInput(
         round_id=100 + number,
         round_number=number,
@@ -441,3 +444,40 @@ def test_audit_verdict_wording() -> None:
     )
     failed = {**manifest, "audit": {**manifest["audit"], "ok": False}}
     assert "did not pass" in reporting.audit_verdict(failed)
+
+
+# --- coded and absent cells (issue 11) ---------------------------------------------------------
+
+
+def test_uniform_cells_are_coded_on_every_view() -> None:
+    r1 = release(1, values={4: spread(4, 8), 5: spread(4, 7)})
+    r2 = release(2, values={4: [5] * 8, 5: spread(4, 7)})  # everyone in Alpha strongly agrees
+    rows = reporting.trend_rows([r1, r2], 4, "morale")
+    assert rows[1].mean is None and rows[1].ci_low is None and rows[1].ci_high is None
+    assert rows[1].coded_index == "≥ 90" and rows[1].coded == UNIFORM_TEXT
+    head = reporting.headline([r1, r2], 4, "morale", "Morale")
+    assert head is not None and head.value_text == "≥ 90" and head.change is None
+    assert UNIFORM_TEXT in head.sentence and "100" not in head.sentence.replace("out of 100", "")
+    point = reporting.trend_point("R2", rows[1])
+    assert point.value is None and point.note == "≥ 90"
+    data = reporting.heatmap(r2)
+    alpha = next(r for r in data.rows if r.label.endswith("Alpha"))
+    assert all(c is not None and c.value is None and c.value_text for c in alpha.cells)
+    assert UNIFORM_TEXT in data.description
+    assert "≥ 90" in {n for row in data.chart_input()["notes"] for n in row}
+    assert "100" not in all_text(data.chart_input()["values"])
+
+
+def test_a_unit_missing_from_a_round_is_absent_not_hidden() -> None:
+    r1 = release(1, values={4: spread(4, 8), 5: spread(4, 7)})
+    r2 = release(2, values={4: spread(4, 8), 5: spread(4, 7)})
+    earlier = json.loads(json.dumps(r1))
+    earlier["units"] = [u for u in earlier["units"] if u["id"] != 4]  # Alpha created later
+    rows = reporting.trend_rows([earlier, r2], 4, "morale")
+    assert rows[0].absent and rows[0].status_text == ABSENT_TEXT
+    assert reporting.trend_point("R1", rows[0]).note == ABSENT_TEXT
+    head = reporting.headline([earlier, r2], 4, "morale", "Morale")
+    assert head is not None and f"no comparison with R1: {ABSENT_TEXT}" in head.sentence
+    assert HIDDEN_TEXT not in head.sentence
+    hidden = reporting.trend_rows([r1, r2], 7, "morale")  # Small: hidden, not absent
+    assert not hidden[0].absent and hidden[0].status_text == HIDDEN_TEXT

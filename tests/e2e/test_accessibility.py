@@ -69,6 +69,7 @@ def test_survey_pages_on_a_phone(open_page: OpenPage, open_round: OpenRound) -> 
 
     page.goto(f"/s/{rid}#{token}")
     expect(page.locator("#token-box")).to_be_hidden()
+    expect(page.locator("#ballot-fingerprint")).to_be_visible()  # the ballot mode is shown
     audit.check(page, "survey form")
 
     page.get_by_role("button", name="Send my answers").click()  # nothing answered
@@ -80,6 +81,12 @@ def test_survey_pages_on_a_phone(open_page: OpenPage, open_round: OpenRound) -> 
     page.get_by_role("button", name="Send my answers").click()
     page.wait_for_url(f"**/s/{rid}/done")
     audit.check(page, "thanks")
+
+    page.goto(f"/s/{rid}#{token}")  # the used link: the code box comes back with the message
+    page.locator("fieldset.question label.choice").first.click()
+    expect(page.get_by_role("alert")).to_contain_text("not valid or has already been used")
+    expect(page.locator("#token-box")).to_be_visible()
+    audit.check(page, "survey form with a used code")
 
     page.goto(f"/s/{rid + 1000}/{token}")
     expect(page.get_by_role("heading", level=1)).to_have_text("This link cannot be used")

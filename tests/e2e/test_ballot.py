@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 NETWORK = "Your answers could not be sent."
 USED = "This access code is not valid or has already been used."
 NOT_SAVED = "Your answers were not saved: the access code did not work."
+BUSY = "The server was busy and nothing was saved; please send again."
 RESUMED = "Your earlier answers are back; send them when you are ready."
 NOJS = "JavaScript is off, so the server checks your link and receives your answers"
 NOJS_REFUSED = "This survey accepts only unlinkable ballots, which need JavaScript."
@@ -52,9 +53,11 @@ def requests_to(page: Page, suffix: str) -> list[Request]:
     seen: list[Request] = []
     page.on(
         "request",
-        lambda request: seen.append(request)
-        if request.method == "POST" and request.url.endswith(suffix)
-        else None,
+        lambda request: (
+            seen.append(request)
+            if request.method == "POST" and request.url.endswith(suffix)
+            else None
+        ),
     )
     return seen
 
@@ -142,7 +145,14 @@ def test_nothing_is_lost_between_check_in_and_ballot(
     expect(page.locator("#comment")).to_have_value(comment)
     assert len(ballots) == 1 and stored(app, rid) == 0
 
-    page.goto("about:blank")  # a new document, as a reload of the link would be
+    # A plain reload: the address no longer holds the code, this tab still does.
+    page.reload()
+    expect(page.locator("#token")).to_have_value(token)
+    expect(page.locator("#token-box")).to_be_hidden()
+    all_checked(page, chosen)
+    expect(page.get_by_role("status")).to_have_text(RESUMED)
+
+    page.goto("about:blank")  # the link again, in a new document
     page.goto(link)
     all_checked(page, chosen)
     expect(page.locator("#comment")).to_have_value(comment)
@@ -152,6 +162,16 @@ def test_nothing_is_lost_between_check_in_and_ballot(
     expect(page.locator("#form-message")).to_contain_text(NETWORK)
     assert len(ballots) == 2
 
+    page.unroute("**/ballot")
+    page.route(  # a busy server answers 503 with Retry-After: nothing stored, nothing lost
+        "**/ballot",
+        lambda route: route.fulfill(
+            status=503, headers={"Retry-After": "5"}, json={"status": "busy"}
+        ),
+    )
+    page.get_by_role("button", name=SEND).click()
+    expect(page.locator("#form-message")).to_have_text(BUSY)
+    all_checked(page, chosen)
     page.unroute("**/ballot")
     page.get_by_role("button", name=SEND).click()
     page.wait_for_url(f"**/s/{rid}/done")
@@ -216,8 +236,9 @@ def test_the_ballot_carries_no_cookie(
     for request in ballot + checkin + keys:
         assert cookie(request) == "", f"{request.method} {request.url} sent a cookie"
     body = ballot[0].post_data_json
+    assert isinstance(body, dict)
     assert set(body) == {"key_id", "message", "signature", "answers", "comment", "lang"}
-    assert token not in ballot[0].post_data  # the ballot names no invitation
+    assert token not in (ballot[0].post_data or "")  # the ballot names no invitation
 
 
 def test_a_used_link_in_a_fresh_browser(

@@ -1,5 +1,7 @@
-"""An employee answers on a phone: by keyboard with the fragment link, without JavaScript with
-the path link, and after a validation error. Each link works exactly once.
+"""An employee answers on a phone: by keyboard with the fragment link (the unlinkable ballot of
+static/ballot.js: check-in at the first answer, then the ballot), without JavaScript with the
+path link (the server does both steps), and after a validation error. Each link works exactly
+once. tests/e2e/test_ballot.py covers the two steps themselves.
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from survey import db
-from survey.models import AuditEvent, Comment, Release, Response
+from survey.models import AuditEvent, Comment, QuarantinedRow, Release, Response
 from survey.services import rounds
-from survey.services.quarantine import QUARANTINED, QuarantinedRow
+from survey.services.quarantine import QUARANTINED
 from tests.conftest import OpenRound
 from tests.services.ballots import round_status, step, submit
 

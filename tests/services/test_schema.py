@@ -34,9 +34,22 @@ def test_database_columns_link_nothing(app: Flask) -> None:
     inspector = inspect(engine)
     for name in ANONYMOUS_TABLES:
         columns = {c["name"]: c for c in inspector.get_columns(name)}
-        assert set(columns) <= {"id", "token_hash", "round_id", "unit_id", "band", "sealed"}
+        assert set(columns) <= {
+            "id",
+            "token_hash",
+            "digest",
+            "round_id",
+            "unit_id",
+            "band",
+            "key_id",
+            "kind",
+            "sealed",
+            "replay_digest",
+            "blinded_digest",
+            "blind_signature",
+        }
         pk = inspector.get_pk_constraint(name)["constrained_columns"]
-        assert pk in (["id"], ["token_hash"])
+        assert pk in (["id"], ["token_hash"], ["digest"])
         assert "INT" not in str(columns[pk[0]]["type"]).upper()
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:

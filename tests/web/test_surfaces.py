@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from survey import db
+from survey.domain.disclosure import HIDDEN_TEXT, UNIFORM_TEXT
 from survey.models import Release
 from tests.conftest import OpenRound, answers_for, login
 from tests.web.test_flow import close_and_release
@@ -58,7 +59,7 @@ def test_hidden_unit_stays_hidden(
     rows = list(csv.DictReader(io.StringIO(export.data.decode())))
     for row in rows:
         if row["unit_path"] == "Lab/Ops/Small":
-            assert row["status"] == "suppressed" and not any(
+            assert row["status"] == HIDDEN_TEXT and not any(
                 row[c] for c in ("n", "mean", "favourable_pct", "ci_low", "ci_high")
             )
     assert client.get("/reports" + q).status_code == 200
@@ -70,15 +71,19 @@ def test_surfaces_match_manifest(app: Flask, client: FlaskClient, released: dict
     rows = list(csv.DictReader(io.StringIO(client.get("/export/1.csv").data.decode())))
     with db.session_scope(app) as session:
         manifest = session.query(Release).one().manifest
-    expected = {
-        (u["path"], t): u["themes"][t]["mean"]
-        for u in manifest["units"]
-        if u["shown"]
-        for t in u["themes"]
+    cells = {
+        (u["path"], t): c for u in manifest["units"] if u["shown"] for t, c in u["themes"].items()
     }
+    expected = {key: c["mean"] for key, c in cells.items() if c["mean"] is not None}
     shown = {(r["unit_path"], r["theme"]): float(r["mean"]) for r in rows if r["status"] == "shown"}
     assert shown == pytest.approx(expected, abs=0.05)
-    assert {r["unit_path"] for r in rows if r["status"] == "suppressed"} == {
+    # Cells where everyone answered alike carry their coded index, never a number or interval.
+    coded = {key: c["mean_text"] for key, c in cells.items() if c["mean"] is None}
+    assert {
+        (r["unit_path"], r["theme"]): r["mean"] for r in rows if r["status"] == UNIFORM_TEXT
+    } == coded
+    assert all(not r["ci_low"] and not r["ci_high"] for r in rows if r["status"] != "shown")
+    assert {r["unit_path"] for r in rows if r["status"] == HIDDEN_TEXT} == {
         u["path"] for u in manifest["units"] if not u["shown"]
     }
 
@@ -102,6 +107,27 @@ def test_transparency_page_per_release(
     index = client.get("/privacy").data.decode()
     assert f"/privacy/rounds/{open_round.round_id}" in index
     page = client.get(f"/privacy/rounds/{open_round.round_id}").data.decode()
-    assert "Lab/Ops/Small" in page and "hidden: fewer than k respondents" in page
+    assert "Lab/Ops/Small" in page and HIDDEN_TEXT in page
+    # One neutral reason: none that would tell a hidden group's size class.
+    for reason in ("fewer than", "subtraction", "membership changed", "too few"):
+        assert reason not in page
+    assert 'id="rules"' in index
     assert "passed" in page and "at least <strong>5</strong>" in page
     assert client.get("/privacy/rounds/999").status_code == 404
+
+
+def test_hidden_wordings_are_defined_once() -> None:
+    """The macro file holds the disclosure module's wordings; no other template writes its own."""
+    from pathlib import Path
+
+    from survey.domain.disclosure import ABSENT_TEXT
+
+    root = Path(__file__).resolve().parents[2] / "templates"
+    macros = (root / "_macros.html").read_text()
+    assert f">{HIDDEN_TEXT}<" in macros and f">{ABSENT_TEXT}<" in macros
+    for path in root.rglob("*.html"):
+        text = path.read_text()
+        for stale in ("too few to show", "fewer than k respondents", "by subtraction"):
+            assert stale not in text, (path, stale)
+        if path.name != "_macros.html":
+            assert HIDDEN_TEXT not in text and ABSENT_TEXT not in text, path

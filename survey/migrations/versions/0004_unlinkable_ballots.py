@@ -49,7 +49,7 @@ def upgrade() -> None:
         "spent_ballots",
         sa.Column("digest", sa.LargeBinary(length=32), nullable=False),
         sa.Column("round_id", sa.Integer(), nullable=False),
-        sa.Column("receipt", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("replay_digest", sa.LargeBinary(length=32), nullable=False),
         sa.ForeignKeyConstraint(
             ["round_id"], ["rounds.id"], name=op.f("fk_spent_ballots_round_id_rounds")
         ),

@@ -1,0 +1,239 @@
+"""The survey's JSON endpoints and the no-JavaScript path, through the test client."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.exc import OperationalError
+
+from survey import create_app, db
+from survey.domain import blindrsa
+from survey.models import Program
+from survey.services import ballotkeys, rounds, submission
+from tests.conftest import OpenRound, answers_for
+from tests.helpers import stored_answers
+
+
+def b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def count(app: Flask) -> int:
+    with db.session_scope(app) as session:
+        return stored_answers(session)
+
+
+class Browser:
+    """The browser's part of the flow, spoken over the test client."""
+
+    def __init__(self, client: FlaskClient, round_id: int, code: str) -> None:
+        self.client, self.round_id, self.code = client, round_id, code
+        self.key_id = submission.key_id_of(code)
+        reply = client.get(f"/s/{round_id}/keys/{self.key_id}")
+        assert reply.status_code == 200
+        fields = reply.get_json()
+        self.fingerprint = fields["fingerprint"]
+        numbers = blindrsa.rsa.RSAPublicNumbers(
+            int.from_bytes(unb64(fields["e"]), "big"), int.from_bytes(unb64(fields["n"]), "big")
+        )
+        self.public = numbers.public_key()
+        self.message = blindrsa.prepare(bytes(32))
+        self.blinded, self.inv = blindrsa.blind(self.public, self.message)
+        self.signature = b""
+
+    def check_in(self) -> Any:
+        reply = self.client.post(
+            f"/s/{self.round_id}/checkin", json={"code": self.code, "blinded": b64(self.blinded)}
+        )
+        if reply.status_code == 200:
+            blind_sig = unb64(reply.get_json()["blind_signature"])
+            self.signature = blindrsa.finalize(self.public, self.message, blind_sig, self.inv)
+        return reply
+
+    def ballot(self, answers: dict[str, int], comment: str = "", **extra: Any) -> Any:
+        body = {
+            "key_id": self.key_id,
+            "message": b64(self.message),
+            "signature": b64(self.signature),
+            "answers": answers,
+            "comment": comment,
+            "lang": "en",
+            **extra,
+        }
+        return self.client.post(f"/s/{self.round_id}/ballot", json=body)
+
+
+def item_answers(app: Flask, round_id: int, value: int = 4) -> dict[str, int]:
+    return {k.removeprefix("q_"): int(v) for k, v in answers_for(app, round_id, value).items()}
+
+
+def test_check_in_then_ballot(app: Flask, client: FlaskClient, open_round: OpenRound) -> None:
+    browser = Browser(client, open_round.round_id, next(iter(open_round.tokens.values())))
+    assert browser.check_in().status_code == 200
+    assert count(app) == 0
+    reply = browser.ballot(item_answers(app, open_round.round_id), "a comment")
+    assert reply.status_code == 200 and reply.get_json()["status"] == "recorded"
+    assert reply.get_json()["next"] == f"/s/{open_round.round_id}/done"
+    assert count(app) == 1
+    again = browser.ballot(item_answers(app, open_round.round_id), "a comment")
+    assert again.get_json()["status"] == "already recorded" and count(app) == 1
+    assert browser.ballot(item_answers(app, open_round.round_id, 2)).status_code == 403
+    assert browser.check_in().status_code == 200  # the same blinded message: a lost reply
+    other = Browser(client, open_round.round_id, browser.code)
+    assert other.check_in().status_code == 404
+
+
+def test_survey_page_links_the_keys_and_the_keys_page_lists_each_once(
+    app: Flask, client: FlaskClient, open_round: OpenRound
+) -> None:
+    page = client.get(f"/s/{open_round.round_id}").data.decode()
+    assert f"/privacy/rounds/{open_round.round_id}/keys" in page
+    keys_page = client.get(f"/privacy/rounds/{open_round.round_id}/keys").data.decode()
+    with db.session_scope(app) as session:
+        keys = ballotkeys.public_keys(session, open_round.round_id)
+    assert keys
+    for key in keys:
+        assert keys_page.count(key.fingerprint) == 1
+    browser = Browser(client, open_round.round_id, next(iter(open_round.tokens.values())))
+    assert browser.fingerprint in {k.fingerprint for k in keys}
+    assert client.get(f"/s/{open_round.round_id}/keys/999").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"code": "nonsense", "blinded": "AAAA"},
+        {"code": "1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "blinded": "AAAA"},
+        {"code": 5, "blinded": None},
+    ],
+)
+def test_bad_check_ins_look_alike(
+    client: FlaskClient, open_round: OpenRound, body: dict[str, Any]
+) -> None:
+    reply = client.post(f"/s/{open_round.round_id}/checkin", json=body)
+    assert reply.status_code == 404 and reply.get_json() == {"status": "unusable"}
+
+
+def test_invalid_answers_are_named_and_nothing_is_spent(
+    app: Flask, client: FlaskClient, open_round: OpenRound
+) -> None:
+    browser = Browser(client, open_round.round_id, next(iter(open_round.tokens.values())))
+    browser.check_in()
+    answers = item_answers(app, open_round.round_id)
+    missing = next(iter(answers))
+    del answers[missing]
+    reply = browser.ballot({**answers, "nope": 3})
+    assert reply.status_code == 400
+    assert reply.get_json()["errors"] == {missing: "required", "nope": "unknown"}
+    answers[missing] = 9  # out of range
+    assert browser.ballot(answers).get_json()["errors"] == {missing: "required"}
+    answers[missing] = 4
+    assert browser.ballot(answers).status_code == 200  # the credential was not spent
+    assert count(app) == 1
+
+
+def test_busy_database_answers_503_with_retry_after_and_keeps_the_credential(
+    app: Flask, client: FlaskClient, open_round: OpenRound, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    browser = Browser(client, open_round.round_id, next(iter(open_round.tokens.values())))
+    browser.check_in()
+    real = submission.cast_ballot
+
+    def down(*args: Any, **kwargs: Any) -> bool:
+        raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(submission, "cast_ballot", down)
+    reply = browser.ballot(item_answers(app, open_round.round_id))
+    assert reply.status_code == 503 and reply.headers["Retry-After"]
+    monkeypatch.setattr(submission, "cast_ballot", real)
+    assert browser.ballot(item_answers(app, open_round.round_id)).status_code == 200
+    assert count(app) == 1
+
+
+def test_ballots_need_no_cookie_or_csrf_but_the_form_still_does(
+    config: dict[str, Any], open_round: OpenRound
+) -> None:
+    app = create_app({**config, "WTF_CSRF_ENABLED": True})
+    client = app.test_client(use_cookies=False)
+    browser = Browser(client, open_round.round_id, next(iter(open_round.tokens.values())))
+    assert browser.check_in().status_code == 200
+    assert browser.ballot(item_answers(app, open_round.round_id)).status_code == 200
+    other = list(open_round.tokens.values())[1]
+    form = {**answers_for(app, open_round.round_id), "token": other}
+    assert client.post(f"/s/{open_round.round_id}", data=form).status_code == 400
+    assert count(app) == 1
+
+
+def test_no_javascript_path_recovers_from_a_failed_ballot_without_a_second_check_in(
+    app: Flask, client: FlaskClient, open_round: OpenRound, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = next(iter(open_round.tokens.values()))
+    form = {**answers_for(app, open_round.round_id, value=2), "token": code, "comment": "kept"}
+    real = submission.cast_ballot
+
+    def down(*args: Any, **kwargs: Any) -> bool:
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(submission, "cast_ballot", down)
+    reply = client.post(f"/s/{open_round.round_id}", data=form)
+    assert reply.status_code == 503
+    page = reply.data.decode()
+    assert "kept" in page and 'name="ballot_signature"' in page
+    with db.session_scope(app) as session:
+        assert not submission.check_token(session, open_round.round_id, code)  # checked in
+    hidden = dict(re.findall(r'name="(ballot_[a-z]+)" value="([^"]+)"', page))
+    monkeypatch.setattr(submission, "cast_ballot", real)
+    retry = {**form, **hidden}
+    assert client.post(f"/s/{open_round.round_id}", data=retry).status_code == 303
+    assert count(app) == 1
+
+
+def test_unlinkable_required_refuses_the_no_javascript_path_and_link_exports(
+    app: Flask, client: FlaskClient, open_round: OpenRound
+) -> None:
+    with db.session_scope(app) as session:
+        rnd = rounds.get_round(session, open_round.round_id)
+        program = session.get(Program, rnd.program_id)
+        assert program is not None
+        program.unlinkable_required = True
+        session.commit()
+        with pytest.raises(rounds.RoundError, match="unlinkable"):
+            rounds.export_links_once(
+                session, rnd, app.extensions["candor.kek"], "http://x", "admin", dt.datetime.now()
+            )
+    code = next(iter(open_round.tokens.values()))
+    form = {**answers_for(app, open_round.round_id), "token": code}
+    reply = client.post(f"/s/{open_round.round_id}", data=form)
+    assert reply.status_code == 400 and b"only unlinkable ballots" in reply.data
+    with db.session_scope(app) as session:
+        assert submission.check_token(session, open_round.round_id, code)  # link untouched
+    browser = Browser(client, open_round.round_id, code)
+    assert browser.check_in().status_code == 200
+    assert browser.ballot(item_answers(app, open_round.round_id)).status_code == 200
+    assert count(app) == 1
+
+
+def test_closed_round_refuses_check_in_and_ballot(
+    app: Flask, client: FlaskClient, open_round: OpenRound
+) -> None:
+    codes = list(open_round.tokens.values())
+    early = Browser(client, open_round.round_id, codes[0])
+    early.check_in()
+    late = Browser(client, open_round.round_id, codes[1])
+    with db.session_scope(app) as session:
+        rounds.close_round(session, rounds.get_round(session, open_round.round_id), dt.date.today())
+        session.commit()
+    assert late.check_in().status_code == 410
+    assert early.ballot(item_answers(app, open_round.round_id)).status_code == 410
+    assert count(app) == 0
