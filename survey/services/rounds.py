@@ -318,7 +318,7 @@ def release_round(
         churn=_churn(session, rnd),
         quarantined=len(failed),
     )
-    manifest = build_manifest(data)
+    manifest = {**build_manifest(data), **_ballot_facts(session, rnd)}
     release = Release(
         round_id=rnd.id, released_on=today, manifest=manifest, digest=digest(manifest)
     )
@@ -330,6 +330,27 @@ def release_round(
         _rewrite_in_random_order(session, comment_rows)
     session.flush()
     return release
+
+
+def _ballot_facts(session: Session, rnd: Round) -> dict[str, Any]:
+    """Return what the manifest records of the round's ballots: every key's fingerprint (one
+    per storage group, so a per-person key would show) and every hand-out of its links."""
+    units = (rnd.snapshot or {}).get("units", {})
+    return {
+        "ballot_keys": [
+            {
+                "key_id": key.key_id,
+                "unit": units.get(str(key.unit_id), {}).get("path", ""),
+                "band": key.band,
+                "fingerprint": key.fingerprint,
+            }
+            for key in ballotkeys.public_keys(session, rnd.id)
+        ],
+        "links_handed_out": [
+            {"at": event.at.strftime("%Y-%m-%d %H:%M"), "by": event.role}
+            for event in links_handed_out(session, rnd.id)
+        ],
+    }
 
 
 def _rewrite_in_random_order(session: Session, rows: Sequence[Response | Comment]) -> None:

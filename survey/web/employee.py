@@ -141,6 +141,14 @@ def _busy(payload: dict[str, Any] | None = None) -> tuple[Response, int]:
     return reply, 503
 
 
+@bp.after_request
+def _retry_after(response: Response) -> Response:
+    """Tell clients when to try again whenever a survey route answers 503."""
+    if response.status_code == 503:
+        response.headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
+    return response
+
+
 def _mix_if_due(round_id: int) -> None:
     """After a ballot is committed, mix the round's inbox if it is due; never fail the ballot."""
     session = get_session()
@@ -183,6 +191,8 @@ def ballot_key(round_id: int, key_id: int) -> Response | tuple[Response, int]:
         key = ballotkeys.public_key(session, round_id, key_id)
     except (submission.LinkUnusable, submission.RoundNotOpen, ballotkeys.KeyUnavailable):
         return jsonify({"status": "unknown"}), 404
+    except OperationalError:
+        return _busy()
     return jsonify({"key_id": key.key_id, "fingerprint": key.fingerprint, **key.jwk})
 
 
@@ -320,7 +330,8 @@ def answer(round_id: int) -> Response | tuple[str, int]:
     except submission.BallotRefused:
         session.rollback()
         return _render(survey, form, lang, 400, i18n.t(lang, "errors.not_saved"))
-    except OperationalError:
+    except SQLAlchemyError:
+        # The check-in is committed: keep the credential in the page so sending again works.
         session.rollback()
         return _render(survey, form, lang, 503, i18n.t(lang, "errors.busy"), credential)
     if new:

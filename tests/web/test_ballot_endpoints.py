@@ -187,7 +187,7 @@ def test_no_javascript_path_recovers_from_a_failed_ballot_without_a_second_check
 
     monkeypatch.setattr(submission, "cast_ballot", down)
     reply = client.post(f"/s/{open_round.round_id}", data=form)
-    assert reply.status_code == 503
+    assert reply.status_code == 503 and reply.headers["Retry-After"]
     page = reply.data.decode()
     assert "kept" in page and 'name="ballot_signature"' in page
     with db.session_scope(app) as session:
