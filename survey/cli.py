@@ -425,7 +425,7 @@ def round_links(round_id: int) -> None:
             rounds.refuse_links_if_unlinkable(rnd)
             links = rounds.invitation_links(session, rnd, kek, app.config["PUBLIC_URL"])
             rounds.record(session, "command line", rounds.LINKS_PRINTED, f"round={rnd.id}", _now())
-            rounds.forget_secret_if_strict(rnd)
+            rounds.forget_secret_if_strict(session, rnd)
             session.commit()
         except (rounds.RoundError, CryptoError) as exc:
             _fail(str(exc))

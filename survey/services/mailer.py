@@ -501,7 +501,7 @@ def send_round_mail(
         rnd = rounds.get_round(session, round_id)
         unfinished = sum(by_status.values()) - by_status.get(SENT, 0) - given_up
         if strict and kind is MailKind.INVITATION and not unfinished:
-            rnd.wrapped_token_secret = None  # strict: no link can be derived again
+            rounds.forget_secret(session, rnd)  # strict: no link can be derived again
         secret_destroyed = rnd.wrapped_token_secret is None
     return SendReport(
         kind=kind,

@@ -139,6 +139,12 @@ def scrub(engine: Engine) -> bool:
     return done
 
 
+def mark_scrub_pending(session: Session) -> None:
+    """Ask the next scrub (at the latest the next tick) to run, in the caller's transaction:
+    for steps that destroy a secret outside close and release (strict links)."""
+    session.merge(Setting(key=SCRUB_PENDING, value=b"1"))
+
+
 def scrub_if_pending(engine: Engine) -> bool:
     """Repeat a scrub that could not finish earlier; return whether none is pending now."""
     with engine.connect() as conn:

@@ -464,10 +464,18 @@ LINKS_EXPORTED = "links_exported"
 LINKS_PRINTED = "links_printed"
 
 
-def forget_secret_if_strict(rnd: Round) -> None:
-    """In strict mode, destroy the link secret once links have been handed out."""
+def forget_secret_if_strict(session: Session, rnd: Round) -> None:
+    """In strict mode, destroy the link secret once links have been handed out, and have the
+    next scrub make storage forget its old copies."""
     if rnd.program.strict_links:
-        rnd.wrapped_token_secret = None
+        forget_secret(session, rnd)
+
+
+def forget_secret(session: Session, rnd: Round) -> None:
+    """Destroy the round's link secret; the next scrub (at the latest the next tick) removes
+    the old row versions that still hold it."""
+    rnd.wrapped_token_secret = None
+    mixing.mark_scrub_pending(session)
 
 
 def export_links_once(
@@ -490,7 +498,7 @@ def export_links_once(
     refuse_links_if_unlinkable(rnd)
     links = invitation_links(session, rnd, kek, public_url)
     session.add(AuditEvent(at=now, actor=actor, action=LINKS_EXPORTED, detail=detail))
-    forget_secret_if_strict(rnd)
+    forget_secret_if_strict(session, rnd)
     session.flush()
     return links
 

@@ -12,6 +12,7 @@ from flask import Flask
 from playwright.sync_api import Locator, Page, expect
 
 from survey.domain import reporting
+from survey.domain.disclosure import HIDDEN_TEXT
 from tests.conftest import Org
 from tests.e2e.conftest import OpenPage, log_in, screenshot
 from tests.e2e.test_accessibility import Audit
@@ -78,7 +79,7 @@ def test_hr_reads_the_analytics_and_downloads_reports(
     expect(heading(page)).to_have_text("Heatmap: R3")
     assert_loaded(page.locator("figure.heatmap img"))
     table = page.locator("table.heatmap-table")
-    expect(table.locator("tbody tr", has_text="Ops/Small")).to_contain_text("too few to show")
+    expect(table.locator("tbody tr", has_text="Ops/Small")).to_contain_text(HIDDEN_TEXT)
     screenshot(page, "heatmap")
     audit.check(page, "heatmap")
 
@@ -88,7 +89,7 @@ def test_hr_reads_the_analytics_and_downloads_reports(
     csv_download = csv_info.value
     assert csv_download.failure() is None
     lines = open(csv_download.path(), encoding="utf-8").read().splitlines()
-    assert any(",Lab/Ops/Small," in line and line.endswith(",suppressed") for line in lines)
+    assert any(",Lab/Ops/Small," in line and line.endswith("," + HIDDEN_TEXT) for line in lines)
 
     with page.expect_download() as pdf_info:
         page.get_by_role("link", name=f"R3, closed {closed_on(3).isoformat()} (PDF)").click()

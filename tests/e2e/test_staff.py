@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from survey.domain.disclosure import HIDDEN_TEXT
 from tests.conftest import STAFF, OpenRound
 from tests.e2e.conftest import OpenPage, log_in, screenshot
 
@@ -74,7 +75,7 @@ def test_hr_dashboard_and_csv(
     assert download.suggested_filename.endswith("-results.csv")
     lines = open(download.path(), encoding="utf-8").read().splitlines()
     assert lines[0] == CSV_HEADER
-    assert any(",Lab/Ops/Small," in line and line.endswith(",suppressed") for line in lines)
+    assert any(",Lab/Ops/Small," in line and line.endswith("," + HIDDEN_TEXT) for line in lines)
 
     page.get_by_role("button", name=f"Log out {STAFF['hr']}").click()
     expect(page.get_by_role("status")).to_have_text("You are logged out.")
