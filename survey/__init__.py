@@ -55,6 +55,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, check_key: bool 
         app.config.update(test_config)
     config_module.finish(app.config, app.instance_path)
     config_module.validate(app.config, require_secret=check_key)
+    from .services import accounts
+
+    accounts.configure_hashing(app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_KIB"])
 
     from . import cli, db, logs
     from .web import register

@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCK_MINUTES": 15,
     "STAFF_SESSION_HOURS": 8,
+    # Argon2id cost of staff password hashes; production refuses less than OWASP's minimum.
+    "ARGON2_TIME_COST": 2,
+    "ARGON2_MEMORY_KIB": 19 * 1024,
     # A staff session also ends after this many minutes without a request.
     "STAFF_IDLE_MINUTES": 30,
     # Where rendered charts are cached (empty means instance/cache).
@@ -204,6 +207,11 @@ def refuse_unsafe_production(config: Mapping[str, Any]) -> None:
             )
     if not config.get("WTF_CSRF_ENABLED", True):
         raise ConfigError("WTF_CSRF_ENABLED is off, which production refuses: remove it.")
+    if config["ARGON2_TIME_COST"] < 2 or config["ARGON2_MEMORY_KIB"] < 19 * 1024:
+        raise ConfigError(
+            "ARGON2_TIME_COST/ARGON2_MEMORY_KIB are below OWASP's minimum (2 and 19456), "
+            "which production refuses: remove them."
+        )
     if config["MAIL_BACKEND"] == "file":
         raise ConfigError(
             "MAIL_BACKEND is 'file', which production refuses: the file outbox keeps live "

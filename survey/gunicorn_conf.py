@@ -29,6 +29,8 @@ __all__ = [
 ]
 
 SURVEY_PREFIX = "/s/"
+# The two steps of answering, never written to the access log.
+UNLOGGED_STEPS = ("/checkin", "/ballot")
 # Access-log atoms that name the client: address, referrer and user agent.
 CLIENT_ATOMS = ("h", "f", "a")
 
@@ -53,6 +55,14 @@ class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn is untyped
         super().setup(cfg)
         for name in logs.GUNICORN_LOGGERS:
             logs.redact_logger(logging.getLogger(name), handlers=True)
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        """Log a request, except check-ins and ballots: a stored line per check-in and per
+        ballot would keep, after the round, the timing a live observer sees (PRIVACY.md)."""
+        path = str(environ.get("PATH_INFO") or "")
+        if path.startswith(SURVEY_PREFIX) and path.rstrip("/").endswith(UNLOGGED_STEPS):
+            return
+        super().access(resp, req, environ, request_time)
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> Any:
         """Return the access-log atoms; on a survey route, without anything naming the client."""

@@ -87,6 +87,9 @@ def make_config(instance: Any, url: str, **extra: Any) -> dict[str, Any]:
         "SECRET_KEY": SECRET,
         "WTF_CSRF_ENABLED": False,
         "PUBLIC_URL": "http://candor.test",
+        # Cheap password hashing in tests; the production cost is tested once (test_accounts).
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_KIB": 64,
         **extra,
     }
 

@@ -18,9 +18,21 @@ from sqlalchemy.orm import Session
 from ..models import Role, StaffSession, User
 
 # OWASP Password Storage Cheat Sheet: Argon2id, m = 19 MiB, t = 2, p = 1 (its minimum).
-HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+OWASP_TIME_COST = 2
+OWASP_MEMORY_KIB = 19 * 1024
+HASHER = PasswordHasher(time_cost=OWASP_TIME_COST, memory_cost=OWASP_MEMORY_KIB, parallelism=1)
 MIN_PASSWORD_LENGTH = 12
 _DUMMY_HASH = HASHER.hash("candor-timing-equaliser")
+
+
+def configure_hashing(time_cost: int, memory_kib: int) -> None:
+    """Set the Argon2id cost of new password hashes (the app factory calls this from its
+    configuration; production refuses anything below OWASP's minimum, tests go cheaper)."""
+    global HASHER, _DUMMY_HASH
+    if (HASHER.time_cost, HASHER.memory_cost) == (time_cost, memory_kib):
+        return
+    HASHER = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+    _DUMMY_HASH = HASHER.hash("candor-timing-equaliser")
 
 
 class AccountError(ValueError):

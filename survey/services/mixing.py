@@ -32,6 +32,7 @@ from ..models import Comment, InboxEntry, Response, RoundMix, Setting
 
 MIX_INTERVAL = dt.timedelta(minutes=2)
 MIX_WAITING_MAX = 50
+DELETE_BATCH = 500  # ids per DELETE … IN (…), well under every driver's parameter limit
 RESPONSE, COMMENT = "response", "comment"
 # Tables whose old row versions could pair a ballot with a check-in, or keep a secret.
 SCRUBBED_TABLES = (
@@ -108,8 +109,12 @@ def mix(session: Session, round_id: int, now: dt.datetime) -> int:
         for r in responses
     ]
     rows += [Comment(round_id=round_id, unit_id=c.unit_id, sealed=c.sealed) for c in comments]
-    for table in (InboxEntry, Response, Comment):
-        session.execute(delete(table).where(table.round_id == round_id))
+    # Delete exactly the rows read: on PostgreSQL a ballot committed since the reads above is
+    # visible to a later DELETE, and must stay in the inbox for the next mix.
+    for table, read in ((InboxEntry, inbox), (Response, responses), (Comment, comments)):
+        ids = [row.id for row in read]
+        for start in range(0, len(ids), DELETE_BATCH):
+            session.execute(delete(table).where(table.id.in_(ids[start : start + DELETE_BATCH])))
     random.SystemRandom().shuffle(rows)
     for row in rows:
         row.id = crypto.new_response_id()

@@ -45,6 +45,7 @@ from ..models import (
     Release,
     Response,
     Round,
+    RoundMix,
     RoundStatus,
     User,
 )
@@ -126,6 +127,8 @@ def open_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> int:
     keys = crypto.new_round_keys(kek, key_label(rnd.id, "private"))
     rnd.public_key, rnd.wrapped_private_key = keys.public, keys.wrapped_private
     key_ids = ballotkeys.create_keys(session, rnd.id, [labels[p.id] for p in people], kek)
+    # The mixing row exists from the start, so concurrent mixes always queue on its lock.
+    session.add(RoundMix(round_id=rnd.id, mixed_at=clock.utcnow()))
     # Which ballot key each person's code names: roster facts (unit and band), never answers.
     rnd.snapshot = {**snapshot, "person_keys": {str(p.id): key_ids[labels[p.id]] for p in people}}
     secret = crypto.new_token().encode()

@@ -90,7 +90,7 @@ def tick(
     with factory() as session:
         engine = session.get_bind().engine
     if not mixing.scrub_if_pending(engine):
-        report.errors.append(
+        report.lines.append(
             "Storage could not yet forget destroyed data: a long transaction was open. "
             "The next tick tries again."
         )

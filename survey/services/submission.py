@@ -250,7 +250,10 @@ def cast_ballot(
     try:
         with session.begin_nested():
             session.add(SpentBallot(digest=digest, round_id=rnd.id, replay_digest=replay))
-    except IntegrityError as exc:  # the same ballot, posted concurrently
+    except IntegrityError as exc:  # the same credential, posted concurrently
+        spent = session.get(SpentBallot, digest, populate_existing=True)
+        if spent is not None and hmac.compare_digest(spent.replay_digest, replay):
+            return False
         raise BallotRefused() from exc
     payload = json.dumps({"v": 1, "answers": dict(answers)}, separators=(",", ":")).encode()
     entries = [
