@@ -12,9 +12,7 @@ from survey.services import mixing
 def stored_answers(session: Session, round_id: int | None = None) -> int:
     """Return how many responses are stored, mixed or still waiting in the ballot inbox."""
     mixed = select(func.count()).select_from(Response)
-    waiting = (
-        select(func.count()).select_from(InboxEntry).where(InboxEntry.kind == mixing.RESPONSE)
-    )
+    waiting = select(func.count()).select_from(InboxEntry).where(InboxEntry.kind == mixing.RESPONSE)
     if round_id is not None:
         mixed = mixed.where(Response.round_id == round_id)
         waiting = waiting.where(InboxEntry.round_id == round_id)

@@ -14,6 +14,7 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 from survey import config, create_app
+from survey.services import accounts
 from tests.conftest import SECRET, make_config
 
 # A configuration production accepts; each case below spoils one setting.
@@ -23,6 +24,8 @@ SAFE_PRODUCTION = {
     "DEBUG": False,
     "WTF_CSRF_ENABLED": True,
     "PUBLIC_URL": "https://candor.example.org",
+    "ARGON2_TIME_COST": accounts.OWASP_TIME_COST,
+    "ARGON2_MEMORY_KIB": accounts.OWASP_MEMORY_KIB,
 }
 
 

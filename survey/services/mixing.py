@@ -78,7 +78,8 @@ def mix_due(session: Session, round_id: int, now: dt.datetime) -> bool:
     if count >= MIX_WAITING_MAX:
         return True
     last = session.get(RoundMix, round_id)
-    return last is None or now - last.mixed_at >= MIX_INTERVAL
+    # A clock that went backwards (or a round opened "in the future") must not stop mixing.
+    return last is None or not dt.timedelta(0) <= now - last.mixed_at < MIX_INTERVAL
 
 
 def mix(session: Session, round_id: int, now: dt.datetime) -> int:

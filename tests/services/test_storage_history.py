@@ -279,6 +279,8 @@ def pg_forensics(app: Flask) -> Iterator[Engine]:
     except Exception as exc:  # noqa: BLE001 - any failure means the capability is missing
         sf.require(f"PostgreSQL pageinspect is unavailable: {exc}")
     yield engine
+    with engine.begin() as conn:  # leave the database as other tests expect it (backups dump it)
+        conn.execute(text("DROP SCHEMA IF EXISTS forensics CASCADE"))
 
 
 def pg_snapshot(app: Flask, engine: Engine, rnd: Round48, truth: Truth) -> Any:

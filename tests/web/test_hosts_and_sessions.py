@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from survey import clock, create_app
+from survey.services.accounts import OWASP_MEMORY_KIB, OWASP_TIME_COST
 from survey.web import security
 from tests.conftest import PASSWORD, STAFF, login
 
@@ -36,6 +37,7 @@ def test_production_trusts_only_the_public_host(config: dict[str, Any]) -> None:
     app = create_app(
         {**config, "CANDOR_ENV": "production", "TESTING": False, "WTF_CSRF_ENABLED": True}
         | {"PUBLIC_URL": HTTPS}
+        | {"ARGON2_TIME_COST": OWASP_TIME_COST, "ARGON2_MEMORY_KIB": OWASP_MEMORY_KIB}
     )
     client = app.test_client()
     assert client.get("/privacy", base_url=HTTPS).status_code == 200

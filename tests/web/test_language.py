@@ -15,7 +15,7 @@ from sqlalchemy import select
 from survey import create_app, db
 from survey.domain import crypto
 from survey.domain.questions import bank_to_dict, load_bank, parse_bank
-from survey.models import Program, QuestionBankRecord, Response, Round
+from survey.models import InboxEntry, Program, QuestionBankRecord, Response, Round
 from survey.services import rounds
 from tests.conftest import OpenRound, Org, answers_for
 
@@ -163,7 +163,14 @@ def opened_payloads(app: Flask, round_id: int) -> list[dict[str, object]]:
                     row.sealed, private, crypto.context("response", rnd.id, row.unit_id, row.band)
                 )
             )
-            for row in session.scalars(select(Response).where(Response.round_id == round_id))
+            for row in [
+                *session.scalars(select(Response).where(Response.round_id == round_id)),
+                *session.scalars(
+                    select(InboxEntry).where(
+                        InboxEntry.round_id == round_id, InboxEntry.kind == "response"
+                    )
+                ),
+            ]
         ]
 
 
