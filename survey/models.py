@@ -174,7 +174,8 @@ class Round(Base):
     k: Mapped[int | None] = mapped_column()
     comment_k: Mapped[int | None] = mapped_column()
     items: Mapped[dict[str, Any] | None] = mapped_column()
-    snapshot: Mapped[dict[str, Any] | None] = mapped_column()
+    # Deferred: roster-sized, and the survey routes never need it on the way to a ballot.
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(deferred=True)
     public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     wrapped_private_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     wrapped_token_secret: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -18,12 +20,31 @@ def get_bank(session: Session, key: str) -> Bank:
     return load_bank(key)
 
 
+# Parsed frozen banks per process, under the round's public key: 32 random bytes made when the
+# round opened, together with its frozen items, so a key names exactly one frozen bank.
+FROZEN_KEPT = 64
+_frozen: OrderedDict[bytes, Bank] = OrderedDict()
+_frozen_lock = threading.Lock()
+
+
 def frozen_bank(rnd: Round) -> Bank:
-    """Return the bank exactly as it was when the round opened."""
+    """Return the bank exactly as it was when the round opened (parsed once per process)."""
     if rnd.items is None:
         raise BankError(f"round {rnd.id} has not opened, so it has no questions yet")
+    key = rnd.public_key
+    if key is not None:
+        with _frozen_lock:
+            found = _frozen.get(key)
+        if found is not None:
+            return found
     definition: dict[str, Any] = rnd.items["definition"]
-    return parse_bank(definition)
+    bank = parse_bank(definition)
+    if key is not None:
+        with _frozen_lock:
+            _frozen[key] = bank
+            while len(_frozen) > FROZEN_KEPT:
+                _frozen.popitem(last=False)
+    return bank
 
 
 def freeze(bank: Bank, asked: tuple[str, ...]) -> dict[str, Any]:

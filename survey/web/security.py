@@ -113,7 +113,11 @@ def _mark_seen(now: dt.datetime) -> None:
 
 
 def login_user(user: User) -> None:
-    """Start a fresh session for ``user``: a new id, nothing carried over."""
+    """Start a fresh session for ``user``: a new id, nothing carried over, and the session
+    this browser had before ended on the server (a copy of the old cookie dies with it)."""
+    previous = session.get("sid")
+    if previous:
+        accounts.end_session(get_session(), previous)
     session.clear()
     sid = accounts.start_session(
         get_session(), user, utcnow(), current_app.config["STAFF_SESSION_HOURS"]
