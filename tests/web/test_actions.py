@@ -168,7 +168,8 @@ def test_employees_see_actions_on_the_next_rounds_pages(
     assert "You said, we did" in page
     assert "After R1 · <span>Trust in leadership</span>" in page
     assert "Monthly open Q&amp;A with the board." in page and "No cuts this year." in page
-    assert page.index("You said, we did") < page.index('id="survey-form"')  # above the questions
+    # Below the questions, so the first question is on a phone's first screen.
+    assert page.index("You said, we did") > page.index('id="survey-form"')
     german = client.get(f"/s/{two_rounds.open}?lang=de").data.decode()
     assert "Ihr Feedback, unsere Maßnahmen" in german
     assert "Nach R1 · <span>Vertrauen in die Leitung</span>" in german
