@@ -14,8 +14,8 @@
 import { b64urlDecode, b64urlEncode, blind, finalize, importPublicKey, prepare } from "./blindrsa.js";
 
 const form = document.getElementById("survey-form");
-// The shape of an access code (TOKEN_PATTERN in survey/services/submission.py; survey.js too).
-const CODE = /^[0-9]{1,6}\.[A-Za-z0-9_-]{20,64}$/;
+// The shape of an access code: the page carries TOKEN_PATTERN of survey/services/submission.py.
+const CODE = new RegExp((form && form.dataset.codePattern) || "^$");
 const SAVE_DELAY_MS = 400;
 const MAX_TRIES = 10;
 const encoder = new TextEncoder();

@@ -8,11 +8,11 @@
   if (!form) { return; }
   var token = form.querySelector("input[name=token]");
   var box = document.getElementById("token-box");
-  // The shape of an access code, "<key id>.<secret>" (TOKEN_PATTERN in
-  // survey/services/submission.py; the same test is in ballot.js). Anything else in the
+  // The shape of an access code, "<key id>.<secret>": the page carries TOKEN_PATTERN of
+  // survey/services/submission.py, its one definition. Anything else in the
   // fragment (the skip link's "#main" after a reload, a link cut short or mangled by a mail
   // client) leaves the code box empty and visible, so the person sees it at once.
-  var CODE = /^[0-9]{1,6}\.[A-Za-z0-9_-]{20,64}$/;
+  var CODE = new RegExp(form.getAttribute("data-code-pattern") || "^$");
   // The code also stays in this tab's sessionStorage (gone when the tab closes; ballot.js
   // removes it once the ballot is accepted), so that reloading the page, whose address no
   // longer holds the code, brings back the code and with it the answers kept for it.

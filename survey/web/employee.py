@@ -105,6 +105,7 @@ def _render(
         actions=actions.actions_for_next_rounds(session, rnd.program_id, rnd.number),
         handed_out=rounds.links_handed_out(session, rnd.id),
         unlinkable_required=rnd.program.unlinkable_required,
+        code_pattern=submission.TOKEN_PATTERN.pattern,  # the scripts test codes with it
         credential=_credential_fields(credential),
     )
 
