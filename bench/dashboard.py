@@ -51,9 +51,9 @@ if ROOT not in sys.path:
 
 from bench.submit import CSRF_INPUT, Server, free_port, gunicorn, log  # noqa: E402
 from survey import create_app, db, demo  # noqa: E402
-from survey.cli import initialise  # noqa: E402
 from survey.models import OrgUnit, Person, Program  # noqa: E402
 from survey.services import accounts, org, rounds, submission  # noqa: E402
+from survey.services.instance import initialise  # noqa: E402
 
 OUT_DIR = os.path.join(ROOT, "bench", "out")
 OUT_PATH = os.path.join(OUT_DIR, "dashboard.json")

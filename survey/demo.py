@@ -11,19 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import click
-from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import db
 from .domain.questions import Bank, Item, load_bank
 from .models import Cadence, OrgUnit, Person, Program, Round, RoundStatus, User
-from .services import accounts, actions, events, org, rounds, submission
+from .services import accounts, actions, events, instance, org, rounds, submission
 
 DEMO_PROGRAM = "Example AI Lab pulse"
 RELEASED_ROUNDS = 12
@@ -330,43 +328,24 @@ def _reset_staff(session: Session) -> dict[str, str]:
     return passwords
 
 
-def _print(result: DemoResult, url: str) -> None:
-    click.echo("")
-    click.echo(
-        "Candor demo is ready: Example AI Lab, 12 released fortnightly rounds, 1 open round."
-    )
-    click.echo(f"Open {url}/login and sign in as:")
-    for email, role in STAFF:
-        click.echo(f"  {role:<7} {email:<20} password: {result.passwords[email]}")
-    click.echo(f"Survey links for the open round ({len(result.links)} invited; a few shown):")
-    for link in result.links[:5]:
-        click.echo(f"  {link.url}")
-    click.echo(f"All links: candor round links {result.open_round}")
-    click.echo("")
+class DemoError(Exception):
+    """The demo cannot be set up in this instance; the message says where to run it."""
 
 
-@click.command("demo")
-@click.option("--serve/--no-serve", default=False, help="Start the web app afterwards (gunicorn).")
-@click.option("--port", default=5000, show_default=True)
-@with_appcontext
-def demo_command(serve: bool, port: int) -> None:
-    """Set up the demo instance (once), print logins and links, optionally serve it."""
-    from .cli import initialise, require_key
-
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+def ready_demo(app: Flask, today: dt.date, say: Callable[[str], None]) -> DemoResult:
+    """Set the demo up in a new instance (once), or give its staff fresh passwords again."""
     fresh = not os.path.exists(app.config["KEY_FILE"])
     if fresh:
-        click.echo("Setting up a new instance in " + app.instance_path + " ...")
-        initialise(app, "admin@example.org", "demo-admin-" + os.urandom(4).hex())
-    kek = require_key(app)
+        say("Setting up a new instance in " + app.instance_path + " ...")
+        instance.initialise(app, "admin@example.org", "demo-admin-" + os.urandom(4).hex())
+    kek = instance.require_key(app)
     with db.session_scope(app) as session:
         existing = session.scalar(select(Program).where(Program.name == DEMO_PROGRAM))
         if existing is None and (
             session.scalar(select(Program.id).limit(1))
             or session.scalar(select(Person.id).limit(1))
         ):
-            raise click.ClickException(
+            raise DemoError(
                 "This instance already holds programmes or people that are not the demo; "
                 "run the demo in its own folder, e.g. CANDOR_INSTANCE_PATH=/tmp/candor-demo."
             )
@@ -383,32 +362,6 @@ def demo_command(serve: bool, port: int) -> None:
                 if open_round
                 else []
             )
-            result = DemoResult(passwords, links, open_round.id if open_round else 0)
-        else:
-            result = None
-    if result is None:
-        click.echo("Generating 12 rounds of answers through the real sealing and release path ...")
-        result = build_demo(app, dt.datetime.now(dt.UTC).date())
-    _print(result, app.config["PUBLIC_URL"])
-    if serve:
-        sys.stdout.flush()
-        # The served app must find this same instance wherever gunicorn runs from.
-        os.environ["CANDOR_INSTANCE_PATH"] = app.instance_path
-        os.environ["CANDOR_PUBLIC_URL"] = app.config["PUBLIC_URL"]
-        click.echo(f"Serving on {app.config['PUBLIC_URL']} (Ctrl+C stops it).")
-        sys.stdout.flush()
-        os.execvp(  # noqa: S606 - replace this process with gunicorn, no shell involved
-            sys.executable,
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                "python:survey.gunicorn_conf",
-                "--workers",
-                "2",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "survey.wsgi:app",
-            ],
-        )
+            return DemoResult(passwords, links, open_round.id if open_round else 0)
+    say("Generating 12 rounds of answers through the real sealing and release path ...")
+    return build_demo(app, today)

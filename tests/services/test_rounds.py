@@ -11,7 +11,6 @@ from sqlalchemy import text, update
 from sqlalchemy.exc import DatabaseError
 
 from survey import db
-from survey.cli import audit_release
 from survey.domain import crypto
 from survey.domain.disclosure import HIDDEN_TEXT
 from survey.models import (
@@ -24,6 +23,7 @@ from survey.models import (
     Release,
 )
 from survey.services import rounds, submission
+from survey.services.release_audit import audit_release
 from tests.conftest import OpenRound, Org, answers_for
 
 DAY = dt.date(2026, 11, 2)

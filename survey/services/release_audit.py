@@ -1,0 +1,37 @@
+"""Re-checking a stored release: its digest, and that no small group can be derived from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..domain.release import digest, reaudit, verify
+from ..models import Release
+from . import rounds
+
+
+def audit_release(session: Session, release: Release) -> str:
+    """Return a one-line verdict on a stored release (``PASS ...`` or ``FAIL ...``)."""
+    manifest: dict[str, Any] = release.manifest
+    if digest(manifest) != release.digest:
+        return "FAIL: the manifest no longer matches the digest recorded at release."
+    counts = rounds.atom_counts(session, release.round_id)
+    snapshot = release.round.snapshot or {}
+    if counts:
+        result = verify(manifest, snapshot, counts)
+        basis = f"exact re-audit over {result.atoms} atoms ({manifest['audit']['mode']} mode)"
+    else:  # answers were shredded: audit what the manifest itself implies
+        result = reaudit(manifest)
+        basis = "re-audit of the published unit counts (raw answers no longer stored)"
+    if not result.ok:
+        leak = result.leaks[0] if result.leaks else None
+        size = leak.total if leak else "unknown size"
+        return f"FAIL: a group of {size} people is derivable ({basis})."
+    shown = sum(1 for u in manifest["units"] if u["shown"])
+    attrs = sum(1 for c in manifest["attributes"]["cells"] if c["shown"])
+    return (
+        f"PASS: {manifest['round']['label']} of {manifest['round']['program']}: {shown} of "
+        f"{len(manifest['units'])} units and {attrs} attribute cells published; digest intact; "
+        f"{basis}: no group of 1..{manifest['k'] - 1} people can be derived."
+    )
