@@ -54,6 +54,7 @@ from survey import create_app, db, demo  # noqa: E402
 from survey.models import OrgUnit, Person, Program  # noqa: E402
 from survey.services import accounts, org, rounds, submission  # noqa: E402
 from survey.services.instance import initialise  # noqa: E402
+from survey.services.manifests import released_manifests  # noqa: E402
 
 OUT_DIR = os.path.join(ROOT, "bench", "out")
 OUT_PATH = os.path.join(OUT_DIR, "dashboard.json")
@@ -174,7 +175,7 @@ def build(path: str, people: int, count: int, seed: int) -> Instance:
             session.commit()
             release_s.append(time.perf_counter() - t0)
             log(f"R{number}: released in {release_s[-1]:.2f} s")
-        manifests = rounds.released_manifests(session, program.id)
+        manifests = released_manifests(session, program.id)
         program_id, root_id = program.id, root.id
     app.extensions["candor.engine"].dispose()
     size_kb = statistics.mean(len(json.dumps(m)) for m in manifests) / 1024

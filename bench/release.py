@@ -10,7 +10,10 @@ two modes and compare them with a baseline measured in the same run:
 * ``blocks`` - atoms merged into blocks of >= k, only unions of whole blocks published (the
   default path above ``EXACT_MAX_ATOMS``; forced on smaller orgs by setting it to 0);
 * ``naive``  - the baseline: publish every unit and every organisation/department x band cell
-  with n >= k, with neither the remainder rule nor the audit.
+  with n >= k, with neither the remainder rule nor the audit;
+* ``exact + DP`` - the exact mode with differential privacy on (``--dp-epsilon`` per release,
+  OpenDP's sampler, on the ``--dp-size`` org): the cost of drawing the noise, and how many
+  cells carry it.
 
 Every mode's published cells then go through the same oracle, ``survey.domain.audit.audit``
 over the true atoms, which counts the groups of 1..k-1 people it can derive ("leaks"); exact and
@@ -18,8 +21,9 @@ block releases are also checked with ``survey.domain.release.verify``.
 
 Run from the repository root::
 
-    .venv/bin/python bench/release.py [--sizes 50,300,2000] [--k 5] [--seed 1]
+    .venv/bin/python bench/release.py [--sizes 50,300,2000,5000,10000] [--k 5] [--seed 1]
                                       [--repeats 3] [--exact-timeout 60]
+                                      [--dp-size 2000] [--dp-epsilon 1]
 
 Prints a table and writes ``bench/out/release.json``.
 """
@@ -39,7 +43,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,6 +51,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from survey.domain import audit, disclosure, release  # noqa: E402
+from survey.domain import manifest as manifests  # noqa: E402
 from survey.domain.questions import load_bank  # noqa: E402
 
 OUT_DIR = os.path.join(ROOT, "bench", "out")
@@ -341,7 +346,12 @@ def block_diagnostics(org: Org) -> dict[str, Any]:
 
 
 def run_release(
-    org: Org, mode: str, repeats: int, forced: bool, progress: bool = False
+    org: Org,
+    mode: str,
+    repeats: int,
+    forced: bool,
+    progress: bool = False,
+    dp_epsilon: float | None = None,
 ) -> dict[str, Any]:
     """Time ``build_manifest`` in one mode and check what it published.
 
@@ -353,16 +363,24 @@ def run_release(
         limit = 0
     elif mode == release.MODE_EXACT and forced:
         limit = max(org.atoms, ORIGINAL_EXACT_MAX)
-    row: dict[str, Any] = {"atoms": org.atoms, "mode": mode, "forced": forced}
+    data = replace(org.data, dp_epsilon=dp_epsilon)
+    label = mode + (" + DP" if dp_epsilon is not None else "")
+    row: dict[str, Any] = {"atoms": org.atoms, "mode": label, "forced": forced}
     with exact_max_atoms(limit), counting_audits(progress) as calls:
         try:
-            median, runs, manifest = timed(lambda: release.build_manifest(org.data), repeats)
+            median, runs, built = timed(lambda: release.build_manifest(data), repeats)
         except release.ReleaseError as exc:
             row.update(verdict="release refused", error=str(exc))
             return row
+    manifest = manifests.serialise(built)
     assert manifest["audit"]["mode"] == mode, (manifest["audit"]["mode"], mode)
+    if dp_epsilon is not None:
+        row["noisy_cells"] = sum(1 for u in built.units if u.noisy) + sum(
+            1 for c in built.attributes.cells if c.noisy
+        )
+        row["dp_per_figure"] = built.noise.per_figure if built.noise else None
     began = time.perf_counter()
-    verified = release.verify(manifest, org.data.snapshot, org.counts)
+    verified = release.verify(built, org.data.snapshot, org.counts)
     verify_s = time.perf_counter() - began
     checked = oracle(
         manifest_cells(manifest, org), org.counts, org.data.k, org.data.snapshot["units"]
@@ -551,7 +569,13 @@ def git_commit() -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--sizes", default="50,300,2000", help="target atom counts, comma-separated"
+        "--sizes", default="50,300,2000,5000,10000", help="target atom counts, comma-separated"
+    )
+    parser.add_argument(
+        "--dp-size", type=int, default=2000, help="the org (target atoms) of the DP row; 0: none"
+    )
+    parser.add_argument(
+        "--dp-epsilon", type=float, default=1.0, help="the DP row's budget per release"
     )
     parser.add_argument("--k", type=int, default=disclosure.DEFAULT_K, help="the threshold k")
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic orgs")
@@ -598,6 +622,9 @@ def main(argv: list[str] | None = None) -> int:
         log(f"org ~{target}: blocks: {rows[-1]['verdict']}")
         rows.append(run_naive(org, args.repeats))
         log(f"org ~{target}: naive: {rows[-1]['verdict']}")
+        if target == args.dp_size and default == release.MODE_EXACT:
+            rows.append(run_release(org, default, args.repeats, False, dp_epsilon=args.dp_epsilon))
+            log(f"org ~{target}: exact + DP: {rows[-1]['verdict']}")
     meta = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "commit": git_commit(),
@@ -648,6 +675,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['audit_calls_per_release']} audit calls in the release "
                 f"({r['audit_s_per_release']:.2f} s, {r['audit_calls_failed_per_release']} failed, "
                 f"{r['audit_calls_not_exhaustive_per_release']} not exhaustive)"
+            )
+        if "noisy_cells" in r:
+            extra.append(
+                f"{r['noisy_cells']} cells with DP noise (>= 50 respondents), "
+                f"\u03b5 per figure {r['dp_per_figure']:.4f}"
             )
         if "blocks" in r:
             b = r["blocks"]

@@ -106,10 +106,16 @@ function statusText(words) { say("form-status", "info", words); }
 
 function fieldKey(group) { return group.id.replace(/^q_/, "").replace(/-group$/, ""); }
 
+// "Prefer not to say" (offered only where the bank marks an item, label.prefer-not) is an
+// answer, sent as the value the page gives it; every other answer is a number.
+function answerValue(input) {
+  return input.closest("label.prefer-not") ? input.value : Number(input.value);
+}
+
 function chosen() {
   const answers = {};
   form.querySelectorAll("fieldset.question input:checked").forEach(function (input) {
-    answers[input.name.replace(/^q_/, "")] = Number(input.value);
+    answers[input.name.replace(/^q_/, "")] = answerValue(input);
   });
   return answers;
 }
@@ -127,7 +133,9 @@ function restore(answers, comment) {
   Object.keys(answers || {}).forEach(function (key) {
     const group = document.getElementById("q_" + key + "-group");
     if (!group || group.querySelector("input:checked")) { return; } // never undo a choice
-    const input = group.querySelector('input[value="' + String(Number(answers[key])) + '"]');
+    const input = Array.from(group.querySelectorAll("input[type=radio]")).find(function (radio) {
+      return radio.value === String(answers[key]);
+    });
     if (input) { input.checked = true; any = true; }
   });
   if (commentBox && typeof comment === "string" && comment && !commentBox.value) {

@@ -53,12 +53,14 @@
     return (element.getAttribute("data-template") || fallback)
       .replace("{done}", String(done)).replace("{total}", String(groups.length));
   }
+  // Until the first answer the line keeps what the page says: how many questions, how long.
+  var intro = text.textContent;
   function update() {
     var done = 0;
     groups.forEach(function (g) { if (g.querySelector("input:checked")) { done += 1; } });
     bar.value = done;
     bar.textContent = words(bar, "{done} of {total}", done);
-    text.textContent = words(text, "{done} of {total} answered", done);
+    text.textContent = done ? words(text, "{done} of {total} answered", done) : intro;
   }
   form.addEventListener("change", update);
   update();

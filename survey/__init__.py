@@ -36,9 +36,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, check_key: bool 
     """Return a configured Candor app.
 
     :param test_config: settings that override everything else (tests).
-    :param check_key: refuse to build the app unless the secret key is safe and the instance
-        key opens this database's canary. The ``candor`` command builds the app without these
-        checks so that ``candor init`` can create them; its other commands check before work.
+    :param check_key: refuse to build the app unless the secret key is safe, the schema is at
+        the newest migration (:class:`survey.db.SchemaNotCurrent` names `candor migrate`) and
+        the instance key opens this database's canary. The ``candor`` command builds the app
+        without these checks so that ``candor init`` and ``candor migrate`` can do their work;
+        its other commands check before work.
     """
     instance_path = (test_config or {}).get("INSTANCE_PATH") or default_instance_path(os.environ)
     app = Flask(
@@ -67,6 +69,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, check_key: bool 
     if check_key:
         from .services.keys import check_instance_key
 
+        # Serving on an old or missing schema would answer every page with a 500.
+        db.require_current_schema(app.extensions["candor.engine"])
         app.extensions["candor.kek"] = check_instance_key(
             app.extensions["candor.engine"], app.config["KEY_FILE"]
         )

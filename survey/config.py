@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from .domain.custody import SCRYPT_N
+
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105 - refused in production
 MIN_SECRET_KEY_LENGTH = 32
 # The session cookie's name; over https it gets the ``__Host-`` prefix, which browsers accept
@@ -41,13 +43,27 @@ DEFAULTS: dict[str, Any] = {
     # Host names the app answers to; any other Host header gets a 400. None means PUBLIC_URL's
     # host (in development also localhost and 127.0.0.1). Flask enforces it.
     "TRUSTED_HOSTS": None,
-    # Staff login: failures before a lock, and the lock's length in minutes.
-    "LOGIN_MAX_FAILURES": 5,
-    "LOGIN_LOCK_MINUTES": 15,
+    # Staff login throttling (survey/services/throttle.py), shared by every worker and host:
+    # failures in a window at full speed, per account and per client address; after that each
+    # failure doubles the wait before the next attempt, up to LOGIN_MAX_DELAY_SECONDS. A
+    # client is refused outright after LOGIN_CLIENT_MAX_FAILURES until its window ends; an
+    # account never is, so the right password works after at most the longest wait.
+    "LOGIN_ACCOUNT_FREE_FAILURES": 5,
+    "LOGIN_CLIENT_FREE_FAILURES": 10,
+    "LOGIN_CLIENT_MAX_FAILURES": 20,
+    "LOGIN_MAX_DELAY_SECONDS": 30,
+    "LOGIN_WINDOW_MINUTES": 15,
+    # Proxies in front of the app whose X-Forwarded-For is trusted for the client address
+    # (0: none, the connection's address is the client). Behind one reverse proxy, set 1.
+    "TRUSTED_PROXIES": 0,
+    # How long a staff set-password link (invitation or reset) works.
+    "ACCOUNT_LINK_HOURS": 72,
     "STAFF_SESSION_HOURS": 8,
     # Argon2id cost of staff password hashes; production refuses less than OWASP's minimum.
     "ARGON2_TIME_COST": 2,
     "ARGON2_MEMORY_KIB": 19 * 1024,
+    # scrypt cost (N; r=8, p=1) of custodian passphrases; production refuses less than OWASP's.
+    "CUSTODIAN_SCRYPT_N": SCRYPT_N,
     # A staff session also ends after this many minutes without a request.
     "STAFF_IDLE_MINUTES": 30,
     # Where rendered charts are cached (empty means instance/cache).
@@ -67,6 +83,27 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_USERNAME": "",
     "SMTP_PASSWORD": "",
     "SMTP_TIMEOUT": 30.0,
+    # --- single sign-on (OpenID Connect; survey/services/sso.py) ---
+    # The provider's issuer URL; empty turns single sign-on off.
+    "OIDC_ISSUER": "",
+    "OIDC_CLIENT_ID": "",
+    # The client secret, or a file holding it (not both); the file is read at start.
+    "OIDC_CLIENT_SECRET": "",
+    "OIDC_CLIENT_SECRET_FILE": "",
+    "OIDC_SCOPES": "openid email profile",
+    # The ID-token claim whose value(s) give the role (a dotted path reaches into objects,
+    # e.g. "realm_access.roles"), and which values mean which role: a dict, or in the
+    # environment "candor-admins=admin,candor-hr=hr".
+    "OIDC_ROLE_CLAIM": "groups",
+    "OIDC_ROLE_MAP": {},
+    # What the login page calls the provider ("Log in with ...").
+    "OIDC_PROVIDER_NAME": "single sign-on",
+    # Seconds to wait for the provider before saying it cannot be reached.
+    "OIDC_TIMEOUT": 10.0,
+    # Password login off, except for the one admin account named by BREAK_GLASS_ADMIN.
+    "SSO_ONLY": False,
+    "BREAK_GLASS_ADMIN": "",
+    # --- end single sign-on ---
 }
 # Settings that may come from the environment, and how to read them.
 ENV_TYPES: dict[str, type] = {
@@ -76,10 +113,16 @@ ENV_TYPES: dict[str, type] = {
     "KEY_FILE": str,
     "PUBLIC_URL": str,
     "TRUSTED_HOSTS": list,
-    "LOGIN_MAX_FAILURES": int,
-    "LOGIN_LOCK_MINUTES": int,
+    "LOGIN_ACCOUNT_FREE_FAILURES": int,
+    "LOGIN_CLIENT_FREE_FAILURES": int,
+    "LOGIN_CLIENT_MAX_FAILURES": int,
+    "LOGIN_MAX_DELAY_SECONDS": int,
+    "LOGIN_WINDOW_MINUTES": int,
+    "TRUSTED_PROXIES": int,
+    "ACCOUNT_LINK_HOURS": int,
     "STAFF_SESSION_HOURS": int,
     "STAFF_IDLE_MINUTES": int,
+    "CUSTODIAN_SCRYPT_N": int,
     "CHART_CACHE_DIR": str,
     "MAIL_BACKEND": str,
     "MAIL_OUTBOX_DIR": str,
@@ -90,6 +133,17 @@ ENV_TYPES: dict[str, type] = {
     "SMTP_USERNAME": str,
     "SMTP_PASSWORD": str,
     "SMTP_TIMEOUT": float,
+    "OIDC_ISSUER": str,
+    "OIDC_CLIENT_ID": str,
+    "OIDC_CLIENT_SECRET": str,
+    "OIDC_CLIENT_SECRET_FILE": str,
+    "OIDC_SCOPES": str,
+    "OIDC_ROLE_CLAIM": str,
+    "OIDC_ROLE_MAP": str,  # parsed by finish_sso
+    "OIDC_PROVIDER_NAME": str,
+    "OIDC_TIMEOUT": float,
+    "SSO_ONLY": bool,
+    "BREAK_GLASS_ADMIN": str,
 }
 # How a boolean setting may be spelled in the environment.
 BOOLEAN_WORDS = dict.fromkeys(("1", "true", "yes", "on"), True) | dict.fromkeys(
@@ -170,6 +224,7 @@ def finish(config: dict[str, Any], instance_path: str) -> None:
         if config["CANDOR_ENV"] == "development":
             hosts += [host for host in DEVELOPMENT_HOSTS if host not in hosts]
         config["TRUSTED_HOSTS"] = hosts
+    finish_sso(config)
 
 
 def validate(config: Mapping[str, Any], require_secret: bool = True) -> None:
@@ -193,6 +248,7 @@ def validate(config: Mapping[str, Any], require_secret: bool = True) -> None:
             "DATABASE_URL names PostgreSQL but its driver is not installed: "
             "pip install 'candor[postgresql]'."
         )
+    check_sso(config)
     if config["CANDOR_ENV"] == "production":
         refuse_unsafe_production(config)
 
@@ -212,6 +268,11 @@ def refuse_unsafe_production(config: Mapping[str, Any]) -> None:
             "ARGON2_TIME_COST/ARGON2_MEMORY_KIB are below OWASP's minimum (2 and 19456), "
             "which production refuses: remove them."
         )
+    if config["CUSTODIAN_SCRYPT_N"] < SCRYPT_N:
+        raise ConfigError(
+            f"CUSTODIAN_SCRYPT_N is below OWASP's scrypt minimum ({SCRYPT_N}), which "
+            "production refuses: remove it."
+        )
     if config["MAIL_BACKEND"] == "file":
         raise ConfigError(
             "MAIL_BACKEND is 'file', which production refuses: the file outbox keeps live "
@@ -228,3 +289,70 @@ def refuse_unsafe_production(config: Mapping[str, Any]) -> None:
             "TRUSTED_HOSTS is empty, so any Host header would be served, which production "
             "refuses: list the host names this instance answers to (CANDOR_TRUSTED_HOSTS)."
         )
+
+
+# --- single sign-on ---
+def finish_sso(config: dict[str, Any]) -> None:
+    """Read the OIDC client secret file and parse the role map into ``{value: role}``."""
+    path = str(config["OIDC_CLIENT_SECRET_FILE"])
+    if path:
+        if config["OIDC_CLIENT_SECRET"]:
+            raise ConfigError("Set OIDC_CLIENT_SECRET or OIDC_CLIENT_SECRET_FILE, not both.")
+        try:
+            with open(path, encoding="utf-8") as file:
+                config["OIDC_CLIENT_SECRET"] = file.read().strip()
+        except OSError as exc:
+            raise ConfigError(f"OIDC_CLIENT_SECRET_FILE {path!r} cannot be read: {exc}") from exc
+    config["OIDC_ROLE_MAP"] = parse_role_map(config["OIDC_ROLE_MAP"])
+    config["BREAK_GLASS_ADMIN"] = str(config["BREAK_GLASS_ADMIN"]).strip().lower()
+
+
+def parse_role_map(value: object) -> dict[str, str]:
+    """Return an OIDC role map given as a dict or as ``"value=role,value=role"``."""
+    from .models import Role
+
+    if isinstance(value, str):
+        pairs = [part.rpartition("=") for part in value.split(",") if part.strip()]
+        if any(not sep or not claim.strip() for claim, sep, _ in pairs):
+            raise ConfigError(f"OIDC_ROLE_MAP must read 'value=role,value=role', got {value!r}.")
+        value = {claim.strip(): role.strip() for claim, _, role in pairs}
+    if not isinstance(value, dict):
+        raise ConfigError("OIDC_ROLE_MAP must be a dict of claim value to role.")
+    roles = {role.value for role in Role}
+    for claim, role in value.items():
+        if role not in roles:
+            raise ConfigError(
+                f"OIDC_ROLE_MAP maps {claim!r} to {role!r}; roles are {', '.join(sorted(roles))}."
+            )
+    return {str(claim): str(role) for claim, role in value.items()}
+
+
+def check_sso(config: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` for single sign-on settings that cannot work or are unsafe."""
+    issuer = str(config["OIDC_ISSUER"])
+    if config["SSO_ONLY"] and not issuer:
+        raise ConfigError("SSO_ONLY is on but OIDC_ISSUER is empty: nobody could log in.")
+    if config["SSO_ONLY"] and not config["BREAK_GLASS_ADMIN"]:
+        raise ConfigError(
+            "SSO_ONLY needs BREAK_GLASS_ADMIN (the one admin email that keeps password login), "
+            "or an outage of the provider would lock every administrator out."
+        )
+    if not issuer:
+        return
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"OIDC_ISSUER must be an http(s) URL, got {issuer!r}.")
+    for key in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_ROLE_CLAIM", "OIDC_ROLE_MAP"):
+        if not config[key]:
+            raise ConfigError(f"OIDC_ISSUER is set but {key} is empty.")
+    if "openid" not in str(config["OIDC_SCOPES"]).split():
+        raise ConfigError("OIDC_SCOPES must include 'openid'.")
+    production = config["CANDOR_ENV"] == "production"
+    if production and parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"OIDC_ISSUER {issuer!r} is plain http on a host other than this machine, which "
+            "production refuses: tokens and the client secret would cross the network in clear."
+        )
+
+
+# --- end single sign-on ---

@@ -4,10 +4,17 @@ SQLite is opened in WAL mode with a busy timeout, and every transaction that may
 with ``BEGIN IMMEDIATE``, so two writers queue instead of failing with "database is locked" and
 a consume-then-store transaction can never interleave with another. Requests that only read
 (GET and HEAD) use a plain deferred ``BEGIN`` so they never wait for a writer.
+
+A database that is down, restarting or locked raises one of :data:`UNAVAILABLE`; the web layer
+answers those with 503 and ``Retry-After`` (and the survey form keeps every answer). Pooled
+PostgreSQL connections are pinged before use, so a restart costs no request that comes after
+it, and closing a session at teardown never raises. The web app refuses to start on a schema
+that is not at the newest migration (:func:`require_current_schema`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,11 +25,30 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import (
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-# Well below gunicorn's 30 s worker timeout, so a locked database answers 503, not a killed worker.
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+# How long an SQLite writer waits for the lock before the request answers 503. A survey POST
+# runs at most WRITES_PER_REQUEST write transactions one after another (check-in, ballot, mix),
+# so even waiting in each stays well below gunicorn's 30 s worker timeout: a locked database
+# answers 503 and keeps the answers, rather than getting its worker killed.
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+WRITES_PER_REQUEST = 3
+# What a database that is down, restarting, locked or out of connections raises.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeoutError,
+)
+log = logging.getLogger(__name__)
 READ_ONLY_OPTION = "candor_read_only"
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
@@ -46,8 +72,9 @@ def make_engine(url: str) -> Engine:
         # Let SQLAlchemy's "begin" event below issue BEGIN itself.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # First: switching to WAL already waits for a lock, and must not wait longer.
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
@@ -84,9 +111,24 @@ def get_session() -> Session:
 
 
 def _close_session(_exc: BaseException | None) -> None:
+    abandon_session()
+
+
+def abandon_session() -> None:
+    """Close this context's session without raising: roll back what it did, and if its
+    connection died meanwhile, discard that connection. The next :func:`get_session` opens a
+    new session (for a page that must still be shown while the database is unavailable)."""
     session: Session | None = g.pop("db_session", None)
-    if session is not None:
+    if session is None:
+        return
+    try:
         session.close()
+    except SQLAlchemyError:
+        log.warning("closing a database session failed; its connection is discarded")
+        try:
+            session.invalidate()
+        except SQLAlchemyError:
+            log.warning("discarding a dead database connection failed")
 
 
 @contextmanager
@@ -112,13 +154,40 @@ def upgrade(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "head")
 
 
-def schema_is_current(engine: Engine) -> bool:
-    """Return whether the database has Candor's schema at the newest revision."""
+class SchemaNotCurrent(RuntimeError):
+    """The database has no Candor schema, or not the newest one; the message says what to run."""
+
+
+def schema_revisions(engine: Engine) -> tuple[str | None, str | None]:
+    """Return the database's schema revision (None without a schema) and the newest one."""
     from alembic.script import ScriptDirectory
 
     with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return False
-        current = MigrationContext.configure(conn).get_current_revision()
+        current = (
+            MigrationContext.configure(conn).get_current_revision()
+            if inspect(conn).has_table("alembic_version")
+            else None
+        )
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
-    return current == head
+    return current, head
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """Return whether the database has Candor's schema at the newest revision."""
+    current, head = schema_revisions(engine)
+    return current is not None and current == head
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Raise :class:`SchemaNotCurrent` unless the schema is at the newest revision."""
+    current, head = schema_revisions(engine)
+    if current is None:
+        raise SchemaNotCurrent(
+            "The database has no Candor schema: run `candor init` (new instance) "
+            "or `candor migrate` (existing one)."
+        )
+    if current != head:
+        raise SchemaNotCurrent(
+            f"The database schema is at revision {current}, but this version of Candor needs "
+            f"{head}: run `candor migrate` (after a backup)."
+        )

@@ -19,8 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import db
-from .domain.questions import Bank, Item, load_bank
-from .models import Cadence, OrgUnit, Person, Program, Round, RoundStatus, User
+from .demo_comments import PHASES, CommentWriter, samples
+from .domain.questions import Item, load_bank
+from .models import ActionStatus, Cadence, OrgUnit, Person, Program, Round, RoundStatus, User
 from .services import accounts, actions, events, instance, org, rounds, submission
 
 DEMO_PROGRAM = "Example AI Lab pulse"
@@ -37,6 +38,8 @@ ORG = {
 }
 NEW_UNIT = ("Applied", {"Frontier Apps": 20, "Partnerships": 8})  # joins before R8
 LAYOFFS = {"Product": 7, "Infrastructure": 4, "Finance": 1}  # leave before R5
+# Differential privacy (domain/noise.py) turned on from R12: its noisy figures and budget show.
+DP_FROM_ROUND, DP_EPSILON = 12, 4.0
 FIRST = [
     "Ada",
     "Bea",
@@ -91,47 +94,71 @@ BASE = {
     "trust": 3.7,
     "cohesion": 3.9,
 }
-COMMENTS = {
-    "calm": [
-        "Good fortnight; the new eval tooling is a real improvement.",
-        "I'd like clearer priorities for next quarter.",
-        "Team lunches help. More of that, please.",
-    ],
-    "layoff": [
-        "After the cuts nobody wants to be the one who raises a problem.",
-        "People are updating their CVs instead of running experiments.",
-        "Tell us honestly whether more cuts are coming. Call me on +44 20 7946 0958 if needed.",
-    ],
-    "reorg": [
-        "I no longer know who sets my team's goals.",
-        "Three reporting-line changes in a month. What is the plan?",
-        "Ask Tove Lindqvist, she was the only one who explained the re-org.",
-    ],
-    "applied": [
-        "The new Applied team seems to play by different rules and pay scales.",
-        "Long-timers and new joiners barely talk; we need shared projects.",
-        "Feels like two companies now.",
-    ],
-    "recovery": [
-        "The all-hands Q&A helped; keep answering the hard questions.",
-        "Goals are clearer since the roadmap was published.",
-        "Still nervous, but it feels safer to disagree again.",
-    ],
-}
+# A few comments per phase for benchmarks; the demo itself writes hundreds of distinct ones
+# (survey/demo_comments.py).
+COMMENTS = {phase: samples(phase, 40) for phase in PHASES}
+COMMENT_SHARE = 0.3  # respondents who write a comment
 
 
 # What HR annotated on the timeline (round number -> label), and what leadership did after a
-# released round ("you said, we did": round number -> theme, text).
+# released round ("you said, we did": round number -> action plan).
 EVENTS = {4: "Layoffs announced", 6: "Re-org", 8: "Applied unit joins", 10: "Roadmap + Q&A"}
+
+
+@dataclass(frozen=True)
+class DemoAction:
+    """An action plan of the demo: theme, text, owner, unit path (None: everyone), status.
+
+    ``updates`` are (days after the release, status, note); the last one sets the status.
+    """
+
+    theme: str
+    text: str
+    owner: str
+    unit: tuple[str, ...] | None
+    due_days: int
+    updates: tuple[tuple[int, ActionStatus, str], ...] = ()
+
+
 ACTIONS = {
-    5: (
+    5: DemoAction(
         "security",
         "Leadership said there are no further cuts planned this year and published "
         "the criteria used in the last round.",
+        "lead@example.org",
+        None,
+        14,
+        (
+            (3, ActionStatus.IN_PROGRESS, "Criteria drafted with Legal."),
+            (10, ActionStatus.DONE, "Criteria published on the intranet; CEO Q&A held."),
+        ),
     ),
-    7: ("clarity", "Every team now has a one-page goal sheet and a named lead after the re-org."),
-    9: ("cohesion", "Mixed Applied and Research project pairs started, with shared demos."),
-    11: ("trust", "Monthly all-hands Q&A where questions can be asked anonymously."),
+    7: DemoAction(
+        "clarity",
+        "Every team now has a one-page goal sheet and a named lead after the re-org.",
+        "hr@example.org",
+        None,
+        21,
+        (
+            (7, ActionStatus.IN_PROGRESS, "Template agreed; half the teams have one."),
+            (20, ActionStatus.DONE, "Every team has its sheet and a named lead."),
+        ),
+    ),
+    9: DemoAction(
+        "cohesion",
+        "Mixed Applied and Research project pairs started, with shared demos.",
+        "hr@example.org",
+        ("Applied",),
+        42,
+        ((5, ActionStatus.IN_PROGRESS, "Eight pairs formed; first shared demo booked."),),
+    ),
+    11: DemoAction(
+        "trust",
+        "Monthly all-hands Q&A where questions can be asked anonymously.",
+        "lead@example.org",
+        None,
+        30,
+    ),
 }
 
 
@@ -235,7 +262,9 @@ def build_demo(app: Flask, today: dt.date, seed: int = 7) -> DemoResult:
     kek: bytes = app.extensions["candor.kek"]
     rng = random.Random(seed)  # noqa: S311 - synthetic demo answers, reproducible on purpose
     bank = load_bank()
+    writer = CommentWriter(rng)
     with db.session_scope(app) as session:
+        _reset_staff(session)  # the action plans' owners; fresh passwords again at the end
         root, teams = _build_org(session, rng)
         first_open = today - dt.timedelta(days=CADENCE_DAYS * RELEASED_ROUNDS)
         program = Program(
@@ -264,6 +293,8 @@ def build_demo(app: Flask, today: dt.date, seed: int = 7) -> DemoResult:
                 for team, size in NEW_UNIT[1].items():
                     teams[team] = org.add_unit(session, team, dept)
                     _hire(session, rng, teams[team], size, new=True)
+            if number == DP_FROM_ROUND:
+                program.dp_epsilon = DP_EPSILON
             rnd = rounds.create_round(session, program)
             opens = first_open + dt.timedelta(days=CADENCE_DAYS * (number - 1))
             rounds.open_round(session, rnd, kek, opens)
@@ -271,15 +302,14 @@ def build_demo(app: Flask, today: dt.date, seed: int = 7) -> DemoResult:
                 session.commit()
                 open_round = rnd.id
                 break
-            _answer_round(session, rng, rnd, kek, bank, number, teams)
+            _answer_round(session, rng, writer, rnd, kek, number, teams)
             rounds.close_round(session, rnd, opens + dt.timedelta(days=WINDOW_DAYS))
             released_on = opens + dt.timedelta(days=WINDOW_DAYS + 1)
             rounds.release_round(session, rnd, kek, released_on)
             if number in EVENTS:
                 events.add_event(session, program.id, opens, EVENTS[number], today)
             if number in ACTIONS:
-                theme, text = ACTIONS[number]
-                actions.add_action(session, program, rnd, theme, text, released_on)
+                _plan_action(session, program, rnd, root, ACTIONS[number], released_on)
             session.commit()
         passwords = _reset_staff(session)
         links = rounds.invitation_links(
@@ -289,12 +319,44 @@ def build_demo(app: Flask, today: dt.date, seed: int = 7) -> DemoResult:
     return DemoResult(passwords, links, open_round)
 
 
+def _plan_action(
+    session: Session,
+    program: Program,
+    rnd: Round,
+    root: OrgUnit,
+    plan: DemoAction,
+    released_on: dt.date,
+) -> None:
+    """Record one of the demo's action plans and its dated updates."""
+    owner = session.scalar(select(User.id).where(User.email == plan.owner))
+    unit_id = None
+    if plan.unit is not None:
+        unit_id = session.scalar(
+            select(OrgUnit.id).where(OrgUnit.parent_id == root.id, OrgUnit.name == plan.unit[0])
+        )
+    action = actions.add_action(
+        session,
+        program,
+        rnd,
+        plan.theme,
+        plan.text,
+        released_on,
+        unit_id=unit_id,
+        owner_id=owner,
+        due_on=released_on + dt.timedelta(days=plan.due_days),
+        author="hr@example.org",
+    )
+    for days, status, note in plan.updates:
+        day = released_on + dt.timedelta(days=days)
+        actions.update_action(session, action.id, day, status, note, plan.owner)
+
+
 def _answer_round(
     session: Session,
     rng: random.Random,
+    writer: CommentWriter,
     rnd: Round,
     kek: bytes,
-    bank: Bank,
     number: int,
     teams: dict[str, OrgUnit],
 ) -> None:
@@ -309,7 +371,11 @@ def _answer_round(
         if rng.random() > rate:
             continue
         answers = _answers(rng, survey.items, number, unit, person.tenure_band)
-        comment = rng.choice(COMMENTS[_phase(number)]) if rng.random() < 0.3 else ""
+        comment = (
+            writer.write(_phase(number), unit in NEW_UNIT[1], person.tenure_band == "3y+")
+            if rng.random() < COMMENT_SHARE
+            else ""
+        )
         submission.submit(session, survey, link.code, answers, comment, kek)
 
 
@@ -323,7 +389,7 @@ def _reset_staff(session: Session) -> dict[str, str]:
             accounts.create_user(session, email, role, password)
         else:
             accounts.set_password(user, password)
-            user.failed_logins, user.locked_until = 0, None
+            user.active = True
         passwords[email] = password
     return passwords
 

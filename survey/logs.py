@@ -127,7 +127,9 @@ def init_app(app: Flask) -> None:
     """Set up logging for ``app``: its own logger, Werkzeug's and gunicorn's are all redacted.
 
     gunicorn's loggers keep the handlers gunicorn gave them (``dictConfig`` would remove
-    them), so they get the filter directly.
+    them), so they get the filter directly. Records of Candor's module loggers
+    (``survey.web.employee``…) pass through the app logger's redacting handler first, and the
+    filter rewrites a record in place, so handlers further up see it clean.
     """
     logging.config.dictConfig(logging_config(app.name))  # Flask's app.logger
     for name in GUNICORN_LOGGERS:

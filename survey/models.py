@@ -15,9 +15,11 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -27,6 +29,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .domain.access import Role as Role  # re-exported: roles and their rights live in the domain
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -52,14 +56,6 @@ class Base(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dict[str, Any]: JSON}
-
-
-class Role(enum.StrEnum):
-    """What a staff account may see and do."""
-
-    ADMIN = "admin"
-    HR = "hr"
-    LEADER = "leader"
 
 
 class RoundStatus(enum.StrEnum):
@@ -105,15 +101,59 @@ class Person(Base):
 
 
 class User(Base):
-    """A staff account: admin, HR or leadership."""
+    """A staff account: admin, HR, leadership or a manager of some units."""
 
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
+    # Empty until an invited user sets one through their link (no password then matches).
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # --- accounts (0006): a disabled account cannot log in and has no live session.
+    active: Mapped[bool] = mapped_column(default=True)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    units: Mapped[list[ManagerUnit]] = relationship(
+        cascade="all, delete-orphan", order_by="ManagerUnit.unit_id"
+    )
+
+
+# --- staff accounts (survey/services/accounts.py, throttle.py, scope.py) ---
+class ManagerUnit(Base):
+    """A unit a manager account is bound to: they see its released results (0006)."""
+
+    __tablename__ = "manager_units"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("org_units.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class AccountToken(Base):
+    """A one-time, expiring set-password link of a staff account: only its hash (0006)."""
+
+    __tablename__ = "account_tokens"
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class LoginThrottle(Base):
+    """Recent failed logins of one account or one client, shared by every worker (0006).
+
+    ``key`` is a keyed hash (never an address or an email in clear); times are epoch seconds so
+    the database can compute the next allowed attempt in the same statement that counts one.
+    """
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column()
+    first_at: Mapped[int] = mapped_column(BigInteger)
+    next_at: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- end staff accounts ---
 
 
 class StaffSession(Base):
@@ -126,6 +166,22 @@ class StaffSession(Base):
     user: Mapped[User] = relationship()
 
 
+# --- single sign-on (survey/services/sso.py) ---
+class SsoIdentity(Base):
+    """The OpenID Connect identity (issuer, subject) a staff account logs in with: one per
+    issuer per account, and one account per identity."""
+
+    __tablename__ = "sso_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject"), UniqueConstraint("user_id", "issuer"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    linked_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    user: Mapped[User] = relationship()
+
+
+# --- end single sign-on ---
 class Cadence(enum.StrEnum):
     """How often a programme opens a round by itself (``manual``: only when an admin says)."""
 
@@ -133,6 +189,13 @@ class Cadence(enum.StrEnum):
     WEEKLY = "weekly"
     FORTNIGHTLY = "fortnightly"
     MONTHLY = "monthly"
+
+
+class Custody(enum.StrEnum):
+    """What wraps the opening key of a programme's rounds (see survey/domain/custody.py)."""
+
+    INSTANCE = "instance"  # the instance key: the operator alone can open a round
+    CUSTODIANS = "custodians"  # k-of-n custodians' passphrases: the operator alone cannot
 
 
 class Program(Base):
@@ -153,6 +216,15 @@ class Program(Base):
     window_days: Mapped[int] = mapped_column(default=5)
     # Each rotating theme is asked at least once every ``rotation_every`` rounds.
     rotation_every: Mapped[int] = mapped_column(default=3)
+    # Custody of each round's opening key, fixed when the round opens (custody/retention: 0008).
+    custody: Mapped[Custody] = mapped_column(
+        Enum(Custody, native_enum=False, length=16), default=Custody.INSTANCE
+    )
+    custody_quorum: Mapped[int] = mapped_column(default=2)
+    # Days a released round's sealed answers are kept for re-analysis; 0 shreds at release.
+    retention_days: Mapped[int] = mapped_column(default=0)
+    # Differential-privacy budget per release (domain/noise.py); None: off (0009).
+    dp_epsilon: Mapped[float | None] = mapped_column(Float)
     first_open_on: Mapped[dt.date | None] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(default=True)
     rounds: Mapped[list[Round]] = relationship(back_populates="program", order_by="Round.number")
@@ -173,12 +245,16 @@ class Round(Base):
     closes_on: Mapped[dt.date | None] = mapped_column(Date)
     k: Mapped[int | None] = mapped_column()
     comment_k: Mapped[int | None] = mapped_column()
+    dp_epsilon: Mapped[float | None] = mapped_column(Float)  # the programme's, frozen at open
     items: Mapped[dict[str, Any] | None] = mapped_column()
     # Deferred: roster-sized, and the survey routes never need it on the way to a ballot.
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(deferred=True)
     public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     wrapped_private_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     wrapped_token_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Retention: when the opening key and sealed answers go, and when they went.
+    shred_after: Mapped[dt.date | None] = mapped_column(Date)
+    shredded_on: Mapped[dt.date | None] = mapped_column(Date)
     program: Mapped[Program] = relationship(back_populates="rounds")
 
     @property
@@ -317,6 +393,9 @@ class Release(Base):
     released_on: Mapped[dt.date] = mapped_column(Date)
     manifest: Mapped[dict[str, Any]] = mapped_column()
     digest: Mapped[str] = mapped_column(String(64))
+    # Respondents per atom (unit|band), counted at release, so the release can still be
+    # re-audited after its sealed rows are shredded. Never published.
+    atom_counts: Mapped[dict[str, Any] | None] = mapped_column()
     round: Mapped[Round] = relationship()
 
 
@@ -354,6 +433,23 @@ class Delivery(Base):
     error: Mapped[str] = mapped_column(String(500), default="")
 
 
+class MailRun(Base):
+    """The latest run of one round's invitations or reminders: when it started, how it ended.
+
+    Lets the admin page say whether sending finished and why a run stopped; the counts are in
+    ``deliveries``. Like the ledger, it says nothing about who answered.
+    """
+
+    __tablename__ = "mail_runs"
+    __table_args__ = (UniqueConstraint("round_id", "kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # "invitation" or "reminder"
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # None: running or cut
+    stopped: Mapped[str] = mapped_column(String(500), default="")  # why it stopped early
+
+
 class TimelineEvent(Base):
     """Something that happened, annotated by HR on the trend charts (e.g. "re-org")."""
 
@@ -364,8 +460,16 @@ class TimelineEvent(Base):
     label: Mapped[str] = mapped_column(String(80))
 
 
+class ActionStatus(enum.StrEnum):
+    """Where an action plan stands; employees see it beside the action."""
+
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+
 class Action(Base):
-    """ "You said, we did": what leadership did after a released round, per theme."""
+    """ "You said, we did": an action plan answering a released round, per theme and unit."""
 
     __tablename__ = "actions"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -374,6 +478,28 @@ class Action(Base):
     theme: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
     recorded_on: Mapped[dt.date] = mapped_column(Date)
+    # The unit it is for (None: the whole organisation), the staff user who owns it, when it
+    # is due and where it stands (migration 0010; actions recorded before it are done).
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    due_on: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[ActionStatus] = mapped_column(
+        Enum(ActionStatus, native_enum=False, length=16),
+        default=ActionStatus.PLANNED,
+        server_default=ActionStatus.PLANNED.name,  # SQLAlchemy stores enum names
+    )
+
+
+class ActionUpdate(Base):
+    """A dated note on an action plan, and the status it left the action in."""
+
+    __tablename__ = "action_updates"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
+    recorded_on: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[ActionStatus] = mapped_column(Enum(ActionStatus, native_enum=False, length=16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(254), default="")
 
 
 class AuditEvent(Base):
@@ -385,3 +511,54 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(254))
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Custodian(Base):
+    """A named person holding a share of each custodian-mode round's opening key.
+
+    Only the public key derived from their passphrase is stored (salt and scrypt cost beside
+    it), so shares can be sealed to them without them and opened only with them.
+    """
+
+    __tablename__ = "custodians"
+    __table_args__ = (UniqueConstraint("program_id", "label"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(254))  # an email or another label they know
+    salt: Mapped[bytes] = mapped_column(LargeBinary)
+    cost: Mapped[int] = mapped_column()  # scrypt N
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class RoundCustody(Base):
+    """A custodian-mode round's private key, wrapped by a custody key that is never stored."""
+
+    __tablename__ = "round_custody"
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    quorum: Mapped[int] = mapped_column()
+    wrapped_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CustodyShare(Base):
+    """One custodian's share of one round's custody key, sealed to their public key."""
+
+    __tablename__ = "custody_shares"
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    custodian_id: Mapped[int] = mapped_column(ForeignKey("custodians.id"), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class PendingShare(Base):
+    """A share a custodian entered on the custody page, held until the quorum is reached.
+
+    Wrapped by the instance key, bound to its expiry, and deleted at release, at abandon or
+    once expired: fewer than a quorum of shares say nothing about the key.
+    """
+
+    __tablename__ = "pending_shares"
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    custodian_id: Mapped[int] = mapped_column(ForeignKey("custodians.id"), primary_key=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -90,6 +90,9 @@ def make_config(instance: Any, url: str, **extra: Any) -> dict[str, Any]:
         # Cheap password hashing in tests; the production cost is tested once (test_accounts).
         "ARGON2_TIME_COST": 1,
         "ARGON2_MEMORY_KIB": 64,
+        # Cheap scrypt for custodian passphrases; the production cost is tested once
+        # (tests/domain/test_custody.py).
+        "CUSTODIAN_SCRYPT_N": 2**10,
         **extra,
     }
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from survey.domain import blindrsa
 from survey.models import InboxEntry, Response
-from survey.services import mixing
+from survey.services import mixing, submission
 
 
 def stored_answers(session: Session, round_id: int | None = None) -> int:
@@ -17,3 +23,64 @@ def stored_answers(session: Session, round_id: int | None = None) -> int:
         mixed = mixed.where(Response.round_id == round_id)
         waiting = waiting.where(InboxEntry.round_id == round_id)
     return int(session.scalar(mixed) or 0) + int(session.scalar(waiting) or 0)
+
+
+def b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Browser:
+    """The browser's part of the two-step ballot (static/ballot.js), over the test client."""
+
+    def __init__(self, client: FlaskClient, round_id: int, code: str) -> None:
+        self.client, self.round_id, self.code = client, round_id, code
+        self.key_id = submission.key_id_of(code)
+        reply = client.get(f"/s/{round_id}/keys/{self.key_id}")
+        assert reply.status_code == 200
+        fields = reply.get_json()
+        self.fingerprint = fields["fingerprint"]
+        numbers = blindrsa.rsa.RSAPublicNumbers(
+            int.from_bytes(unb64(fields["e"]), "big"), int.from_bytes(unb64(fields["n"]), "big")
+        )
+        self.public = numbers.public_key()
+        self.message = blindrsa.prepare(bytes(32))
+        self.blinded, self.inv = blindrsa.blind(self.public, self.message)
+        self.signature = b""
+
+    def check_in(self) -> Any:
+        reply = self.client.post(
+            f"/s/{self.round_id}/checkin", json={"code": self.code, "blinded": b64(self.blinded)}
+        )
+        if reply.status_code == 200:
+            blind_sig = unb64(reply.get_json()["blind_signature"])
+            self.signature = blindrsa.finalize(self.public, self.message, blind_sig, self.inv)
+        return reply
+
+    def ballot(self, answers: dict[str, int], comment: str = "", **extra: Any) -> Any:
+        body = {
+            "key_id": self.key_id,
+            "message": b64(self.message),
+            "signature": b64(self.signature),
+            "answers": answers,
+            "comment": comment,
+            "lang": "en",
+            **extra,
+        }
+        return self.client.post(f"/s/{self.round_id}/ballot", json=body)
+
+
+def keep_sealed(app: Flask, round_id: int, days: int = 30) -> None:
+    """Have the round's programme keep released answers sealed for ``days`` (not shred them at
+    release), for tests that look at stored rows after a release."""
+    from survey import db
+    from survey.models import Round
+
+    with db.session_scope(app) as session:
+        rnd = session.get(Round, round_id)
+        assert rnd is not None
+        rnd.program.retention_days = days
+        session.commit()

@@ -14,6 +14,7 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 from survey import config, create_app
+from survey.domain import custody
 from survey.services import accounts
 from tests.conftest import SECRET, make_config
 
@@ -26,6 +27,7 @@ SAFE_PRODUCTION = {
     "PUBLIC_URL": "https://candor.example.org",
     "ARGON2_TIME_COST": accounts.OWASP_TIME_COST,
     "ARGON2_MEMORY_KIB": accounts.OWASP_MEMORY_KIB,
+    "CUSTODIAN_SCRYPT_N": custody.SCRYPT_N,
 }
 
 
@@ -52,6 +54,7 @@ def test_safe_production_settings_start(tmp_path: Path) -> None:
         ({"PUBLIC_URL": "http://candor.example.org"}, "plain http"),
         ({"PUBLIC_URL": "http://10.0.0.7:8000"}, "plain http"),
         ({"TRUSTED_HOSTS": []}, "TRUSTED_HOSTS is empty"),
+        ({"CUSTODIAN_SCRYPT_N": 2**16}, "CUSTODIAN_SCRYPT_N is below OWASP"),
     ],
 )
 def test_production_refuses(tmp_path: Path, spoil: dict[str, Any], refusal: str) -> None:

@@ -146,3 +146,48 @@ def test_gunicorn_logger_names_no_client_on_survey_routes(
     request_line = '"GET /s/1/[redacted]?[redacted] HTTP/1.1"'
     assert survey == f"- {request_line} /s/1/[redacted] [redacted] - - - -"
     assert "10.9.8.7" in staff and "Agent/Smith" in staff  # the operator asked, off survey routes
+
+
+class Collect(logging.Handler):
+    """A handler set up outside Candor (as an operator's root handler would be)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.mark.usefixtures("gunicorn_loggers")
+@pytest.mark.parametrize(
+    "name",
+    ["survey", "survey.web.employee", "survey.db", "werkzeug", *logs.GUNICORN_LOGGERS],
+)
+def test_no_logger_lets_a_code_through(app: Flask, name: str) -> None:
+    """Whichever logger a line goes through (Flask's, a module's, Werkzeug's, gunicorn's),
+    a handler that Candor did not set up receives it without the code or its secret."""
+    RedactingLogger(Config())  # gunicorn's own set-up, as in a worker
+    collect = Collect()
+    logger = logging.getLogger(name)
+    # gunicorn's loggers pass nothing up: listen beside gunicorn's handlers there.
+    listener = logging.getLogger() if logger.propagate else logger
+    listener.addHandler(collect)
+    secret = CODE.split(".", 1)[1]
+    try:
+        try:
+            raise RuntimeError(f"failed on code {CODE}")
+        except RuntimeError:
+            logger.error(
+                '10.1.2.3 - - [x] "POST /s/%d/%s HTTP/1.1" 500 with %s',
+                1,
+                CODE,
+                {"code": CODE},
+                exc_info=True,
+            )
+    finally:
+        listener.removeHandler(collect)
+    assert collect.lines
+    text = "\n".join(collect.lines)
+    assert "Traceback" in text and "10.1.2.3" not in text
+    assert CODE not in text and secret not in text

@@ -13,7 +13,7 @@ from flask.cli import ScriptInfo
 from sqlalchemy.exc import ArgumentError
 
 from .. import config as config_module
-from . import banks, demo, mail, programs, roster, rounds, schedule, setup, users
+from . import banks, custody, demo, mail, programs, roster, rounds, schedule, setup, users
 
 COMMANDS: tuple[click.Command, ...] = (
     setup.init_command,
@@ -24,6 +24,7 @@ COMMANDS: tuple[click.Command, ...] = (
     setup.restore_command,
     users.user_group,
     rounds.round_group,
+    custody.custodian_group,
     programs.program_group,
     roster.roster_group,
     mail.mail_group,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from ..domain.crypto import CryptoError
-from ..services import mailer, rounds
+from ..domain.mail import MailError
+from ..services import mailjobs, rounds, transports
 from .common import fail, instance_key, needs_instance, the_app
 
 
@@ -19,8 +20,13 @@ def _send_round_mail(round_id: int, kind: str) -> None:
     kek = instance_key()
     try:
         factory = app.extensions["candor.sessionmaker"]
-        report = mailer.send_configured(app.config, app.instance_path, factory, round_id, kind, kek)
-    except (rounds.RoundError, CryptoError, mailer.MailError) as exc:
+        report = mailjobs.send_configured(
+            app.config, app.instance_path, factory, round_id, kind, kek
+        )
+    except mailjobs.SenderBusy as exc:
+        click.echo(f"Round {round_id}: {exc}")
+        return
+    except (rounds.RoundError, CryptoError, MailError) as exc:
         fail(str(exc))
     click.echo(f"Round {round_id}: {report.summary()}")
     if app.config["MAIL_BACKEND"] == "file":
@@ -63,8 +69,8 @@ def mail_test(address: str) -> None:
     app = the_app()
     try:
         message = build_test_message(sender=app.config["MAIL_FROM"], recipient=address)
-        with mailer.mailer_from_config(app.config) as sink:
+        with transports.mailer_from_config(app.config) as sink:
             sink.send(message)
-    except mailer.MailError as exc:
+    except MailError as exc:
         fail(str(exc))
     click.echo(f"Sent a test message to {address} through {sink}.")

@@ -33,6 +33,12 @@ def program_group() -> None:
     is_flag=True,
     help="Refuse answers sent without JavaScript, and never export or print links.",
 )
+@click.option(
+    "--dp-epsilon",
+    type=float,
+    default=None,
+    help="Turn on differential privacy: noise for groups of 50 or more, this budget per release.",
+)
 @needs_instance
 def program_add(
     name: str,
@@ -45,6 +51,7 @@ def program_add(
     bank: str,
     strict: bool,
     unlinkable_required: bool,
+    dp_epsilon: float | None,
 ) -> None:
     """Add a programme (the web admin page offers the same settings)."""
     app = the_app()
@@ -59,6 +66,7 @@ def program_add(
         first_open_on=first_open.date() if first_open else None,
         strict_links=strict,
         unlinkable_required=unlinkable_required,
+        dp_epsilon=dp_epsilon,
     )
     with db.session_scope(app) as session:
         try:

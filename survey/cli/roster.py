@@ -32,6 +32,8 @@ def roster_import(file: str, apply_: bool) -> None:
             click.echo(f"{where}: {error.message}", err=True)
         if errors:
             fail(f"{file} has {len(errors)} problem(s); nothing was changed.")
+        if planned.leaving_warning:  # the browser asks to confirm; here --apply is the answer
+            click.echo(f"Warning: {planned.leaving_warning}", err=True)
         if not apply_:
             click.echo(f"Dry run: {planned.summary}")
             click.echo("Nothing was changed; run again with --apply to import the file.")

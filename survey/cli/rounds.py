@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import db
+from ..domain import manifest as manifests
 from ..domain.crypto import CryptoError
+from ..domain.custody import Share
 from ..models import Program, Release, Round
-from ..services import release_audit, rounds
+from ..services import audit_trail, hygiene, release_audit, rounds
+from . import custody as custody_cli
 from .common import fail, instance_key, needs_instance, now, the_app, today
 
 
@@ -20,16 +24,18 @@ def round_group() -> None:
     """Open, close and release rounds."""
 
 
-def _round_step(round_id: int, step: str, *, quarantine: bool = False) -> None:
+def _round_step(
+    round_id: int, step: str, *, quarantine: bool = False, shares: Sequence[Share] = ()
+) -> None:
     app = the_app()
     kek = instance_key()
     with db.session_scope(app) as session:
         try:
             rnd = rounds.get_round(session, round_id)
             message = f"Round {round_id}: " + rounds.advance(
-                session, rnd, step, kek, today(), quarantine=quarantine
+                session, rnd, step, kek, today(), quarantine=quarantine, shares=shares
             )
-            rounds.record(session, "command line", f"round_{step}", f"round={rnd.id}", now())
+            audit_trail.record(session, "command line", f"round_{step}", f"round={rnd.id}", now())
             if quarantine:
                 _record_quarantine(session, rnd.id)
             session.commit()
@@ -37,8 +43,8 @@ def _round_step(round_id: int, step: str, *, quarantine: bool = False) -> None:
             fail(str(exc))
     if step == "open":
         message += f" `candor round links {round_id}` lists their links."
-    if step in rounds.SCRUBBING_STEPS:
-        rounds.scrub_storage(app.extensions["candor.engine"])
+    if step in hygiene.SCRUBBING_STEPS:
+        hygiene.scrub_storage(app.extensions["candor.engine"])
     click.echo(message)
 
 
@@ -47,10 +53,10 @@ def _record_quarantine(session: Session, round_id: int) -> None:
     from ..services.quarantine import QUARANTINED
 
     release = session.scalar(select(Release).where(Release.round_id == round_id))
-    count = int(release.manifest.get("quarantined", 0)) if release is not None else 0
+    count = (manifests.parse(release.manifest).quarantined or 0) if release is not None else 0
     if count:
         detail = f"round={round_id} rows={count}"
-        rounds.record(session, "command line", QUARANTINED, detail, now())
+        audit_trail.record(session, "command line", QUARANTINED, detail, now())
 
 
 @round_group.command("new")
@@ -92,14 +98,18 @@ def round_close(round_id: int) -> None:
     help="Release without the sealed rows that fail their integrity check, setting them aside "
     "(counted in the manifest and the audit trail).",
 )
+@click.option("--passphrase-stdin", is_flag=True, help=custody_cli.STDIN_HELP)
 @needs_instance
-def round_release(round_id: int, quarantine: bool) -> None:
+def round_release(round_id: int, quarantine: bool, passphrase_stdin: bool) -> None:
     """Unseal the answers once, apply disclosure control and store the manifest.
 
     A sealed row that fails to open stops the release with the count and the labels the
-    failed rows claim; after investigating, --quarantine releases without them.
+    failed rows claim; after investigating, --quarantine releases without them. A round in
+    custodian mode asks a quorum of its custodians for their passphrases first.
     """
-    _round_step(round_id, "release", quarantine=quarantine)
+    lines = custody_cli.stdin_passphrases() if passphrase_stdin else None
+    shares = custody_cli.gather_shares(round_id, lines)
+    _round_step(round_id, "release", quarantine=quarantine, shares=shares)
 
 
 @round_group.command("links")
@@ -118,7 +128,9 @@ def round_links(round_id: int) -> None:
             rnd = rounds.get_round(session, round_id)
             rounds.refuse_links_if_unlinkable(rnd)
             links = rounds.invitation_links(session, rnd, kek, app.config["PUBLIC_URL"])
-            rounds.record(session, "command line", rounds.LINKS_PRINTED, f"round={rnd.id}", now())
+            audit_trail.record(
+                session, "command line", audit_trail.LINKS_PRINTED, f"round={rnd.id}", now()
+            )
             rounds.forget_secret_if_strict(session, rnd)
             session.commit()
         except (rounds.RoundError, CryptoError) as exc:

@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from ..services import mailer, scheduler
+from ..domain.mail import MailError
+from ..services import mailjobs, scheduler
 from . import common
 from .common import instance_key, needs_instance, the_app
 
@@ -32,9 +33,11 @@ def tick_command(today: dt.datetime | None) -> None:
     factory = app.extensions["candor.sessionmaker"]
 
     def send(round_id: int, kind: str) -> str:
-        report = mailer.send_configured(app.config, app.instance_path, factory, round_id, kind, kek)
+        report = mailjobs.send_configured(
+            app.config, app.instance_path, factory, round_id, kind, kek
+        )
         if report.stopped:
-            raise mailer.MailError(report.stopped)
+            raise MailError(report.stopped)
         return report.summary()
 
     with scheduler.tick_lock(app.extensions["candor.engine"], app.instance_path) as held:

@@ -37,21 +37,21 @@ Method.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TypeAlias
 
-AtomId: TypeAlias = str
+from .elimination import DEFAULT_MAX_SETS, AtomId, Elimination
 
 #: Most leak examples an ``AuditResult`` carries.
 MAX_LEAK_EXAMPLES = 5
-#: Default cap on the number of candidate sets one audit may test.
-DEFAULT_MAX_SETS = 200_000
 #: Reason given by ``select_cells`` for a candidate below the threshold.
 REASON_FEWER_THAN_K = "fewer than k"
 #: Reason given by ``select_cells`` for a candidate that would leak.
 REASON_SUBTRACTION = "would allow subtraction"
+#: Reason given by ``select_cells`` for a candidate its ``admit`` refused.
+REASON_ACROSS_ROUNDS = "would single out joiners or leavers across rounds"
 
 _ONE = Fraction(1)
 
@@ -179,7 +179,7 @@ def _components(
         return root
 
     for cell in projected:
-        first, *rest = cell
+        first, *rest = sorted(cell)  # a fixed order, so the verdict never depends on hashing
         parent.setdefault(first, first)
         for atom in rest:
             parent.setdefault(atom, atom)
@@ -229,7 +229,7 @@ def _rref(rows: Iterable[frozenset[int]]) -> dict[int, _IntRow]:
     basis: dict[int, _IntRow] = {}
     holders: dict[int, set[int]] = {}  # free column -> pivots whose row uses it
     for row in rows:
-        vector: _IntRow = dict.fromkeys(row, 1)
+        vector: _IntRow = dict.fromkeys(sorted(row), 1)
         for pivot in [c for c in row if c in basis]:
             stored = basis[pivot]
             _combine(vector, stored[pivot], stored, vector.pop(pivot), pivot)
@@ -382,6 +382,8 @@ def select_cells(
     candidates: Sequence[tuple[str, frozenset[AtomId]]],
     counts: Mapping[AtomId, int],
     k: int,
+    *,
+    admit: Callable[[str, frozenset[AtomId]], bool] | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """Greedily choose which candidate cells to publish on top of ``base``.
 
@@ -391,6 +393,10 @@ def select_cells(
     ``REASON_FEWER_THAN_K`` and keep one only if the audit of everything kept
     so far plus it passes, else reject it as ``REASON_SUBTRACTION``.  Return
     the kept names in the order they were kept and the rejection reasons.
+
+    The audit is kept as state (:class:`.elimination.Elimination`): each
+    candidate is checked near its own atoms instead of by a whole new audit,
+    with the same verdicts.
     """
     names = [name for name, _ in candidates]
     if len(set(names)) != len(names):
@@ -400,17 +406,21 @@ def select_cells(
         return sum(counts.get(atom, 0) for atom in cell)
 
     ranked = sorted(candidates, key=lambda item: (-total(item[1]), item[0]))
-    published = list(base)
+    state = Elimination(counts, k)
+    # Smallest first, so nested (hierarchical) cells reduce to their remainders and stay sparse.
+    base_ok = all(state.add(cell) for cell in sorted(base, key=len))
     kept: list[str] = []
     rejected: dict[str, str] = {}
     for name, cell in ranked:
         if total(cell) < k:
             rejected[name] = REASON_FEWER_THAN_K
-        elif audit([*published, cell], counts, k).ok:
-            published.append(cell)
-            kept.append(name)
-        else:
+        elif not (base_ok and state.add(cell)):
             rejected[name] = REASON_SUBTRACTION
+        elif admit is not None and not admit(name, cell):
+            state.undo()
+            rejected[name] = REASON_ACROSS_ROUNDS
+        else:
+            kept.append(name)
     return kept, rejected
 
 

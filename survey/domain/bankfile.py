@@ -15,6 +15,9 @@ The format::
     theme,theme_label,theme_description,item,text,scale,reverse,core,text_de,theme_label_de
     morale,Morale,How people feel.,mor1,Most days I have energy.,likert5,no,yes,An den ...,Stimmung
 
+The optional column ``prefer_not_to_say`` (yes/no, empty means no) marks the items that offer
+that choice; a bank with no marked item is written without it.
+
 Lines starting with ``#`` are comments; ``# key:``, ``# comment_prompt:`` and
 ``# comment_prompt_<lang>:`` among them are settings. The first other line names the columns.
 """
@@ -50,7 +53,9 @@ COLUMNS = (
     "scale",
     "reverse",
     "core",
+    "prefer_not_to_say",
 )
+PREFER_COLUMN = "prefer_not_to_say"  # optional: written only for a bank that marks an item
 REQUIRED_COLUMNS = ("theme", "item", "text")
 TRANSLATABLE_COLUMNS = ("text", "theme_label")  # each may have ``<column>_<lang>`` columns
 TRANSLATED_COLUMN = re.compile(r"^(text|theme_label)_(.+)$")
@@ -163,7 +168,8 @@ def bank_to_csv(bank: Bank) -> str:
     writer.writerow([f"# {COMMENT_PROMPT}: {bank.comment_prompt}"])
     for lang, prompt in bank.comment_prompt_translations:
         writer.writerow([f"# {COMMENT_PROMPT}_{lang}: {prompt}"])
-    header = list(COLUMNS)
+    marked = any(item.prefer_not_to_say for item in bank.items)
+    header = [name for name in COLUMNS if marked or name != PREFER_COLUMN]
     header += [f"text_{lang}" for lang in languages]
     header += [f"theme_label_{lang}" for lang in languages]
     writer.writerow(header)
@@ -179,6 +185,8 @@ def bank_to_csv(bank: Bank) -> str:
             "yes" if item.reverse else "no",
             "yes" if item.core else "no",
         ]
+        if marked:
+            cells.append("yes" if item.prefer_not_to_say else "no")
         cells += [dict(item.translations).get(lang, "") for lang in languages]
         cells += [dict(theme.translations).get(lang, "") for lang in languages]
         writer.writerow([neutralise(cell) for cell in cells])
@@ -408,6 +416,7 @@ def _row(
         )
     reverse = _yes_no(line, "reverse", cell("reverse"), errors)
     core = _yes_no(line, "core", cell("core"), errors)
+    prefer_not_to_say = _yes_no(line, PREFER_COLUMN, cell(PREFER_COLUMN), errors)
     if scale == "nps" and reverse:
         errors.append(
             LineError(
@@ -439,7 +448,9 @@ def _row(
             translations.append((translated.group(2), value))
     if len(errors) > found:
         return item_key, None
-    item = Item(item_key, theme, text, scale, reverse, core, tuple(sorted(translations)))
+    item = Item(
+        item_key, theme, text, scale, reverse, core, tuple(sorted(translations)), prefer_not_to_say
+    )
     return item_key, _Row(line, theme, theme_fields, item)
 
 
@@ -590,6 +601,7 @@ def _as_dict(
                 "reverse": i.reverse,
                 "core": i.core,
                 "translations": dict(i.translations),
+                "prefer_not_to_say": i.prefer_not_to_say,
             }
             for i in items
         ],

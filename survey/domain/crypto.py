@@ -22,7 +22,6 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -112,6 +111,11 @@ def unwrap(blob: bytes, kek: bytes, label: bytes) -> bytes:
         raise CryptoError("wrapped key could not be opened with this key") from exc
 
 
+def key_label(round_id: int, what: str) -> bytes:
+    """Return the label binding a wrapped key to its round and purpose."""
+    return f"candor/round/{round_id}/{what}".encode()
+
+
 def new_round_keys(kek: bytes, round_label: bytes) -> RoundKeys:
     """Generate a round key pair and return the public key and the wrapped private key."""
     private = X25519PrivateKey.generate()
@@ -142,11 +146,6 @@ def check_canary(canary: bytes, kek: bytes) -> bool:
         return hmac.compare_digest(unwrap(canary, kek, b"canary"), CANARY_PLAINTEXT)
     except CryptoError:
         return False
-
-
-def custodian_kek(passphrase: str, salt: bytes) -> bytes:
-    """Derive a key-encryption key from a custodian passphrase (scrypt, n=2**15)."""
-    return Scrypt(salt=salt, length=KEY_BYTES, n=2**15, r=8, p=1).derive(passphrase.encode())
 
 
 def new_token() -> str:

@@ -6,9 +6,9 @@ published descendants number 0 or at least ``k``. So every group anyone can comp
 and subtracting published unit counts is a union of such remainders, and none has 1..k-1 people.
 Hidden units carry no number at all, so a hidden cell looks the same for 0 and for 1..k-1.
 
-The churn guard adds: a unit whose eligible membership changed by 1..k-1 people since its last
-release and that has fewer than ``CHURN_FACTOR * k`` respondents is hidden for the round, so the
-difference between two rounds cannot single out the people who joined or left.
+The churn guard adds: a unit that across rounds would let 1..k-1 joiners or leavers be singled
+out (see :mod:`.churn`) and that has fewer than ``CHURN_FACTOR * k`` respondents is hidden for
+the round; a larger one is published coarsened.
 
 What a release says about a cell is worded here, once: every hidden cell reads
 ``HIDDEN_TEXT`` whatever the internal reason (so no reason bounds a group's size), a unit
@@ -19,7 +19,7 @@ answered within ``UNIFORM_MAX_STEPS`` of each other publishes no exact mean or i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 MIN_K = 3
@@ -31,7 +31,7 @@ CHURN_FACTOR = 3
 # Internal reasons, for tests and debugging: never published (a release stores HIDDEN_TEXT).
 REASON_SMALL = "fewer than k respondents"
 REASON_REMAINDER = "hidden so that a smaller group cannot be computed by subtraction"
-REASON_CHURN = "membership changed by fewer than k people since the last release"
+REASON_CHURN = "membership changed by fewer than k people since an earlier release"
 REASON_ANCESTOR = "the whole organisation has fewer than k respondents"
 
 # The one public wording of every hidden cell, on every surface: it bounds no group's size.
@@ -110,12 +110,14 @@ def decide_units(
     direct: Mapping[int, int],
     k: int,
     churn: Mapping[int, int] | None = None,
+    hidden: Collection[int] = (),
 ) -> dict[int, Visibility]:
     """Return the visibility of every unit of one round under the remainder rule.
 
     :param parents: unit id -> parent id (``None`` for the root) for the round's snapshot.
     :param direct: unit id -> respondents placed directly in that unit.
     :param churn: unit id -> absolute change in eligible members since the unit's last release.
+    :param hidden: units to hide whatever their size (across rounds, see :mod:`.churn`).
     """
     check_k(k)
     totals = subtree_counts(parents, direct)
@@ -131,7 +133,7 @@ def decide_units(
         change = (churn or {}).get(unit, 0)
         if n < k:
             reason[unit] = REASON_SMALL
-        elif 0 < change < k and n < CHURN_FACTOR * k:
+        elif (0 < change < k and n < CHURN_FACTOR * k) or unit in hidden:
             reason[unit] = REASON_CHURN
     for root in roots:
         if totals[root] < k:

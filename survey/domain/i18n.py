@@ -44,9 +44,11 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "progress.label": "Questions answered",
         "progress.count": "{done} of {total}",
         "progress.answered": "{done} of {total} answered",
-        "progress.intro": "{total} questions, about three minutes.",
+        "progress.intro": "{total} questions, about {minutes} minutes.",
+        "progress.intro_one": "{total} questions, about one minute.",
         "question.number": "{number} of {total}",
         "answer.required": "Please choose an answer.",
+        "answer.prefer_not": "Prefer not to say",
         "likert.1": "Strongly disagree",
         "likert.2": "Disagree",
         "likert.3": "Neither agree nor disagree",
@@ -95,10 +97,26 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         ),
         "errors.not_saved": "Your answers were not saved: the access code did not work.",
         "errors.busy": "The server was busy and nothing was saved; please send again.",
+        "errors.unavailable": (
+            "The survey cannot save answers at the moment; your link still works. Please try "
+            "again in a minute."
+        ),
+        "errors.expired": (
+            "Your answers were not sent: this page was open for a long time, or your browser "
+            "dropped its cookie. Everything you chose is still here; please send again."
+        ),
+        "unavailable.heading": "The survey is briefly unavailable",
+        "unavailable.kept": (
+            "Your answers are kept on this page, and nothing was saved yet. Send them again in "
+            "a minute."
+        ),
         # "You said, we did"
         "actions.heading": "You said, we did",
         "actions.intro": "What leadership has done after earlier rounds of this survey:",
         "actions.after": "After {round}",
+        "actions.status.planned": "Planned",
+        "actions.status.in_progress": "In progress",
+        "actions.status.done": "Done",
         # thanks
         "thanks.title": "Thank you",
         "thanks.heading": "Thank you — your answers are in",
@@ -152,9 +170,11 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "progress.label": "Beantwortete Fragen",
         "progress.count": "{done} von {total}",
         "progress.answered": "{done} von {total} beantwortet",
-        "progress.intro": "{total} Fragen, etwa drei Minuten.",
+        "progress.intro": "{total} Fragen, etwa {minutes} Minuten.",
+        "progress.intro_one": "{total} Fragen, etwa eine Minute.",
         "question.number": "{number} von {total}",
         "answer.required": "Bitte wählen Sie eine Antwort.",
+        "answer.prefer_not": "Keine Angabe",
         "likert.1": "Stimme überhaupt nicht zu",
         "likert.2": "Stimme nicht zu",
         "likert.3": "Weder noch",
@@ -217,9 +237,26 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
             "Der Server war ausgelastet und es wurde nichts gespeichert; bitte senden Sie noch "
             "einmal."
         ),
+        "errors.unavailable": (
+            "Die Befragung kann gerade keine Antworten speichern; Ihr Link bleibt gültig. Bitte "
+            "versuchen Sie es in einer Minute noch einmal."
+        ),
+        "errors.expired": (
+            "Ihre Antworten wurden nicht gesendet: Die Seite war lange geöffnet, oder Ihr Browser "
+            "hat sein Cookie verworfen. Alles, was Sie gewählt haben, ist noch da; bitte senden "
+            "Sie noch einmal."
+        ),
+        "unavailable.heading": "Die Befragung ist kurz nicht erreichbar",
+        "unavailable.kept": (
+            "Ihre Antworten sind auf dieser Seite aufbewahrt, gespeichert wurde noch nichts. "
+            "Senden Sie sie in einer Minute noch einmal."
+        ),
         "actions.heading": "Ihr Feedback, unsere Maßnahmen",
         "actions.intro": "Was die Leitung nach früheren Runden dieser Befragung getan hat:",
         "actions.after": "Nach {round}",
+        "actions.status.planned": "Geplant",
+        "actions.status.in_progress": "In Arbeit",
+        "actions.status.done": "Erledigt",
         "thanks.title": "Vielen Dank",
         "thanks.heading": "Vielen Dank — Ihre Antworten sind angekommen",
         "thanks.text": (

@@ -57,6 +57,20 @@ class MailKind(enum.StrEnum):
     REMINDER = "reminder"
 
 
+class DeliveryStatus(enum.StrEnum):
+    """Where one person's email stands in the delivery ledger; stored as ``Delivery.status``.
+
+    ``PENDING``: never tried. ``SENDING``: claimed by a run and maybe on the wire (a row left
+    here by a crash is sent again, with the same Message-ID). ``SENT``: handed to the server or
+    written to the outbox. ``FAILED``: refused on its own, retried by later runs.
+    """
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class MailContext:
     """Everything an invitation or reminder says, for one person.

@@ -11,6 +11,7 @@ without translations has exactly the JSON form it had before translations existe
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ NPS_MAX = 10
 DEFAULT_BANK = "core-v1"
 SOURCE_LANGUAGE = "en"  # the language of ``text``, ``label`` and ``comment_prompt``
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")  # ISO 639-1 or 639-2, lower case
+# The value a form or ballot sends for "prefer not to say" (never a number on any scale).
+PREFER_NOT_TO_SAY = "skip"
+# What one question takes to read and answer, for the survey's "about N minutes".
+SECONDS_PER_ITEM = 15
 
 Translations = tuple[tuple[str, str], ...]  # (language, text), sorted by language
 
@@ -78,6 +83,7 @@ class Item:
     :param reverse: the statement is negative, so agreement lowers the theme's index.
     :param core: asked every round (the others may rotate).
     :param translations: the text in other languages.
+    :param prefer_not_to_say: the item offers "prefer not to say" (see the module docstring).
     """
 
     key: str
@@ -87,6 +93,7 @@ class Item:
     reverse: bool
     core: bool
     translations: Translations = ()
+    prefer_not_to_say: bool = False
 
     def text_in(self, lang: str) -> str:
         """Return the text in ``lang``, in English if it has no translation."""
@@ -151,6 +158,11 @@ class Bank:
         return tuple(item for item in self.items if item.key in wanted)
 
 
+def estimated_minutes(items: tuple[Item, ...]) -> int:
+    """Return how many whole minutes answering ``items`` takes, at least one."""
+    return max(1, math.ceil(len(items) * SECONDS_PER_ITEM / 60))
+
+
 def parse_translations(raw: object, where: str) -> Translations:
     """Return the ``translations`` mapping of a bank entry as sorted pairs, checking it."""
     if raw is None:
@@ -195,6 +207,7 @@ def parse_bank(data: dict[str, object]) -> Bank:
                 reverse=bool(i.get("reverse", False)),
                 core=bool(i.get("core", False)),
                 translations=parse_translations(i.get("translations"), f"item {i['key']!r}"),
+                prefer_not_to_say=bool(i.get("prefer_not_to_say", False)),
             )
             for i in data["items"]  # type: ignore[attr-defined]
         )
@@ -223,6 +236,20 @@ def parse_bank(data: dict[str, object]) -> Bank:
     return bank
 
 
+def _item_entry(item: Item) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "key": item.key,
+        "theme": item.theme,
+        "text": item.text,
+        "scale": item.scale,
+        "reverse": item.reverse,
+        "core": item.core,
+    }
+    if item.prefer_not_to_say:  # only marked items carry the key: older banks keep their form
+        entry["prefer_not_to_say"] = True
+    return _with_translations(entry, item.translations)
+
+
 def _with_translations(entry: dict[str, Any], translations: Translations) -> dict[str, Any]:
     # Only translated entries carry the key, so untranslated banks keep their old JSON form.
     if translations:
@@ -241,20 +268,7 @@ def bank_to_dict(bank: Bank) -> dict[str, Any]:
             )
             for t in bank.themes
         ],
-        "items": [
-            _with_translations(
-                {
-                    "key": i.key,
-                    "theme": i.theme,
-                    "text": i.text,
-                    "scale": i.scale,
-                    "reverse": i.reverse,
-                    "core": i.core,
-                },
-                i.translations,
-            )
-            for i in bank.items
-        ],
+        "items": [_item_entry(i) for i in bank.items],
     }
     if bank.comment_prompt_translations:
         data["comment_prompt_translations"] = translations_to_dict(bank.comment_prompt_translations)

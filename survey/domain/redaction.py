@@ -1,27 +1,45 @@
 """Masking identifiers in free text before anyone reads it.
 
-Invariant: emails, links (with or without a scheme), phone numbers and extensions, employee and
-ticket numbers, ``@handles`` and any name from the roster (whole names, and each part of at
-least ``MIN_NAME_PART`` letters, with genitive and plural endings) are replaced by a bracketed
-placeholder. Matching runs on a normalised copy of the text (NFKD compatibility forms, casefold,
-no combining marks, a few letters transliterated), so case, accents, full-width letters and
-invisible characters change nothing; the mask is applied to the original text through an offset
-map, so everything that is not masked reads exactly as written. An invisible format character
-(a zero-width space, a soft hyphen) is tried both as a word boundary and as nothing, so it can
-neither fuse two words into one that escapes the patterns nor split a name in two.
+Invariant: emails, links (with or without a scheme, and intranet short links), phone numbers
+and extensions, employee and ticket numbers, ``@handles`` and any name from the roster (whole
+names, and each part of at least ``MIN_NAME_PART`` letters, with genitive and plural endings)
+are replaced by a bracketed placeholder. Matching runs on a normalised copy of the text (NFKD
+compatibility forms, casefold, no combining marks, a few letters transliterated), so case,
+accents, full-width letters and invisible characters change nothing; the mask is applied to the
+original text through an offset map, so everything that is not masked reads exactly as written.
+An invisible format character (a zero-width space, a soft hyphen) is tried both as a word
+boundary and as nothing, so it can neither fuse two words into one that escapes the patterns nor
+split a name in two.
+
+A name part that is also an everyday word ("Bo", "Ek", "May", "Will": two letters, or listed in
+``COMMON_WORDS``) is masked only where the text writes it with a capital letter, so "an apple"
+stays readable when someone on the roster is called An; the whole name ("Bo Ek") and longer
+parts are masked in any case.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 MIN_NAME_PART = 2  # "Bo" is a name; single letters (initials) are not masked alone
+# Name parts this short are everyday words too often ("an", "li", "bo") to mask in lower case.
+SHORT_NAME_LETTERS = 2
+# Given names and surnames that are also common English or Swedish words (casefolded, without
+# accents): masked when capitalised, kept when written as the word.
+COMMON_WORDS = frozenset(
+    "will may mark rose bill grant hope joy faith june april august frank guy pat sue dean "
+    "miles chase summer sky max ray art don jack gene rich young king long white brown green "
+    "black gray grey hall wood price page lane cook hunt hill ward bell eve dawn amber crystal "
+    "per stig sten berg lind bjork sol gun mats tor lo".split()
+)
 # Genitive and plural endings a name takes in running text (Swedish and English): Lindqvists,
-# Lindqvist's, Lindqvistes, Lindqvist'.
-NAME_ENDINGS = r"(?:'s|'|es|s)?"
-# Letters NFKD does not decompose, written as their plain-Latin spelling (after casefold).
+# Lindqvist's, Lindqvistes, Lindqvists', Lindqvist', and the Swedish colon genitive.
+NAME_ENDINGS = r"(?:'s|:s|e?s'?|')?"
+# Letters NFKD does not decompose (or decomposes into a space and a mark), written as their
+# plain-Latin spelling; applied after casefolding.
 TRANSLITERATE = {
     "ø": "o",
     "æ": "ae",
@@ -34,8 +52,13 @@ TRANSLITERATE = {
     "\u2019": "'",  # right single quotation mark, the usual typographic apostrophe
     "\u2018": "'",
     "\u02bc": "'",
+    "\u00b4": "'",  # acute accent typed as an apostrophe (NFKD makes it a space and a mark)
+    "`": "'",
+    "\u2032": "'",  # prime
 }
 KEPT_CONTROLS = "\n\r\t"
+# A letter or digit, but not the underscore: "Tove_Lindqvist" is two words to the name pattern.
+_WORD = r"[^\W_]"
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PATH = r"(?:[/?#:][^\s]*[^\s.,;:!?)\]'\"])?"
@@ -54,6 +77,11 @@ LINK = re.compile(
     + _PATH
     + ")"
 )
+# Intranet short links and hostless paths people paste: go/tove, wiki/people/123.
+SHORT_LINK = re.compile(
+    r"(?<![\w/.-])(?:go|intranet|wiki|jira|confluence|sharepoint|drive|docs|git|gitlab|github)"
+    r"/[^\s]*[^\s.,;:!?)\]'\"]"
+)
 HANDLE = re.compile(r"(?<![\w@])@\w+(?:[.-]\w+)*")
 PHONE = re.compile(r"(?<![\w])\+?\d[\d ()./-]{6,}\d(?![\w])")
 EXTENSION = re.compile(r"(?<!\w)(?:extension|extn|ext|x)\.?\s?\d{2,6}(?!\w)")
@@ -61,9 +89,36 @@ EXTENSION = re.compile(r"(?<!\w)(?:extension|extn|ext|x)\.?\s?\d{2,6}(?!\w)")
 TICKET = re.compile(r"(?<![\w-])[A-Z][A-Z0-9]{1,9}-\d+(?![\w-])")
 STAFF_NUMBER = re.compile(r"(?<!\w)(?:[a-z]\d{4,}|[a-z]{2,3}\d{5,})(?!\w)")
 HASH_NUMBER = re.compile(r"(?<![\w#&])#\d{2,}(?!\w)")
+# A bare number named by the word before it ("ticket 12345", "staff no 004512"): only the
+# number (group ``id``) is masked, so the sentence still says what kind of number it was.
+NAMED_NUMBER = re.compile(
+    r"(?<!\w)(?:ticket|case|incident|issue|request|employee|emp|staff|badge|id|ref|reference"
+    r"|no|nr|number|anst)\.?\s*(?:(?:no|nr|number|id)\.?\s*)?[#:]?\s*(?P<id>\d{3,})(?!\w)"
+)
 
 # Placeholders, in the order that wins when two matches overlap.
 PLACEHOLDERS = ("[email]", "[link]", "[number]", "[id]", "[name]")
+_NAME = 4
+
+
+@dataclass(frozen=True)
+class NamePattern:
+    """The roster's names as patterns over normalised text (see :func:`name_pattern`).
+
+    ``anywhere`` matches in any case; ``capitalised`` only where the original text starts the
+    word with a capital letter (name parts that are everyday words).
+    """
+
+    anywhere: re.Pattern[str] | None
+    capitalised: re.Pattern[str] | None
+
+
+def _fold(char: str) -> str:
+    """Return one character as matching sees it: decomposed, unaccented, casefolded."""
+    char = TRANSLITERATE.get(char, char)
+    decomposed = unicodedata.normalize("NFKD", char)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return "".join(TRANSLITERATE.get(c, c) for c in plain.casefold())
 
 
 def normalise(text: str, fold: bool = True, invisible: str = " ") -> tuple[str, list[int]]:
@@ -79,62 +134,112 @@ def normalise(text: str, fold: bool = True, invisible: str = " ") -> tuple[str, 
         category = unicodedata.category(char)
         if category == "Cf" or (category == "Cc" and char not in KEPT_CONTROLS):
             pieces = invisible if category == "Cf" else " "
+        elif fold:
+            pieces = _fold(char)
         else:
             decomposed = unicodedata.normalize("NFKD", char)
             pieces = "".join(c for c in decomposed if not unicodedata.combining(c))
-            if fold:
-                pieces = "".join(TRANSLITERATE.get(c, c) for c in pieces.casefold())
         out.append(pieces)
         offsets.extend([index] * len(pieces))
     return "".join(out), offsets
 
 
-def name_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
-    """Return one pattern matching the roster's names, their parts and their endings.
+def _everyday(part: str) -> bool:
+    """Return whether a name part is also an everyday word (masked only when capitalised)."""
+    return sum(c.isalpha() for c in part) <= SHORT_NAME_LETTERS or part in COMMON_WORDS
 
-    The pattern matches *normalised* text (see :func:`normalise`); :func:`mask` applies it.
+
+def _alternatives(parts: Iterable[str]) -> re.Pattern[str] | None:
+    """Return a pattern matching any of ``parts`` as whole words, with their endings."""
+    ordered = sorted(set(parts), key=lambda p: (-len(p), p))
+    if not ordered:
+        return None
+    alternatives = "|".join(re.escape(p) for p in ordered)
+    return re.compile(rf"(?<!{_WORD})(?:{alternatives}){NAME_ENDINGS}(?!{_WORD})")
+
+
+def name_pattern(names: Iterable[str]) -> NamePattern | None:
+    """Return the patterns matching the roster's names, their parts and their endings.
+
+    The patterns match *normalised* text (see :func:`normalise`); :func:`mask` applies them.
+    Return None for a roster without names.
     """
-    parts: set[str] = set()
+    anywhere: set[str] = set()
+    capitalised: set[str] = set()
     for name in names:
-        folded = normalise(name.strip())[0].strip()
+        folded = " ".join(normalise(name.strip())[0].split())
         if not folded:
             continue
-        parts.add(folded)
-        for part in re.split(r"[\s-]+", folded):
+        parts = [p for p in re.split(r"[\s-]+", folded) if p]
+        if len(parts) > 1 or not _everyday(folded):
+            anywhere.add(folded)  # a whole name of several parts is a name in any case
+        else:
+            capitalised.add(folded)
+        for part in parts:
             if sum(c.isalpha() for c in part) >= MIN_NAME_PART:
-                parts.add(part)
-    if not parts:
+                (capitalised if _everyday(part) else anywhere).add(part)
+    if not anywhere and not capitalised:
         return None
-    alternatives = "|".join(re.escape(p) for p in sorted(parts, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternatives}){NAME_ENDINGS}(?!\w)")
+    return NamePattern(_alternatives(anywhere), _alternatives(capitalised - anywhere))
 
 
-def _spans(text: str, names: re.Pattern[str] | None) -> list[tuple[int, int, int]]:
+@dataclass(frozen=True)
+class _Search:
+    pattern: re.Pattern[str]
+    kind: int
+    folded: bool = True
+    group: str | int = 0
+    capitalised: bool = False
+
+
+_SEARCHES = (
+    _Search(EMAIL, 0),
+    _Search(LINK, 1),
+    _Search(SHORT_LINK, 1),
+    _Search(PHONE, 2),
+    _Search(EXTENSION, 2),
+    _Search(STAFF_NUMBER, 3),
+    _Search(HASH_NUMBER, 3),
+    _Search(NAMED_NUMBER, 3, group="id"),
+    _Search(TICKET, 3, folded=False),
+    _Search(HANDLE, _NAME),
+)
+
+
+def _end(text: str, end: int) -> int:
+    """Return ``end`` moved past combining marks that belong to the last masked letter."""
+    while end < len(text) and unicodedata.combining(text[end]):
+        end += 1
+    return end
+
+
+def _spans(text: str, names: NamePattern | None) -> list[tuple[int, int, int]]:
     """Return (start, end, placeholder index) in ``text`` of everything to mask."""
+    searches = list(_SEARCHES)
+    if names is not None and names.anywhere is not None:
+        searches.append(_Search(names.anywhere, _NAME))
+    if names is not None and names.capitalised is not None:
+        searches.append(_Search(names.capitalised, _NAME, capitalised=True))
     found: list[tuple[int, int, int]] = []
     for invisible in (" ", ""):
-        folded, offsets = normalise(text, True, invisible)
-        plain, plain_offsets = normalise(text, False, invisible)
-        searches: list[tuple[re.Pattern[str], int, str, Sequence[int]]] = [
-            (EMAIL, 0, folded, offsets),
-            (LINK, 1, folded, offsets),
-            (PHONE, 2, folded, offsets),
-            (EXTENSION, 2, folded, offsets),
-            (STAFF_NUMBER, 3, folded, offsets),
-            (HASH_NUMBER, 3, folded, offsets),
-            (TICKET, 3, plain, plain_offsets),
-            (HANDLE, 4, folded, offsets),
-        ]
-        if names is not None:
-            searches.append((names, 4, folded, offsets))
-        for pattern, kind, haystack, where in searches:
-            for match in pattern.finditer(haystack):
-                if match.end() > match.start():
-                    found.append((where[match.start()], where[match.end() - 1] + 1, kind))
+        haystacks = {
+            True: normalise(text, True, invisible),
+            False: normalise(text, False, invisible),
+        }
+        for search in searches:
+            haystack, where = haystacks[search.folded]
+            for match in search.pattern.finditer(haystack):
+                first, last = match.span(search.group)
+                if last <= first:
+                    continue
+                start = where[first]
+                if search.capitalised and not text[start].isupper():
+                    continue
+                found.append((start, _end(text, where[last - 1] + 1), search.kind))
     return found
 
 
-def mask(text: str, names: re.Pattern[str] | None) -> str:
+def mask(text: str, names: NamePattern | None) -> str:
     """Return ``text`` with emails, links, numbers, handles and roster names masked."""
     merged: list[list[int]] = []
     for start, end, kind in sorted(_spans(text, names)):

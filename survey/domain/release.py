@@ -17,20 +17,25 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import audit, disclosure, scoring
+from . import audit, churn, disclosure, noise, scoring
+from .churn import EarlierRelease as EarlierRelease
 from .grouping import MIXED_BAND
-from .questions import Bank
+from .manifest import MANIFEST_VERSION, Manifest, parse, to_json
+from .questions import Bank, Theme
 from .redaction import mask, name_pattern
+from .tree import Tree, TreeError, subtrees
+from .tree import atom_id as atom_id
+from .tree import expand_cell as expand_cell
 
-MANIFEST_VERSION = 1
 PARTICIPATION_ROUNDING = 5  # org-wide participation is published to the nearest 5 %
 COMMENT_MAX_DEPTH = 1  # comments: organisation and department level only
 REMAINDER_LABEL = "Elsewhere in the organisation"
 ATTRIBUTE_MAX_DEPTH = 1  # attribute breakdowns: organisation and department level only
 ATTRIBUTE_NAME = "tenure"
-# Above this many atoms the exact audit's greedy selection gets slow (measured: ~20 s at 2,000
-# atoms, over 60 s at 5,000, see bench/release.py); use block merging.
-EXACT_MAX_ATOMS = 2500
+# Above this many atoms use block merging. The exact audit keeps its elimination state between
+# candidates (see elimination.py), so an organisation of about 50,000 eligible people (10,000
+# atoms) still releases in exact mode (see bench/release.py).
+EXACT_MAX_ATOMS = 12_000
 MODE_EXACT = "exact"
 MODE_BLOCKS = "blocks"
 
@@ -65,14 +70,15 @@ class ReleaseInput:
     answers: Sequence[OpenedAnswer]
     comments: Sequence[tuple[int, str]] = ()
     roster_names: Sequence[str] = ()
+    # Head-count change since earlier releases whose snapshots name no members (older rounds).
     churn: Mapping[int, int] = field(default_factory=dict)
+    # Every earlier release of the programme, for the across-rounds check (see churn.py); it
+    # needs the snapshot's ``members`` (atom -> eligible person ids), never who answered.
+    earlier: Sequence[EarlierRelease] = ()
     # Sealed rows that failed to open and were set aside by an explicit quarantine.
     quarantined: int = 0
-
-
-def atom_id(unit_id: int, band: str) -> str:
-    """Return the name of the finest cell: one unit crossed with one attribute band."""
-    return f"{unit_id}|{band}"
+    # The programme's differential-privacy budget per release; None: off (see noise.py).
+    dp_epsilon: float | None = None
 
 
 def canonical_json(manifest: Mapping[str, Any]) -> str:
@@ -86,93 +92,64 @@ def digest(manifest: Mapping[str, Any]) -> str:
 
 
 def build_manifest(
-    data: ReleaseInput, shuffle: Callable[[list[str]], None] | None = None
-) -> dict[str, Any]:
-    """Return the manifest of one round: disclosure decisions, figures and audit verdict."""
+    data: ReleaseInput,
+    shuffle: Callable[[list[str]], None] | None = None,
+    sampler: noise.Sampler | None = None,
+) -> Manifest:
+    """Return the manifest of one round: disclosure decisions, figures and audit verdict.
+
+    ``sampler`` draws the noise of DP and coarsened figures (default: OpenDP's, loaded only
+    if a figure needs noise); every draw happens here, once, and only its result is stored.
+    """
     disclosure.check_k(data.k)
-    units = data.snapshot["units"]
-    parents = {int(uid): info["parent"] for uid, info in units.items()}
-    direct = Counter(a.unit_id for a in data.answers)
-    visibility = disclosure.decide_units(parents, direct, data.k, data.churn)
+    try:
+        rnd = _Round.of(data, sampler)
+    except TreeError as exc:
+        raise ReleaseError(str(exc)) from exc
+    tree = rnd.tree
+    visibility, coarse_units, history = _decide_units(rnd)
     # Exact favourable shares and answer distributions need every derivable group to have at
     # least DISTRIBUTION_MIN_N people: the same remainder rule at that threshold.
-    detailed = disclosure.decide_units(parents, direct, max(data.k, disclosure.DISTRIBUTION_MIN_N))
-    eligible_direct = {int(u): c for u, c in data.snapshot["eligible"].items()}
-    eligible = disclosure.subtree_counts(parents, eligible_direct)
-    subtree = _subtrees(parents)
-    within = _respondents_within(parents, data.answers)
-
-    themes = [
-        t
-        for t in data.bank.themes
-        if any(i.theme == t.key for i in data.bank.items_for(data.asked))
-    ]
-    person_scores: list[tuple[int, dict[str, scoring.ThemeScore]]] = []
-    for answer in data.answers:
-        scores = scoring.score_person(data.bank, data.asked, answer.answers)
-        person_scores.append((answer.unit_id, {s.theme: s for s in scores}))
-
-    unit_rows = []
-    for uid in sorted(parents, key=lambda u: units[str(u)]["path"]):
-        vis = visibility[uid]
-        row: dict[str, Any] = {
-            "id": uid,
-            "path": units[str(uid)]["path"],
-            "name": units[str(uid)]["name"],
-            "parent": parents[uid],
-            "depth": _depth(parents, uid),
-            "eligible": eligible.get(uid, 0),
-            "shown": vis.shown,
-            # One neutral wording: the internal reason (vis.reason) would bound the size.
-            "reason": "" if vis.shown else disclosure.HIDDEN_TEXT,
-            "themes": {},
-        }
-        if vis.shown:
-            mine = [person_scores[i][1] for i in within[uid]]
-            row["n"] = vis.n
-            row["participation_pct"] = round(100.0 * vis.n / max(eligible.get(uid, 0), vis.n), 1)
-            for theme in themes:
-                found = [s[theme.key] for s in mine if theme.key in s]
-                summary = scoring.summarise(found)
-                if summary is not None and summary.n >= data.k:
-                    row["themes"][theme.key] = _cell(summary, found, detailed[uid].shown)
-        unit_rows.append(row)
-
-    atom_counts = Counter(atom_id(a.unit_id, a.band) for a in data.answers)
-    bands = sorted(
-        {key.split("|", 1)[1] for key in data.snapshot.get("eligible_atoms", {})}
-        | {a.band for a in data.answers}
+    detailed = disclosure.decide_units(
+        tree.parents, rnd.direct, max(data.k, disclosure.DISTRIBUTION_MIN_N)
     )
+    unit_rows = [
+        _unit_row(rnd, uid, visibility[uid], detailed[uid].shown, uid in coarse_units)
+        for uid in sorted(tree.parents, key=tree.path)
+    ]
     base_defs = [{"kind": "unit", "unit": row["id"]} for row in unit_rows if row["shown"]]
-    base_cells = [expand_cell(d, subtree, bands) for d in base_defs]
-    attribute_rows, kept_defs, mode, blocks = _attributes(
-        data,
-        parents,
-        visibility,
-        subtree,
-        bands,
-        atom_counts,
-        base_cells,
-        themes,
-        person_scores,
-        within,
+    base_cells = [tree.cell(d) for d in base_defs]
+    attribute_rows, kept_defs, coarse_defs, mode, blocks = _attributes(
+        rnd, visibility, base_cells, history
     )
     published = base_defs + kept_defs
-    cells = [expand_cell(d, subtree, bands) for d in published]
+    cells = [tree.cell(d) for d in published]
     if blocks is None:
-        verdict = audit.audit(cells, atom_counts, data.k)
+        verdict = audit.audit(cells, rnd.counts, data.k)
     else:
-        verdict = _block_audit(cells, blocks, atom_counts, data.k)
+        verdict = _block_audit(cells, blocks, rnd.counts, data.k)
     if not verdict.ok:
         raise ReleaseError(
             "the disclosure audit found a group of fewer than k people that could be computed "
             f"from the published cells: {sorted(verdict.leaks[0].atoms) if verdict.leaks else '?'}"
         )
-    _add_distributions(unit_rows, data, within, detailed)
+    _add_distributions(unit_rows, rnd, detailed)
 
-    total_eligible = sum(eligible_direct.values())
+    total_eligible = sum(rnd.eligible_direct.values())
     org_rate = 100.0 * len(data.answers) / total_eligible if total_eligible else 0.0
-    return {
+    audit_record: dict[str, Any] = {
+        "ok": verdict.ok,
+        "mode": mode,
+        "published": published,
+        "cells": verdict.cells,
+        "atoms": verdict.atoms,
+        "sets_checked": verdict.sets_checked,
+        "exhaustive": verdict.exhaustive,
+    }
+    coarse = [{"kind": "unit", "unit": u} for u in sorted(coarse_units)] + coarse_defs
+    if coarse:
+        audit_record["coarse"] = coarse
+    written: dict[str, Any] = {
         "version": MANIFEST_VERSION,
         "round": {
             "id": data.round_id,
@@ -185,29 +162,198 @@ def build_manifest(
         "k": data.k,
         "comment_k": data.comment_k,
         "quarantined": data.quarantined,
-        "themes": [{"key": t.key, "label": t.label} for t in themes],
+        "themes": [{"key": t.key, "label": t.label} for t in rnd.themes],
         "participation": {
             "org_pct_rounded": _round_to(org_rate, PARTICIPATION_ROUNDING)
-            if visibility[_root(parents)].shown
+            if visibility[tree.root].shown
             else None,
         },
         "units": unit_rows,
-        "attributes": {"name": ATTRIBUTE_NAME, "bands": bands, "cells": attribute_rows},
-        "comments": _comment_groups(data, parents, shuffle),
-        "audit": {
-            "ok": verdict.ok,
-            "mode": mode,
-            "published": published,
-            "cells": verdict.cells,
-            "atoms": verdict.atoms,
-            "sets_checked": verdict.sets_checked,
-            "exhaustive": verdict.exhaustive,
-        },
+        "attributes": {"name": ATTRIBUTE_NAME, "bands": list(tree.bands), "cells": attribute_rows},
+        "comments": _comment_groups(data, tree, shuffle),
+        "audit": audit_record,
     }
+    if rnd.budget.epsilon is not None:
+        written["noise"] = {
+            "epsilon": rnd.budget.epsilon,
+            "per_figure": rnd.budget.per_figure,
+            "min_n": noise.DP_MIN_N,
+            "mechanism": noise.MECHANISM,
+        }
+    return parse(written)
+
+
+@dataclass(frozen=True)
+class _Round:
+    """What every step of one release reads, computed once: the tree, who answered where
+    (respondents per unit and per atom), eligible counts, the themes asked and each
+    respondent's theme scores."""
+
+    data: ReleaseInput
+    tree: Tree
+    direct: Counter[int]
+    counts: Counter[str]
+    eligible_direct: dict[int, int]
+    eligible: dict[int, int]
+    themes: tuple[Theme, ...]
+    scores: tuple[dict[str, scoring.ThemeScore], ...]
+    budget: noise.Noise
+
+    @classmethod
+    def of(cls, data: ReleaseInput, sampler: noise.Sampler | None = None) -> _Round:
+        """Return the release's shared view of ``data``."""
+        tree = Tree.of(data.snapshot, data.answers)
+        eligible_direct = {int(u): c for u, c in data.snapshot["eligible"].items()}
+        asked = data.bank.items_for(data.asked)
+        themes = tuple(t for t in data.bank.themes if any(i.theme == t.key for i in asked))
+        epsilon = noise.check_epsilon(data.dp_epsilon)
+        per_figure = None
+        if epsilon is not None:
+            levels = max(tree.depth.values()) + 1
+            per_figure = epsilon / noise.figures_per_person(
+                levels, min(levels, ATTRIBUTE_MAX_DEPTH + 1), len(themes)
+            )
+        return cls(
+            data=data,
+            tree=tree,
+            direct=Counter(a.unit_id for a in data.answers),
+            counts=Counter(atom_id(a.unit_id, a.band) for a in data.answers),
+            eligible_direct=eligible_direct,
+            eligible=disclosure.subtree_counts(tree.parents, eligible_direct),
+            themes=themes,
+            scores=tuple(
+                {s.theme: s for s in scoring.score_person(data.bank, data.asked, a.answers)}
+                for a in data.answers
+            ),
+            budget=noise.Noise(sampler or _lazy_opendp(), epsilon, per_figure),
+        )
+
+    def noisy(self, n: int) -> bool:
+        """Return whether a cell of ``n`` respondents gets DP noise."""
+        return self.budget.per_figure is not None and n >= noise.DP_MIN_N
+
+    def figures(
+        self, indexes: Sequence[int], exact: bool, coarse: bool
+    ) -> dict[str, dict[str, Any]]:
+        """Return the published theme figures of the respondents at ``indexes``."""
+        mine = [self.scores[i] for i in indexes]
+        epsilon = self.budget.per_figure if self.noisy(len(indexes)) else None
+        if coarse:
+            epsilon = min(noise.CHURN_EPSILON, self.budget.per_figure or noise.CHURN_EPSILON)
+        draw = _Draw(self.budget.sampler, epsilon)
+        out = {}
+        for theme in self.themes:
+            found = [s[theme.key] for s in mine if theme.key in s]
+            summary = scoring.summarise(found)
+            if summary is not None and summary.n >= self.data.k:
+                # --- prefer not to say (issue 13.5): see _skip_safe ---
+                exact_here = exact and summary.n >= disclosure.DISTRIBUTION_MIN_N
+                cell = _cell(summary, found, exact_here, coarse, draw)
+                out[theme.key] = _skip_safe(cell, len(mine))
+        return out
+
+
+def _skip_safe(cell: dict[str, Any], respondents: int) -> dict[str, Any]:
+    """Return a theme cell that publishes the cell's respondents as its n.
+
+    A theme is published only where its own n (those who answered any of its items) reaches
+    k, but that n is never published: it would differ from the unit's n by the number who
+    preferred not to say, a group of 1..k-1 people, and a parent's and a child's counts could
+    be subtracted to the same effect. Likewise exact shares need DISTRIBUTION_MIN_N answers.
+    """
+    return {**cell, "n": respondents}
+
+
+# --- end prefer not to say ---
+
+
+@dataclass(frozen=True)
+class _Draw:
+    """The noise one cell's figures get (see :mod:`.noise`): epsilon None for exact ones."""
+
+    sampler: noise.Sampler
+    epsilon: float | None
+
+    def __call__(self, value: float, n: int, low: float, high: float) -> float:
+        """Return ``value``, with its noise drawn now if the cell gets any."""
+        if self.epsilon is None:
+            return value
+        return noise.draw(self.sampler, value, n, low, high, self.epsilon)
+
+
+def _lazy_opendp() -> noise.Sampler:
+    """Return a sampler that loads OpenDP on its first draw, so exact releases never do."""
+    loaded: list[noise.Sampler] = []
+
+    def sample(value: float, noise_scale: float) -> float:
+        if not loaded:
+            loaded.append(noise.opendp_sampler())
+        return loaded[0](value, noise_scale)
+
+    return sample
+
+
+def _decide_units(
+    rnd: _Round,
+) -> tuple[dict[int, disclosure.Visibility], set[int], churn.History | None]:
+    """Return the units' visibility, the shown units published coarsened, and the history.
+
+    A shown unit that would single out 1..k-1 joiners or leavers across rounds (see
+    :mod:`.churn`; largest first) is coarsened if large enough, else hidden, and the remainder
+    rule runs again without it, until nothing changes. The history returned holds every
+    unit published exactly, for the attribute cells to be checked against.
+    """
+    data, tree = rnd.data, rnd.tree
+    members = data.snapshot.get("members")
+    forced: set[int] = set()
+    while True:
+        visibility = disclosure.decide_units(tree.parents, rnd.direct, data.k, data.churn, forced)
+        history = churn.History(members, data.earlier, data.k) if members else None
+        coarse: set[int] = set()
+        hide: set[int] = set()
+        for uid in sorted(tree.parents, key=lambda u: (-visibility[u].n, u)):
+            if not visibility[uid].shown:
+                continue
+            legacy = 0 < data.churn.get(uid, 0) < data.k  # head counts, for old snapshots
+            cell = tree.cell({"kind": "unit", "unit": uid})
+            if not legacy and (history is None or history.add(cell)):
+                continue
+            (coarse if visibility[uid].n >= churn.coarse_min_n(data.k) else hide).add(uid)
+        if not hide:
+            return visibility, coarse, history
+        forced |= hide
+
+
+def _unit_row(
+    rnd: _Round, uid: int, vis: disclosure.Visibility, exact: bool, coarse: bool
+) -> dict[str, Any]:
+    """Return a unit's manifest row: figures if shown, the one neutral wording if hidden."""
+    tree = rnd.tree
+    row: dict[str, Any] = {
+        "id": uid,
+        "path": tree.path(uid),
+        "name": tree.units[str(uid)]["name"],
+        "parent": tree.parents[uid],
+        "depth": tree.depth[uid],
+        "eligible": rnd.eligible.get(uid, 0),
+        "shown": vis.shown,
+        # One neutral wording: the internal reason (vis.reason) would bound the size.
+        "reason": "" if vis.shown else disclosure.HIDDEN_TEXT,
+        "themes": {},
+    }
+    if vis.shown:
+        row["n"] = vis.n
+        row["participation_pct"] = round(100.0 * vis.n / max(rnd.eligible.get(uid, 0), vis.n), 1)
+        row["themes"] = rnd.figures(tree.within[uid], exact, coarse)
+        if coarse:
+            row["coarse"] = True
+        elif rnd.noisy(len(tree.within[uid])):
+            row["noisy"] = True
+    return row
 
 
 def verify(
-    manifest: Mapping[str, Any], snapshot: Mapping[str, Any], counts: Mapping[str, int]
+    manifest: Manifest, snapshot: Mapping[str, Any], counts: Mapping[str, int]
 ) -> audit.AuditResult:
     """Re-run a release's audit from its published cell definitions and the atom counts.
 
@@ -215,18 +361,18 @@ def verify(
     rows without opening any answer. Block-mode releases are re-blocked the same way.
     """
     parents = {int(uid): info["parent"] for uid, info in snapshot["units"].items()}
-    subtree = _subtrees(parents)
-    bands = manifest["attributes"]["bands"]
-    cells = [expand_cell(d, subtree, bands) for d in manifest["audit"]["published"]]
-    k = int(manifest["k"])
-    if manifest["audit"]["mode"] == MODE_EXACT:
+    subtree = subtrees(parents)
+    bands = manifest.attributes.bands
+    cells = [expand_cell(to_json(d), subtree, bands) for d in manifest.audit.published]
+    k = manifest.k
+    if manifest.audit.mode == MODE_EXACT:
         return audit.audit(cells, counts, k)
-    shown = {u["id"]: u["shown"] for u in manifest["units"]}
+    shown = {u.id: u.shown for u in manifest.units}
     visibility = {uid: disclosure.Visibility(shown.get(uid, False), 0) for uid in parents}
     return _block_audit(cells, _blocks(k, parents, visibility, counts), counts, k)
 
 
-def reaudit(manifest: Mapping[str, Any]) -> audit.AuditResult:
+def reaudit(manifest: Manifest) -> audit.AuditResult:
     """Audit a stored manifest from what it publishes alone.
 
     Each published unit is split into its *region*: its members minus those of its nearest
@@ -234,20 +380,20 @@ def reaudit(manifest: Mapping[str, Any]) -> audit.AuditResult:
     the atoms; every published unit is the union of its own and its published descendants'
     regions. The audit then proves no set of regions totalling 1..k-1 is derivable.
     """
-    units = {u["id"]: u for u in manifest["units"]}
-    shown = {uid for uid, u in units.items() if u["shown"]}
+    units = {u.id: u for u in manifest.units}
+    shown = {uid for uid, u in units.items() if u.shown}
 
     def nearest_shown_ancestor(uid: int) -> int | None:
-        parent: int | None = units[uid]["parent"]
+        parent = units[uid].parent
         while parent is not None and parent not in shown:
-            parent = units[parent]["parent"]
+            parent = units[parent].parent
         return parent
 
     above = {uid: nearest_shown_ancestor(uid) for uid in shown}
-    counts = {str(uid): int(units[uid]["n"]) for uid in shown}
+    counts = {str(uid): units[uid].n or 0 for uid in shown}
     for uid, parent in above.items():
         if parent is not None:
-            counts[str(parent)] -= int(units[uid]["n"])
+            counts[str(parent)] -= units[uid].n or 0
     cells = []
     for uid in shown:
         members = {str(uid)}
@@ -261,97 +407,96 @@ def reaudit(manifest: Mapping[str, Any]) -> audit.AuditResult:
         cells.append(frozenset(members))
     if any(c < 0 for c in counts.values()):
         return audit.AuditResult(False, (), len(cells), len(counts), 0, True)
-    return audit.audit(cells, counts, int(manifest["k"]))
-
-
-def expand_cell(
-    definition: Mapping[str, Any], subtree: Mapping[int, set[int]], bands: Sequence[str]
-) -> frozenset[str]:
-    """Return the atoms a published cell sums, from its structural definition.
-
-    A ``unit`` cell covers every band of every unit in the subtree; an ``attribute`` cell one
-    band of them. Definitions never say which atoms actually have respondents.
-    """
-    members = subtree[int(definition["unit"])]
-    wanted = [definition["band"]] if definition["kind"] == "attribute" else list(bands)
-    return frozenset(atom_id(u, b) for u in members for b in wanted)
+    return audit.audit(cells, counts, manifest.k)
 
 
 def subtrees_of(snapshot: Mapping[str, Any]) -> dict[int, set[int]]:
     """Return unit id -> ids of the unit and all its descendants, from a round snapshot."""
-    return _subtrees({int(uid): info["parent"] for uid, info in snapshot["units"].items()})
+    return subtrees({int(uid): info["parent"] for uid, info in snapshot["units"].items()})
 
 
 def _attributes(
-    data: ReleaseInput,
-    parents: Mapping[int, int | None],
+    rnd: _Round,
     visibility: Mapping[int, disclosure.Visibility],
-    subtree: Mapping[int, set[int]],
-    bands: Sequence[str],
-    counts: Mapping[str, int],
     base_cells: Sequence[frozenset[str]],
-    themes: Sequence[Any],
-    person_scores: Sequence[tuple[int, dict[str, scoring.ThemeScore]]],
-    within: Mapping[int, list[int]],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str, list[frozenset[str]] | None]:
+    history: churn.History | None,
+) -> tuple[
+    list[dict[str, Any]],
+    list[dict[str, Any]],
+    list[dict[str, Any]],
+    str,
+    list[frozenset[str]] | None,
+]:
     """Decide the attribute-band cells (organisation and departments × band).
 
     Small releases use the exact audit: candidates are added largest first and kept only if
     the audit of everything published still passes. Large ones use block merging: inside each
     region of the hierarchy, atoms are merged into blocks of at least k, and only cells that
     are unions of whole blocks are published, so every derivable group is a union of blocks.
+    Either way a kept cell must also be safe across rounds (see :mod:`.churn`), else it is
+    coarsened if large enough, and hidden if not.
+
+    Return the cells' rows, the definitions kept, those of them coarsened, the mode and the
+    blocks (None in exact mode).
     """
+    data, tree, counts = rnd.data, rnd.tree, rnd.counts
     mode = MODE_EXACT if len(counts) <= EXACT_MAX_ATOMS else MODE_BLOCKS
     candidates: list[tuple[str, frozenset[str]]] = []
     definitions: dict[str, dict[str, Any]] = {}
-    for unit in sorted(parents):
-        if not visibility[unit].shown or _depth(parents, unit) > ATTRIBUTE_MAX_DEPTH:
+    for unit in sorted(tree.parents):
+        if not visibility[unit].shown or tree.depth[unit] > ATTRIBUTE_MAX_DEPTH:
             continue
-        for band in bands:
+        for band in tree.bands:
             if band == MIXED_BAND:  # a storage label, not a tenure band anyone reports on
                 continue
             definition: dict[str, Any] = {"kind": "attribute", "unit": unit, "band": band}
             name = f"{unit}|{band}"
             definitions[name] = definition
-            candidates.append((name, expand_cell(definition, subtree, bands)))
+            candidates.append((name, tree.cell(definition)))
+    coarse: set[str] = set()
+
+    def admit(name: str, cell: frozenset[str]) -> bool:
+        if history is None or history.add(cell):
+            return True
+        if sum(counts.get(a, 0) for a in cell) >= churn.coarse_min_n(data.k):
+            coarse.add(name)
+            return True
+        return False
+
     blocks = None
     if mode == MODE_EXACT:
-        kept, rejected = audit.select_cells(base_cells, candidates, counts, data.k)
+        kept, _rejected = audit.select_cells(base_cells, candidates, counts, data.k, admit=admit)
     else:
-        blocks = _blocks(data.k, parents, visibility, counts)
-        kept, rejected = [], {}
+        blocks = _blocks(data.k, tree.parents, visibility, counts)
+        kept = []
         for name, cell in candidates:
             total = sum(counts.get(a, 0) for a in cell)
             whole = all(b <= cell or not (b & cell) for b in blocks)
-            if total < data.k:
-                rejected[name] = audit.REASON_FEWER_THAN_K
-            elif not whole:
-                rejected[name] = "not a union of whole blocks"
-            else:
+            if total >= data.k and whole and admit(name, cell):
                 kept.append(name)
     rows = []
-    units = data.snapshot["units"]
     for name, _atoms in candidates:
         definition = definitions[name]
         unit, band = int(definition["unit"]), str(definition["band"])
         row: dict[str, Any] = {
             "unit": unit,
-            "path": units[str(unit)]["path"],
+            "path": tree.path(unit),
             "band": band,
             "shown": name in kept,
             "reason": "" if name in kept else disclosure.HIDDEN_TEXT,
             "themes": {},
         }
         if name in kept:
-            scored = [person_scores[i][1] for i in within[unit] if data.answers[i].band == band]
+            scored = [i for i in tree.within[unit] if data.answers[i].band == band]
             row["n"] = len(scored)
-            for theme in themes:
-                found = [s[theme.key] for s in scored if theme.key in s]
-                summary = scoring.summarise(found)
-                if summary is not None and summary.n >= data.k:
-                    row["themes"][theme.key] = _cell(summary, found, False)
+            row["themes"] = rnd.figures(scored, False, name in coarse)
+            if name in coarse:
+                row["coarse"] = True
+            elif rnd.noisy(len(scored)):
+                row["noisy"] = True
         rows.append(row)
-    return rows, [definitions[name] for name in kept], mode, blocks
+    kept_defs = [definitions[name] for name in kept]
+    return rows, kept_defs, [definitions[n] for n in kept if n in coarse], mode, blocks
 
 
 def _regions(
@@ -424,17 +569,18 @@ def _block_audit(
 
 
 def _add_distributions(
-    unit_rows: list[dict[str, Any]],
-    data: ReleaseInput,
-    within: Mapping[int, list[int]],
-    detailed: Mapping[int, disclosure.Visibility],
+    unit_rows: list[dict[str, Any]], rnd: _Round, detailed: Mapping[int, disclosure.Visibility]
 ) -> None:
-    """Add per-item answer counts to shown units that are distribution-safe (see ``detailed``)."""
+    """Add per-item answer counts to shown units that are distribution-safe (see ``detailed``)
+    and not coarsened (a tally would give a joiner's answers away)."""
+    data = rnd.data
     items = data.bank.items_for(data.asked)
     for row in unit_rows:
-        if not row["shown"] or not detailed[row["id"]].shown:
+        if not row["shown"] or not detailed[row["id"]].shown or row.get("coarse"):
             continue
-        answers = [data.answers[i] for i in within[row["id"]]]
+        if row.get("noisy"):  # exact tallies would undo the noise
+            continue
+        answers = [data.answers[i] for i in rnd.tree.within[row["id"]]]
         row["scale_quality"] = _scale_quality(data, answers)
         dist: dict[str, list[int]] = {}
         coded: dict[str, dict[str, Any]] = {}
@@ -445,6 +591,8 @@ def _add_distributions(
                 if item.key in answer.answers:
                     tally[answer.answers[item.key] - low] += 1
             answered = [v for v, count in enumerate(tally) if count]
+            if sum(tally) != len(answers):  # prefer not to say: a tally would count who did
+                continue
             if answered and disclosure.is_uniform(answered[-1] - answered[0]):
                 # The tally would give every answer: publish how many answered, and why not how.
                 coded[item.key] = {"n": sum(tally), "coded": disclosure.UNIFORM_TEXT}
@@ -482,26 +630,60 @@ def _scale_quality(
 
 
 def _cell(
-    summary: scoring.Summary, scores: Sequence[scoring.ThemeScore], exact: bool
+    summary: scoring.Summary,
+    scores: Sequence[scoring.ThemeScore],
+    exact: bool,
+    coarse: bool,
+    draw: _Draw,
 ) -> dict[str, Any]:
     """Return a published cell; ``exact`` marks cells safe for exact shares and distributions.
 
-    A uniform cell (every answer within ``UNIFORM_MAX_STEPS`` of every other) publishes no
-    mean, spread or interval, which would give each member's answer, but ``mean_text``, a
-    coded index, and ``coded``, the reason; its favourable share is coded too.
+    A coarsened cell (see :mod:`.churn`) publishes neither mean, spread nor interval but
+    ``mean_text``, its index rounded to the coarse step for its n, and ``coded``, why; its
+    favourable share is rounded the same way. A uniform cell (every answer within
+    ``UNIFORM_MAX_STEPS`` of every other) publishes no mean, spread or interval, which would
+    give each member's answer, but ``mean_text``, a coded index, and ``coded``, the reason;
+    its favourable share is coded too. ``draw`` adds the cell's noise, once (see :mod:`.noise`):
+    a coarsened figure is rounded after it, and a DP figure is a noisy integer with no spread
+    or interval.
     """
-    if disclosure.is_uniform(scoring.spread_steps(scores)):
-        low, high = scoring.index_bounds(scores[0].theme)
+    low, high = scoring.index_bounds(scores[0].theme)
+    mean = draw(summary.mean, summary.n, low, high)
+    share = draw(summary.favourable_pct, summary.n, 0.0, 100.0)
+    if coarse:
         return {
             "n": summary.n,
             "mean": None,
-            "mean_text": disclosure.coded_index(summary.mean, low, high),
-            "coded": disclosure.UNIFORM_TEXT,
+            "mean_text": churn.coarse_index(mean, summary.n, low, high),
+            "coded": churn.COARSE_TEXT,
             "favourable_pct": None,
-            "favourable_text": disclosure.published_share(summary.favourable_pct, False),
+            "favourable_text": churn.coarse_share(share, summary.n),
             "sd": None,
             "ci_low": None,
             "ci_high": None,
+        }
+    if disclosure.is_uniform(scoring.spread_steps(scores)):
+        return {
+            "n": summary.n,
+            "mean": None,
+            "mean_text": disclosure.coded_index(mean, low, high),
+            "coded": disclosure.UNIFORM_TEXT,
+            "favourable_pct": None,
+            "favourable_text": disclosure.published_share(share, False),
+            "sd": None,
+            "ci_low": None,
+            "ci_high": None,
+        }
+    if draw.epsilon is not None:
+        return {
+            "n": summary.n,
+            "mean": mean,
+            "favourable_pct": share if exact else None,
+            "favourable_text": disclosure.published_share(share, exact),
+            "sd": None,
+            "ci_low": None,
+            "ci_high": None,
+            "coded": noise.DP_TEXT,
         }
     return {
         "n": summary.n,
@@ -515,9 +697,7 @@ def _cell(
 
 
 def _comment_groups(
-    data: ReleaseInput,
-    parents: Mapping[int, int | None],
-    shuffle: Callable[[list[str]], None] | None,
+    data: ReleaseInput, tree: Tree, shuffle: Callable[[list[str]], None] | None
 ) -> list[dict[str, Any]]:
     """Group masked comments by department under the comment threshold's remainder rule.
 
@@ -526,7 +706,8 @@ def _comment_groups(
     """
     if not data.comments:
         return []
-    shallow = {u: p for u, p in parents.items() if _depth(parents, u) <= COMMENT_MAX_DEPTH}
+    parents = tree.parents
+    shallow = {u: p for u, p in parents.items() if tree.depth[u] <= COMMENT_MAX_DEPTH}
 
     def lift(unit: int) -> int:
         while unit not in shallow:
@@ -537,7 +718,7 @@ def _comment_groups(
 
     respondents = Counter(lift(a.unit_id) for a in data.answers)
     visibility = disclosure.decide_units(shallow, respondents, data.comment_k)
-    root = _root(parents)
+    root = tree.root
     pattern = name_pattern(data.roster_names)
     groups: dict[int, list[str]] = defaultdict(list)
     for unit_id, text in data.comments:
@@ -559,43 +740,6 @@ def _comment_groups(
         )
         out.append({"unit": unit, "label": label, "count": len(texts), "texts": texts})
     return out
-
-
-def _respondents_within(
-    parents: Mapping[int, int | None], answers: Sequence[OpenedAnswer]
-) -> dict[int, list[int]]:
-    """Return unit id -> indexes of the answers given in that unit or below it."""
-    within: dict[int, list[int]] = {u: [] for u in parents}
-    for index, answer in enumerate(answers):
-        node: int | None = answer.unit_id
-        while node is not None:
-            within[node].append(index)
-            node = parents[node]
-    return within
-
-
-def _subtrees(parents: Mapping[int, int | None]) -> dict[int, set[int]]:
-    members: dict[int, set[int]] = {u: {u} for u in parents}
-    for unit in parents:
-        node = parents[unit]
-        while node is not None:
-            members[node].add(unit)
-            node = parents[node]
-    return members
-
-
-def _depth(parents: Mapping[int, int | None], unit: int) -> int:
-    depth, node = 0, parents[unit]
-    while node is not None:
-        depth, node = depth + 1, parents[node]
-    return depth
-
-
-def _root(parents: Mapping[int, int | None]) -> int:
-    roots = [u for u, p in parents.items() if p is None]
-    if len(roots) != 1:
-        raise ReleaseError("the round's snapshot must have exactly one root unit")
-    return roots[0]
 
 
 def _round_to(value: float, step: int) -> int:

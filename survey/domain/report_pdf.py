@@ -23,7 +23,7 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from . import charts
 from .disclosure import ABSENT_TEXT, HIDDEN_TEXT, UNIFORM_TEXT
-from .reporting import Report, ReportTrend, trend_point
+from .reporting import FAVOURABLE_CODING, NOT_ASKED_TEXT, Report, ReportTrend, trend_point
 
 PAGE_PORTRAIT = (8.27, 11.69)  # A4, inches
 PAGE_LANDSCAPE = (11.69, 8.27)
@@ -46,7 +46,7 @@ PANEL_GRID = {
 PANEL_COLUMNS = 2
 PANEL_ROWS = 4  # small multiples per page: 2 x 4 fits the eight themes of the core bank
 MAX_PANEL_TICKS = 6
-METADATA = {"Creator": "Candor", "Producer": "Candor", "CreationDate": None}
+METADATA = {"Creator": "Candor", "Producer": "Candor", "CreationDate": None}  # and a Title
 NO_ACTIONS = "No actions have been recorded for this round yet."
 
 
@@ -106,7 +106,7 @@ def _overview_pages(report: Report) -> list[Figure]:
     """Headlines with their sentences, the largest changes, participation and the verdict."""
     view = report.overview
     flow = _Flow(f"{report.program}: {report.round_label}")
-    flow.write(f"{report.program}: results of {report.round_label}", TITLE_SIZE, bold=True)
+    flow.write(report.title, TITLE_SIZE, bold=True)
     flow.write(
         f"Round closed on {report.closed_on}. {view.rounds} released rounds so far. "
         f"{view.participation_sentence}",
@@ -134,9 +134,11 @@ def _overview_pages(report: Report) -> list[Figure]:
         "called clear when it is larger than 1.96 × the combined standard error of the two "
         f"measurements. A cell without a figure is {HIDDEN_TEXT}; where {UNIFORM_TEXT}, "
         "the index is coded (for example ≥ 90) instead of exact; a unit created later reads "
-        f"{ABSENT_TEXT!r} in earlier rounds.",
+        f"{ABSENT_TEXT!r} in earlier rounds, and a rotating theme reads {NOT_ASKED_TEXT!r} "
+        "in a round that left it out.",
         NOTE_SIZE,
     )
+    flow.write(FAVOURABLE_CODING, NOTE_SIZE)
     return flow.pages
 
 
@@ -185,13 +187,12 @@ def _draw_panel(ax: Axes, trend: ReportTrend, width_inches: float) -> None:
     for label in [*ax.get_xticklabels(), *ax.get_yticklabels()]:
         label.set_parse_math(False)
     charts.draw_hidden_bands(ax, series)
-    for order, (index, text) in enumerate(series.events):
-        charts.draw_event(ax, index, text, order)
     if all(p.value is None for p in series.points):
         charts.centred_message(ax, charts.ALL_HIDDEN_MESSAGE)
-        return
-    charts.draw_interval(ax, series)
-    charts.draw_line(ax, series)
+    else:
+        charts.draw_interval(ax, series)
+        charts.draw_line(ax, series)
+    charts.draw_events(ax, series.events, count)  # the fixed grid has sized the panel
 
 
 def _trend_pages(report: Report) -> list[Figure]:
@@ -239,7 +240,7 @@ def _heatmap_page(report: Report) -> Figure:
     """The round's organisation and departments by theme, as on the dashboard's heatmap."""
     # The page writes its own heading inside the margins; the chart's title would sit at the
     # figure's corner.
-    data = charts.HeatmapData(**{**report.heatmap.chart_input(), "title": ""})
+    data = report.heatmap.chart_input(title="")
     if not data.rows or not data.columns:
         fig = Figure(figsize=PAGE_PORTRAIT)
         flow = _Flow("Heatmap", pages=[fig], y=PAGE_PORTRAIT[1] - MARGIN)
@@ -251,7 +252,8 @@ def _heatmap_page(report: Report) -> Figure:
     page = PAGE_PORTRAIT if chart_w <= PAGE_PORTRAIT[0] - 2 * MARGIN else PAGE_LANDSCAPE
     width = max(page[0], chart_w + 2 * MARGIN)
     lines = textwrap.wrap(
-        report.heatmap.description, int((width - 2 * MARGIN) / CHAR_INCHES[BODY_SIZE])
+        f"{report.heatmap.legend} {report.heatmap.description}",
+        int((width - 2 * MARGIN) / CHAR_INCHES[BODY_SIZE]),
     )
     heading_h = LINE_INCHES[HEADING_SIZE] * 2
     text_h = LINE_INCHES[BODY_SIZE] * (len(lines) + 1)
@@ -309,7 +311,7 @@ def render_pdf(report: Report) -> bytes:
     """Return the printable report as PDF bytes."""
     buffer = io.BytesIO()
     with charts.rendering():
-        with PdfPages(buffer, metadata=METADATA) as pdf:
+        with PdfPages(buffer, metadata={**METADATA, "Title": report.title}) as pdf:
             for fig in report_figures(report):
                 pdf.savefig(fig)
     return buffer.getvalue()

@@ -17,13 +17,21 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+# The tree's paths and rules live in roster_tree; re-exported because import lines use them.
+from .roster_tree import PATH_SEPARATOR as PATH_SEPARATOR
+from .roster_tree import Path as Path
+from .roster_tree import format_path as format_path
+from .roster_tree import tree_problems
+
 UNSTATED_BAND = "unstated"
 KNOWN_BANDS = ("<1y", "1-3y", "3y+", UNSTATED_BAND)
 REQUIRED_COLUMNS = ("email", "unit")
 OPTIONAL_COLUMNS = ("tenure", "name")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-PATH_SEPARATOR = "/"
 MAX_ROWS = 50_000
+# An import that would take more than this share of the active roster off it is confirmed
+# explicitly: a short file by mistake would otherwise empty the next round.
+LEAVING_CONFIRM_SHARE = 0.1
 MAX_SEGMENT_CHARS = 120  # OrgUnit.name
 MAX_EMAIL_CHARS = 254  # Person.email
 MAX_NAME_CHARS = 200  # Person.name
@@ -34,8 +42,6 @@ _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # line breaks, tabs, NUL: never part of a value
 EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
-
-Path = tuple[str, ...]
 
 
 @dataclass(frozen=True, order=True)
@@ -115,11 +121,30 @@ class RosterPlan:
     to_deactivate: tuple[str, ...] = ()
     unchanged: int = 0
     errors: tuple[LineError, ...] = ()
+    active_before: int = 0  # people active on the roster before the plan
 
     @property
     def ok(self) -> bool:
         """Return whether the plan may be applied."""
         return not self.errors
+
+    @property
+    def leaving_needs_confirmation(self) -> bool:
+        """Return whether more than ``LEAVING_CONFIRM_SHARE`` of the active roster would leave."""
+        return len(self.to_deactivate) > LEAVING_CONFIRM_SHARE * self.active_before
+
+    @property
+    def leaving_warning(self) -> str:
+        """Return the warning an import that empties much of the roster shows, or ''."""
+        if not self.leaving_needs_confirmation:
+            return ""
+        leaving = len(self.to_deactivate)
+        return (
+            f"{_count(leaving, 'person', 'people')} of {self.active_before} active "
+            f"({leaving / max(self.active_before, 1):.0%}) would leave the roster and not be "
+            "invited again. If the file is only part of the roster, do not apply it: a roster "
+            "file lists everyone."
+        )
 
     @property
     def changes_anything(self) -> bool:
@@ -174,11 +199,6 @@ def _count(n: int, singular: str, plural: str | None = None) -> str:
     return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
-def format_path(path: Iterable[str]) -> str:
-    """Return a unit path as people write it, such as ``Lab/Research``."""
-    return PATH_SEPARATOR.join(path)
-
-
 def parse_roster(text: str, known_bands: tuple[str, ...] = KNOWN_BANDS) -> RosterParse:
     """Return the valid rows of a roster CSV and a plain-English error for every bad line.
 
@@ -195,7 +215,7 @@ def parse_roster(text: str, known_bands: tuple[str, ...] = KNOWN_BANDS) -> Roste
     columns = _columns(header[1], errors)
     if columns is None:
         return RosterParse((), tuple(sorted(errors)))
-    bands = {band.casefold(): band for band in known_bands}
+    bands = band_spellings(known_bands)
     rows: list[RosterRow] = []
     seen: dict[str, list[int]] = defaultdict(list)
     root: tuple[str, int] | None = None
@@ -316,23 +336,46 @@ def _row(
 
     def cell(name: str) -> str:
         index = columns.get(name)
-        return cells[index].strip() if index is not None and index < len(cells) else ""
+        return cells[index] if index is not None and index < len(cells) else ""
 
+    return person_row(
+        line, cell("email"), cell("unit"), cell("tenure"), cell("name"), bands, errors
+    )
+
+
+def person_row(
+    line: int,
+    email: str,
+    unit: str,
+    tenure: str,
+    name: str,
+    bands: Mapping[str, str],
+    errors: list[LineError],
+) -> RosterRow | None:
+    """Return one person's row, or None after recording why it is invalid.
+
+    The one validator of a person: every import line and every edit in the browser passes it.
+
+    :param bands: the known tenure bands by casefolded spelling (see :func:`band_spellings`).
+    :param errors: where problems are recorded, each naming its column (``email``, ``unit``,
+        ``tenure``, ``name``).
+    """
     found = len(errors)
-    for name, index in columns.items():
-        if index < len(cells) and CONTROL.search(cells[index]):
+    values = {"email": email, "unit": unit, "tenure": tenure, "name": name}
+    for column, value in values.items():
+        if CONTROL.search(value):
             errors.append(
-                LineError(line, name, f"The {name} contains a line break or control character.")
+                LineError(line, column, f"The {column} contains a line break or control character.")
             )
     if len(errors) > found:
         return None
-    email = cell("email").lower()
+    email = email.strip().lower()
     if not email:
         errors.append(LineError(line, "email", "The email is empty."))
     elif len(email) > MAX_EMAIL_CHARS or not EMAIL.fullmatch(email):
         errors.append(LineError(line, "email", f"{email!r} is not a valid email address."))
-    path = _path(line, cell("unit"), errors)
-    raw_band = cell("tenure")
+    path = _path(line, unit.strip(), errors)
+    raw_band = tenure.strip()
     band = bands.get(raw_band.casefold()) if raw_band else UNSTATED_BAND
     if band is None:
         errors.append(
@@ -343,7 +386,7 @@ def _row(
                 "or leave it empty.",
             )
         )
-    name = cell("name")
+    name = name.strip()
     if len(name) > MAX_NAME_CHARS:
         errors.append(
             LineError(line, "name", f"The name is longer than {MAX_NAME_CHARS} characters.")
@@ -351,6 +394,11 @@ def _row(
     if len(errors) > found or path is None or band is None:
         return None
     return RosterRow(line=line, email=email, name=name, unit_path=path, band=band)
+
+
+def band_spellings(known_bands: tuple[str, ...] = KNOWN_BANDS) -> dict[str, str]:
+    """Return each known tenure band by its casefolded spelling, as :func:`person_row` takes."""
+    return {band.casefold(): band for band in known_bands}
 
 
 def _path(line: int, raw: str, errors: list[LineError]) -> Path | None:
@@ -453,87 +501,26 @@ def plan(
         to_deactivate=tuple(deactivate),
         unchanged=unchanged,
         errors=tuple(sorted(set(errors))),
+        active_before=sum(1 for now in existing_people.values() if now.active),
     )
 
 
-def _tree_errors(existing: Mapping[Path, int], rows: tuple[RosterRow, ...]) -> list[LineError]:
-    """Return the problems of the file's paths against the existing tree.
+def plan_person(
+    existing_units: Mapping[Path, int], existing_people: Mapping[str, PersonState], row: RosterRow
+) -> RosterPlan:
+    """Return what adding or changing one person (and nobody else) would change.
 
-    One error per distinct path, on the first line that uses it: a different organisation root,
-    a cycle (a segment naming an existing unit that would end up inside its own descendant),
-    and unit names that differ from a sibling's only in letter case.
+    The same rules as an import of the whole roster apply to the person's line; nobody else
+    leaves.
     """
-    first_line: dict[Path, int] = {}
-    uses: dict[Path, int] = defaultdict(int)
-    for row in rows:
-        first_line.setdefault(row.unit_path, row.line)
-        uses[row.unit_path] += 1
-    errors: list[LineError] = []
-
-    def report(path: Path, message: str) -> None:
-        others = uses[path] - 1
-        also = f" The same path is on {others} more line{'s' if others != 1 else ''}."
-        errors.append(LineError(first_line[path], "unit", message + (also if others else "")))
-
-    roots = sorted({p[0] for p in existing})
-    by_name: dict[str, list[Path]] = defaultdict(list)
-    for path in existing:
-        by_name[path[-1]].append(path)
-    spelling: dict[tuple[Path, str], set[str]] = defaultdict(set)
-    for path in existing:
-        spelling[(path[:-1], path[-1].casefold())].add(path[-1])
-    for path in first_line:
-        for i in range(len(path)):
-            spelling[(path[:i], path[i].casefold())].add(path[i])
-    for path in first_line:
-        if roots and path[0] not in roots:
-            report(
-                path,
-                f"The organisation is called {' or '.join(map(repr, roots))} here, but this "
-                f"path starts at {path[0]!r}.",
-            )
-            continue
-        problem = _cycle(existing, by_name, path) or _case_clash(existing, spelling, path)
-        if problem:
-            report(path, problem)
-    return errors
+    now = existing_people.get(row.email)
+    return plan(existing_units, {} if now is None else {row.email: now}, (row,))
 
 
-def _cycle(existing: Mapping[Path, int], by_name: Mapping[str, list[Path]], path: Path) -> str:
-    """Return why ``path`` would put an existing unit inside its own descendant, or ''."""
-    for j in range(1, len(path)):
-        if path[: j + 1] in existing:
-            continue
-        for unit in by_name.get(path[j], ()):
-            # ``path[j]`` names ``unit``; an earlier segment naming one of its descendants
-            # would put the unit under itself.
-            for i in range(1, j):
-                inside = [d for d in by_name.get(path[i], ()) if d[: len(unit)] == unit]
-                if inside:
-                    return (
-                        f"The path {format_path(path)!r} puts {path[j]!r} under {path[i]!r}, "
-                        f"but {format_path(inside[0])!r} already has {path[i]!r} inside "
-                        f"{path[j]!r}: that would be a cycle in the tree. Write the unit's "
-                        "full current path, or give the new unit another name."
-                    )
-    return ""
-
-
-def _case_clash(
-    existing: Mapping[Path, int], spelling: Mapping[tuple[Path, str], set[str]], path: Path
-) -> str:
-    """Return why a new segment of ``path`` clashes with a sibling spelled differently, or ''."""
-    for i in range(len(path)):
-        if path[: i + 1] in existing:
-            continue
-        names = spelling[(path[:i], path[i].casefold())]
-        if len(names) > 1:
-            others = ", ".join(repr(n) for n in sorted(names - {path[i]}))
-            return (
-                f"The unit {path[i]!r} in {format_path(path)!r} differs from {others} only in "
-                "letter case; use one spelling."
-            )
-    return ""
+def _tree_errors(existing: Mapping[Path, int], rows: tuple[RosterRow, ...]) -> list[LineError]:
+    """Return the problems of the file's paths against the existing tree (see roster_tree)."""
+    problems = tree_problems(existing, ((row.unit_path, row.line) for row in rows))
+    return [LineError(line, "unit", message) for line, message in problems]
 
 
 def all_errors(parsed: RosterParse, planned: RosterPlan) -> tuple[LineError, ...]:

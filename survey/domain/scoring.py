@@ -1,8 +1,13 @@
 """Scoring: turn one person's answers into theme scores, and many scores into statistics.
 
 Invariants: a reverse-scored item counts as ``LIKERT_MAX + LIKERT_MIN - answer``, so a higher
-theme index always means a healthier workplace; theme indices live on 0..100 (eNPS on -100..100);
-a theme is scored for a person only when every item of it asked that round was answered.
+theme index always means a healthier workplace; theme indices live on 0..100 (eNPS on -100..100).
+
+Prefer not to say: an item a person chose not to answer is absent from their answers (see
+:data:`~.questions.PREFER_NOT_TO_SAY`). A person's theme score is the mean of the items of that
+theme they answered that round; a theme none of whose asked items they answered is not scored
+for them, so it counts neither in the theme's n nor in any of its statistics, and an item's n
+counts only those who answered it.
 """
 
 from __future__ import annotations
@@ -102,8 +107,9 @@ def score_person(bank: Bank, asked: Sequence[str], answers: Mapping[str, int]) -
     for item in bank.items_for(tuple(asked)):
         by_theme.setdefault(item.theme, []).append(item)
     scores = []
-    for theme, items in by_theme.items():
-        if any(item.key not in answers for item in items):
+    for theme, asked_items in by_theme.items():
+        items = [item for item in asked_items if item.key in answers]
+        if not items:
             continue
         if items[0].scale == "nps":
             rating = item_value(items[0], answers[items[0].key])

@@ -1,8 +1,10 @@
-"""“You said, we did”: what leadership did after a released round, shown to employees later.
+"""“You said, we did”: action plans answering a released round, shown to employees later.
 
 Invariants: an action answers a released round of its own programme and names a theme of the
-bank that round froze; employees see only actions on released rounds numbered before the
-round they are answering. Actions are written by staff and say nothing about any respondent.
+bank that round froze; it may be for one unit of the tree (or the whole organisation), is owned
+by a staff user and moves between planned, in progress and done through dated updates.
+Employees see only actions on released rounds numbered before the round they are answering.
+Actions are written by staff and say nothing about any respondent.
 """
 
 from __future__ import annotations
@@ -10,51 +12,145 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..domain.questions import Theme
-from ..models import Action, Program, Round, RoundStatus
+from ..models import Action, ActionStatus, ActionUpdate, OrgUnit, Program, Round, RoundStatus, User
 from . import banks
+from .org import unit_paths
 
 MAX_ACTION_CHARS = 1000
+MAX_UPDATE_CHARS = 1000
 SHOWN_TO_EMPLOYEES = 5  # the most recent actions on the survey and thanks pages
+SHOWN_ON_PAGE = 200  # actions listed on the staff page at once; filters narrow the rest
+WHOLE_ORGANISATION = "Whole organisation"  # an action without a unit
+STATUS_LABELS = {
+    ActionStatus.PLANNED: "Planned",
+    ActionStatus.IN_PROGRESS: "In progress",
+    ActionStatus.DONE: "Done",
+}
+
+
+MISSING = "That action does not exist (any more)."
 
 
 class ActionError(ValueError):
-    """The action cannot be recorded or removed; the message says why."""
+    """The action cannot be recorded, changed or removed; the message says why."""
 
 
 @dataclass(frozen=True)
 class ShownAction:
-    """An action as pages show it: the round it answers, its theme and what was done."""
+    """An action as employees see it: the round it answers, its theme, unit and status."""
 
     id: int
     round_label: str
     theme: Theme
     text: str
     recorded_on: dt.date
+    status: ActionStatus = ActionStatus.DONE
+    unit: str = ""
 
 
 @dataclass(frozen=True)
-class RoundActions:
-    """A released round, the themes its bank offers and the actions recorded for it."""
+class ShownUpdate:
+    """One dated update of an action plan."""
 
-    round: Round
-    themes: tuple[Theme, ...]
-    actions: tuple[ShownAction, ...]
+    recorded_on: dt.date
+    status: ActionStatus
+    note: str
+    author: str
+
+
+@dataclass(frozen=True)
+class ActionPlan:
+    """An action as the staff page shows it, with its history (oldest update first)."""
+
+    id: int
+    program: str
+    round_id: int
+    round_label: str
+    theme: Theme
+    text: str
+    recorded_on: dt.date
+    unit_id: int | None
+    unit: str
+    owner_id: int | None
+    owner: str
+    due_on: dt.date | None
+    status: ActionStatus
+    overdue: bool
+    updates: tuple[ShownUpdate, ...] = ()
+
+    @property
+    def status_label(self) -> str:
+        """Return the status as staff pages write it."""
+        return STATUS_LABELS[self.status]
+
+
+@dataclass(frozen=True)
+class ActionFilter:
+    """What the staff page narrows the list to; ``None`` keeps everything."""
+
+    program_id: int | None = None
+    status: ActionStatus | None = None
+    theme: str | None = None
+    unit_id: int | None = None
+    owner_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the action forms offer: released rounds, themes, units and staff users."""
+
+    rounds: tuple[tuple[int, str], ...]
+    programs: tuple[tuple[int, str], ...]
+    themes: tuple[tuple[str, str], ...]
+    units: tuple[tuple[int, str], ...]
+    owners: tuple[tuple[int, str], ...]
 
 
 def clean_text(text: str) -> str:
     """Return ``text`` without control characters (line breaks kept) and outer spaces."""
+    text = text.replace("\r\n", "\n")
     return "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch)[0] != "C").strip()
 
 
+def _check_plan(
+    session: Session, rnd: Round, unit_id: int | None, owner_id: int | None, due_on: dt.date | None
+) -> None:
+    """Refuse a unit or owner that does not exist, or a due date before the round closed."""
+    if unit_id is not None and session.get(OrgUnit, unit_id) is None:
+        raise ActionError("That unit does not exist; choose one from the list.")
+    if owner_id is not None and session.get(User, owner_id) is None:
+        raise ActionError("That staff user does not exist; choose one from the list.")
+    if due_on is not None and rnd.closes_on is not None and due_on < rnd.closes_on:
+        raise ActionError(
+            f"The due date {due_on} is before {rnd.label} closed ({rnd.closes_on}); "
+            "an action is due after the results it answers."
+        )
+
+
 def add_action(
-    session: Session, program: Program, rnd: Round, theme: str, text: str, today: dt.date
+    session: Session,
+    program: Program,
+    rnd: Round,
+    theme: str,
+    text: str,
+    today: dt.date,
+    *,
+    unit_id: int | None = None,
+    owner_id: int | None = None,
+    due_on: dt.date | None = None,
+    status: ActionStatus = ActionStatus.PLANNED,
+    author: str = "",
 ) -> Action:
-    """Record what was done about ``theme`` after the released round ``rnd``; caller commits."""
+    """Record an action on ``theme`` after the released round ``rnd``; the caller commits.
+
+    The first update (the status it starts in) is recorded with it, dated ``today``.
+    """
     if rnd.program_id != program.id:
         raise ActionError(f"{rnd.label} is not a round of {program.name}.")
     if rnd.status is not RoundStatus.RELEASED:
@@ -64,39 +160,111 @@ def add_action(
     bank = banks.frozen_bank(rnd)
     if theme not in {t.key for t in bank.themes}:
         raise ActionError(f"{theme!r} is not a theme of the questions {rnd.label} asked.")
-    cleaned = clean_text(text.replace("\r\n", "\n"))
+    cleaned = clean_text(text)
     if not cleaned:
-        raise ActionError("Describe what was done.")
+        raise ActionError("Describe the action.")
     if len(cleaned) > MAX_ACTION_CHARS:
         raise ActionError(f"Keep the description under {MAX_ACTION_CHARS} characters.")
+    _check_plan(session, rnd, unit_id, owner_id, due_on)
     action = Action(
-        program_id=program.id, round_id=rnd.id, theme=theme, text=cleaned, recorded_on=today
+        program_id=program.id,
+        round_id=rnd.id,
+        theme=theme,
+        text=cleaned,
+        recorded_on=today,
+        unit_id=unit_id,
+        owner_id=owner_id,
+        due_on=due_on,
+        status=status,
     )
     session.add(action)
+    session.flush()
+    session.add(
+        ActionUpdate(
+            action_id=action.id, recorded_on=today, status=status, note="Recorded.", author=author
+        )
+    )
+    session.flush()
+    return action
+
+
+def _action(session: Session, action_id: int) -> Action:
+    action = session.get(Action, action_id)
+    if action is None:
+        raise ActionError(MISSING)
+    return action
+
+
+def update_action(
+    session: Session,
+    action_id: int,
+    today: dt.date,
+    status: ActionStatus,
+    note: str,
+    author: str = "",
+) -> ActionUpdate:
+    """Record a dated update, leaving the action in ``status``; the caller commits."""
+    action = _action(session, action_id)
+    if clean_text(note) == "" and status is action.status:
+        raise ActionError("Write what happened, or change the status.")
+    cleaned = clean_text(note)
+    if len(cleaned) > MAX_UPDATE_CHARS:
+        raise ActionError(f"Keep the update under {MAX_UPDATE_CHARS} characters.")
+    action.status = status
+    update = ActionUpdate(
+        action_id=action.id, recorded_on=today, status=status, note=cleaned, author=author
+    )
+    session.add(update)
+    session.flush()
+    return update
+
+
+def edit_plan(
+    session: Session,
+    action_id: int,
+    unit_id: int | None,
+    owner_id: int | None,
+    due_on: dt.date | None,
+) -> Action:
+    """Change an action's unit, owner and due date; the caller commits."""
+    action = _action(session, action_id)
+    rnd = session.get(Round, action.round_id)
+    assert rnd is not None  # a foreign key
+    _check_plan(session, rnd, unit_id, owner_id, due_on)
+    action.unit_id, action.owner_id, action.due_on = unit_id, owner_id, due_on
     session.flush()
     return action
 
 
 def delete_action(session: Session, action_id: int) -> Action:
-    """Remove an action (it is no longer shown to anyone); return it. The caller commits."""
-    action = session.get(Action, action_id)
-    if action is None:
-        raise ActionError("That action does not exist (any more).")
+    """Remove an action and its updates (no one sees it any more); return it. Caller commits."""
+    action = _action(session, action_id)
+    session.execute(delete(ActionUpdate).where(ActionUpdate.action_id == action_id))
     session.delete(action)
     session.flush()
     return action
 
 
-def _shown(rows: list[tuple[Action, Round]]) -> list[ShownAction]:
-    """Return actions with their theme from the bank their round froze."""
-    themes: dict[int, dict[str, Theme]] = {}
-    shown = []
-    for action, rnd in rows:
-        if rnd.id not in themes:
-            themes[rnd.id] = {t.key: t for t in banks.frozen_bank(rnd).themes}
-        theme = themes[rnd.id].get(action.theme, Theme(action.theme, action.theme, ""))
-        shown.append(ShownAction(action.id, rnd.label, theme, action.text, action.recorded_on))
-    return shown
+def _themes(rnd: Round) -> dict[str, Theme]:
+    return {t.key: t for t in banks.frozen_bank(rnd).themes}
+
+
+def _theme(rnd: Round, key: str) -> Theme:
+    return _themes(rnd).get(key, Theme(key, key, ""))
+
+
+def _units(session: Session) -> dict[int, str]:
+    return unit_paths(list(session.scalars(select(OrgUnit))))
+
+
+def _last_activity() -> Any:
+    """Return, per action, the date of its latest update (or when it was recorded)."""
+    latest = (
+        select(func.max(ActionUpdate.recorded_on))
+        .where(ActionUpdate.action_id == Action.id)
+        .scalar_subquery()
+    )
+    return func.coalesce(latest, Action.recorded_on)
 
 
 def actions_for_next_rounds(
@@ -112,14 +280,105 @@ def actions_for_next_rounds(
             Round.number < before_round_number,
             Round.status == RoundStatus.RELEASED,
         )
-        .order_by(Round.number.desc(), Action.recorded_on.desc(), Action.id.desc())
+        # Newest round first, then the latest news: an action just done comes before one
+        # merely planned the same day.
+        .order_by(Round.number.desc(), _last_activity().desc(), Action.id.desc())
         .limit(limit)
     ).all()
-    return _shown([(action, rnd) for action, rnd in rows])
+    if not rows:
+        return []
+    units = _units(session) if any(a.unit_id is not None for a, _ in rows) else {}
+    return [
+        ShownAction(
+            action.id,
+            rnd.label,
+            _theme(rnd, action.theme),
+            action.text,
+            action.recorded_on,
+            action.status,
+            units.get(action.unit_id, "") if action.unit_id is not None else "",
+        )
+        for action, rnd in rows
+    ]
 
 
-def released_rounds(session: Session) -> list[RoundActions]:
-    """Return every released round, newest first per programme, with its recorded actions."""
+def _filtered(query: Select[Action, Round], where: ActionFilter) -> Select[Action, Round]:
+    if where.program_id is not None:
+        query = query.where(Action.program_id == where.program_id)
+    if where.status is not None:
+        query = query.where(Action.status == where.status)
+    if where.theme:
+        query = query.where(Action.theme == where.theme)
+    if where.unit_id is not None:
+        query = query.where(Action.unit_id == where.unit_id)
+    if where.owner_id is not None:
+        query = query.where(Action.owner_id == where.owner_id)
+    return query
+
+
+def list_actions(
+    session: Session, where: ActionFilter, today: dt.date, limit: int = SHOWN_ON_PAGE
+) -> tuple[list[ActionPlan], int]:
+    """Return the actions that pass the filter (open first, then by due date) and their count."""
+    query = _filtered(select(Action, Round).join(Round, Action.round_id == Round.id), where)
+    rows = [(a, r) for a, r in session.execute(query)]
+    order = {ActionStatus.IN_PROGRESS: 0, ActionStatus.PLANNED: 1, ActionStatus.DONE: 2}
+    rows.sort(key=lambda r: (order[r[0].status], r[0].due_on or dt.date.max, -r[0].id))
+    units, owners = _units(session), _owners(session)
+    return [_plan(a, r, today, units, owners) for a, r in rows[:limit]], len(rows)
+
+
+def get_action(session: Session, action_id: int, today: dt.date) -> ActionPlan:
+    """Return one action with its dated updates, oldest first."""
+    action = _action(session, action_id)
+    rnd = session.get(Round, action.round_id)
+    assert rnd is not None  # a foreign key
+    updates = session.scalars(
+        select(ActionUpdate)
+        .where(ActionUpdate.action_id == action_id)
+        .order_by(ActionUpdate.recorded_on, ActionUpdate.id)
+    )
+    history = tuple(ShownUpdate(u.recorded_on, u.status, u.note, u.author) for u in updates)
+    return _plan(action, rnd, today, _units(session), _owners(session), history)
+
+
+def _owners(session: Session) -> dict[int, str]:
+    rows = session.execute(select(User.id, User.email)).all()
+    return {row[0]: row[1] for row in rows}
+
+
+def _plan(
+    action: Action,
+    rnd: Round,
+    today: dt.date,
+    units: dict[int, str],
+    owners: dict[int, str],
+    updates: tuple[ShownUpdate, ...] = (),
+) -> ActionPlan:
+    """Return an action as the staff page shows it."""
+    return ActionPlan(
+        id=action.id,
+        program=rnd.program.name,
+        round_id=rnd.id,
+        round_label=rnd.label,
+        theme=_theme(rnd, action.theme),
+        text=action.text,
+        recorded_on=action.recorded_on,
+        unit_id=action.unit_id,
+        unit=units.get(action.unit_id, "") if action.unit_id is not None else "",
+        owner_id=action.owner_id,
+        owner=owners.get(action.owner_id, "") if action.owner_id is not None else "",
+        due_on=action.due_on,
+        status=action.status,
+        overdue=action.status is not ActionStatus.DONE
+        and action.due_on is not None
+        and action.due_on < today,
+        updates=updates,
+    )
+
+
+def choices(session: Session) -> Choices:
+    """Return what the forms offer: released rounds newest first, themes, units and staff."""
     released = list(
         session.scalars(
             select(Round)
@@ -127,19 +386,20 @@ def released_rounds(session: Session) -> list[RoundActions]:
             .order_by(Round.program_id, Round.number.desc())
         )
     )
-    rows = session.execute(
-        select(Action, Round)
-        .join(Round, Action.round_id == Round.id)
-        .where(Round.status == RoundStatus.RELEASED)
-        .order_by(Action.recorded_on.desc(), Action.id.desc())
-    ).all()
-    by_round: dict[int, list[ShownAction]] = {}
-    for shown, (_, rnd) in zip(_shown([(a, r) for a, r in rows]), rows, strict=True):
-        by_round.setdefault(rnd.id, []).append(shown)
-    return [
-        RoundActions(rnd, banks.frozen_bank(rnd).themes, tuple(by_round.get(rnd.id, ())))
-        for rnd in released
-    ]
+    themes: dict[str, str] = {}
+    for rnd in released:
+        for key, theme in _themes(rnd).items():
+            themes.setdefault(key, theme.label)
+    programs = {rnd.program_id: rnd.program.name for rnd in released}
+    units = sorted(_units(session).items(), key=lambda item: item[1])
+    owners = sorted(_owners(session).items(), key=lambda item: item[1])
+    return Choices(
+        rounds=tuple((r.id, f"{r.program.name}: {r.label}") for r in released),
+        programs=tuple(sorted(programs.items(), key=lambda item: item[1])),
+        themes=tuple(sorted(themes.items(), key=lambda item: item[1])),
+        units=tuple(units),
+        owners=tuple(owners),
+    )
 
 
 @dataclass(frozen=True)

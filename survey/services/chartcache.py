@@ -13,12 +13,13 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..domain import reporting
+from ..domain.manifest import Manifest
 
-CHART_VERSION = "2"
+CHART_VERSION = "3"  # bump when drawing changes, so old files are not served
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 TEXT = "txt"
 PDF = "pdf"
@@ -66,7 +67,7 @@ def cached(directory: str, key: str, fmt: str, render: Callable[[], bytes]) -> b
 
 
 def trend_key(
-    manifests: Sequence[Mapping[str, Any]],
+    manifests: Sequence[Manifest],
     unit_id: int,
     theme: str,
     theme_label: str,
@@ -75,7 +76,6 @@ def trend_key(
     reference: float | None = None,
 ) -> str:
     """Return the cache key of a trend: its rows, round labels, dates, events and reference."""
-    measured = [m for m in manifests if reporting.asked(m, theme)]
     return _key(
         "trend",
         [
@@ -84,8 +84,8 @@ def trend_key(
             theme_label,
             unit_path,
             reporting.trend_rows(manifests, unit_id, theme),
-            [m["round"]["closed_on"] for m in measured],
-            reporting.place_events([m["round"]["closed_on"] for m in measured], events),
+            [m.round.closed_on for m in manifests],
+            reporting.place_events([m.round.closed_on for m in manifests], events),
             reference,
         ],
     )
@@ -93,7 +93,7 @@ def trend_key(
 
 def trend(
     directory: str,
-    manifests: Sequence[Mapping[str, Any]],
+    manifests: Sequence[Manifest],
     unit_id: int,
     theme: str,
     theme_label: str,
@@ -118,7 +118,7 @@ def trend(
 
 def trend_description(
     directory: str,
-    manifests: Sequence[Mapping[str, Any]],
+    manifests: Sequence[Manifest],
     unit_id: int,
     theme: str,
     theme_label: str,
@@ -151,7 +151,7 @@ def heatmap(directory: str, data: reporting.Heatmap, fmt: str) -> bytes:
     def render() -> bytes:
         from ..domain import charts
 
-        return charts.heatmap_chart(charts.HeatmapData(**data.chart_input()), fmt)
+        return charts.heatmap_chart(data.chart_input(), fmt)
 
     return cached(directory, heatmap_key(data), fmt, render)
 

@@ -25,10 +25,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..domain import crypto
-from ..domain.crypto import CryptoError
+from ..domain.crypto import CryptoError, key_label
 from ..models import BallotKey, Round, Setting
 from . import keys
-from .rounds import key_label
 
 NEW_SUFFIX = ".new"
 TMP_SUFFIX = ".new.tmp"

@@ -1,4 +1,4 @@
-"""Sending a round's invitations and reminders by email, resumably.
+"""Sending a round's invitations and reminders by email, resumably: the delivery ledger.
 
 Invariants:
 - Everyone in the round's snapshot (everyone invited) gets one ledger row per kind of email
@@ -10,6 +10,9 @@ Invariants:
   that drop a repeated Message-ID see it once; the file outbox is exactly-once, because a
   message's file is named after its Message-ID and rewriting it changes nothing. No row is
   ever skipped: each run picks up every row not yet sent.
+- A run treats rows it finds in ``sending`` as left by a crash, so only one run at a time may
+  work on one round's emails of one kind: :mod:`.mailjobs` (what commands, the tick and the
+  admin page call) holds that job's lock on every app server around :func:`send_round_mail`.
 - A message that fails alone is marked ``failed`` with a plain reason and retried by later
   runs, up to :data:`MAX_ATTEMPTS` in all. A server or connection failure stops the run and
   leaves the row as it was, so a wrong password does not burn every row's attempts.
@@ -24,18 +27,9 @@ each message, and no transaction is held open while a message is on the wire.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import hashlib
-import ipaddress
-import os
-import smtplib
-import ssl
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from email.message import EmailMessage
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -43,320 +37,37 @@ from sqlalchemy.orm import Session
 
 from ..domain import cadence
 from ..domain.mail import (
+    DeliveryStatus,
     MailContext,
     MailError,
     MailKind,
     build_message,
     message_id,
-    message_id_salt,
     sender_domain,
 )
 from ..models import Cadence, Delivery, Person, Round, RoundStatus
 from . import rounds
+from .transports import Mailer
 
 __all__ = [
-    "FileOutbox",
-    "MailError",
-    "Mailer",
+    "MAX_ATTEMPTS",
     "SendReport",
-    "SmtpMailer",
-    "mailer_from_config",
-    "send_configured",
+    "SessionFactory",
+    "claimable",
+    "count_rows",
+    "rows_of",
     "send_round_mail",
-    "sending_lock",
 ]
 
 MAX_ATTEMPTS = 5
 BATCH_SIZE = 100
-PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 INTERRUPTED = (
     "interrupted while sending (it may have been delivered); "
     "it is sent again with the same Message-ID"
 )
 ERROR_MAX_CHARS = 500  # the ledger's column size
-SMTP_REPLY_MAX_CHARS = 200
-LOCK_FILE = "mail.lock"  # in the instance folder
-SMTP_AUTH_REQUIRED = 530  # "authentication required" or "must issue STARTTLS first"
 
-
-class Mailer(Protocol):
-    """Where messages go: an SMTP server, or a folder of ``.eml`` files."""
-
-    def send(self, message: EmailMessage) -> None:
-        """Deliver one message or raise :class:`MailError`."""
-
-    def close(self) -> None:
-        """Release any connection."""
-
-
-class FileOutbox:
-    """Write each message to ``<directory>/<hash of its Message-ID>.eml`` (mode 0600).
-
-    The write is atomic (a temporary file renamed over the target), so writing one message
-    twice leaves one complete file. The files hold live survey links: keep the folder private,
-    and delete the files once they are handed on.
-    """
-
-    def __init__(self, directory: str) -> None:
-        self.directory = directory
-
-    def path_for(self, message: EmailMessage) -> str:
-        """Return the file a message is written to."""
-        msg_id = str(message["Message-ID"] or "")
-        if not msg_id:
-            raise MailError("the message has no Message-ID")
-        name = hashlib.sha256(msg_id.encode()).hexdigest()[:32]
-        return os.path.join(self.directory, f"{name}.eml")
-
-    def send(self, message: EmailMessage) -> None:
-        """Write the message to its file, replacing an earlier copy of the same message."""
-        path = self.path_for(message)
-        try:
-            os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")  # 0600
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(message.as_bytes())
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
-        except OSError as exc:
-            raise MailError(
-                f"cannot write to the mail outbox {self.directory}: {exc.strerror or exc}"
-            ) from exc
-
-    def close(self) -> None:
-        """Do nothing: the outbox holds no connection."""
-
-    def __enter__(self) -> FileOutbox:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    def __str__(self) -> str:
-        return f"the mail outbox {self.directory}"
-
-
-class SmtpMailer:
-    """Send through one SMTP connection, opened on first use and reused.
-
-    With ``starttls`` the connection is upgraded before anything else is said, and a server
-    that does not offer STARTTLS is refused. Credentials are never sent in clear to a server
-    that is not on this machine.
-    """
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        starttls: bool = True,
-        username: str = "",
-        password: str = "",
-        timeout: float = 30.0,
-        tls_context: ssl.SSLContext | None = None,
-    ) -> None:
-        if not host:
-            raise MailError("SMTP_HOST is not set.")
-        if username and not starttls and not _is_loopback(host):
-            raise MailError(
-                f"refusing to send the SMTP password to {host} without encryption: "
-                "set SMTP_STARTTLS, or relay through a server on this machine."
-            )
-        self.host, self.port = host, port
-        self.starttls, self.username, self.password = starttls, username, password
-        self.timeout = timeout
-        self.tls_context = tls_context or ssl.create_default_context()
-        self._smtp: smtplib.SMTP | None = None
-
-    def __str__(self) -> str:
-        return f"the SMTP server at {self.host}:{self.port}"
-
-    def __enter__(self) -> SmtpMailer:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    def send(self, message: EmailMessage) -> None:
-        """Send one message; on a dropped reused connection, reconnect once and resend."""
-        reused = self._smtp is not None
-        smtp = self._smtp or self._connect()
-        self._smtp = smtp
-        try:
-            smtp.send_message(message)
-        except smtplib.SMTPServerDisconnected as exc:
-            self._smtp = None
-            if not reused:
-                raise MailError(f"{self} closed the connection") from exc
-            self.send(message)
-        except smtplib.SMTPRecipientsRefused as exc:
-            replies = "; ".join(_reply(code, text) for code, text in exc.recipients.values())
-            raise MailError(f"{self} refused the recipient: {replies}", per_message=True) from exc
-        except smtplib.SMTPSenderRefused as exc:
-            self.close()
-            reply = _reply(exc.smtp_code, exc.smtp_error)
-            if exc.smtp_code == SMTP_AUTH_REQUIRED:
-                raise MailError(
-                    f"{self} wants encryption or a login first (check SMTP_STARTTLS and "
-                    f"SMTP_USERNAME): {reply}"
-                ) from exc
-            raise MailError(
-                f"{self} refused the sender {exc.sender} (check MAIL_FROM): {reply}"
-            ) from exc
-        except smtplib.SMTPDataError as exc:
-            raise MailError(
-                f"{self} refused the message: {_reply(exc.smtp_code, exc.smtp_error)}",
-                per_message=True,
-            ) from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            self.close()
-            raise MailError(f"sending through {self} failed: {exc}") from exc
-
-    def close(self) -> None:
-        """Say QUIT if the connection is still up, and forget it."""
-        smtp, self._smtp = self._smtp, None
-        if smtp is None:
-            return
-        try:
-            smtp.quit()
-        except (OSError, smtplib.SMTPException):
-            smtp.close()
-
-    def _connect(self) -> smtplib.SMTP:
-        try:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        except (OSError, smtplib.SMTPException) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            raise MailError(f"cannot connect to {self}: {reason}") from exc
-        try:
-            smtp.ehlo()
-            if self.starttls:
-                if not smtp.has_extn("starttls"):
-                    raise MailError(
-                        f"{self} does not offer STARTTLS, which SMTP_STARTTLS requires; "
-                        "turn SMTP_STARTTLS off only for a relay on this machine."
-                    )
-                smtp.starttls(context=self.tls_context)
-                smtp.ehlo()
-            if self.username:
-                smtp.login(self.username, self.password)
-        except (OSError, smtplib.SMTPException) as exc:
-            smtp.close()
-            raise MailError(self._explain(exc)) from exc
-        except BaseException:
-            smtp.close()
-            raise
-        return smtp
-
-    def _explain(self, exc: BaseException) -> str:
-        """Return a plain sentence for a failure while greeting, encrypting or logging in."""
-        if isinstance(exc, smtplib.SMTPAuthenticationError):
-            return (
-                f"{self} refused the user name or password (SMTP_USERNAME / SMTP_PASSWORD): "
-                f"{_reply(exc.smtp_code, exc.smtp_error)}"
-            )
-        if isinstance(exc, smtplib.SMTPNotSupportedError):
-            return f"{self} does not offer authentication; leave SMTP_USERNAME empty for it."
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return f"{self} presented a TLS certificate that is not trusted: {exc.verify_message}"
-        if isinstance(exc, smtplib.SMTPResponseException):
-            return f"{self} answered: {_reply(exc.smtp_code, exc.smtp_error)}"
-        return f"talking to {self} failed: {exc or type(exc).__name__}"
-
-
-def _reply(code: int, text: bytes | str) -> str:
-    """Return an SMTP reply as one short line."""
-    line = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-    return f"{code} {' '.join(line.split())}"[:SMTP_REPLY_MAX_CHARS]
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def mailer_from_config(config: Mapping[str, Any]) -> FileOutbox | SmtpMailer:
-    """Return the mailer the configuration asks for (``MAIL_BACKEND``: file or smtp)."""
-    backend = config["MAIL_BACKEND"]
-    if not backend:
-        raise MailError(
-            "No mail is set up: set MAIL_BACKEND to 'smtp', with SMTP_HOST and MAIL_FROM "
-            "(or, for a trial, CANDOR_ENV=development, which writes messages to a file outbox)."
-        )
-    if backend == "file":
-        return FileOutbox(str(config["MAIL_OUTBOX_DIR"]))
-    if backend != "smtp":
-        raise MailError(f"MAIL_BACKEND must be 'file' or 'smtp', got {backend!r}.")
-    if not config["MAIL_FROM"]:
-        raise MailError(
-            "MAIL_FROM must be set to send by SMTP (e.g. 'Candor <pulse@example.org>')."
-        )
-    return SmtpMailer(
-        str(config["SMTP_HOST"]),
-        int(config["SMTP_PORT"]),
-        starttls=bool(config["SMTP_STARTTLS"]),
-        username=str(config["SMTP_USERNAME"]),
-        password=str(config["SMTP_PASSWORD"]),
-        timeout=float(config["SMTP_TIMEOUT"]),
-    )
-
-
-def send_configured(
-    config: Mapping[str, Any],
-    instance_path: str,
-    session_factory: SessionFactory,
-    round_id: int,
-    kind: MailKind | str,
-    kek: bytes,
-) -> SendReport:
-    """Send with the configured mailer while holding this instance's sending lock.
-
-    This is what commands and scheduled jobs call; see :func:`send_round_mail`.
-    """
-    with (
-        sending_lock(os.path.join(instance_path, LOCK_FILE)),
-        mailer_from_config(config) as sink,
-    ):
-        return send_round_mail(
-            session_factory,
-            round_id,
-            kind,
-            kek=kek,
-            public_url=str(config["PUBLIC_URL"]),
-            mailer=sink,
-            salt=message_id_salt(kek),
-            sender=str(config["MAIL_FROM"]),
-        )
-
-
-@contextmanager
-def sending_lock(path: str) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` so only one sender runs on this instance at a time.
-
-    A run treats rows it finds in ``sending`` as left by a crash; a second run at the same
-    moment would send those again (with the same Message-ID), so commands take this lock.
-    """
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise MailError(
-                "another `candor mail` command is sending for this instance; let it finish."
-            ) from exc
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
+SessionFactory = Callable[[], Session]
 
 
 @dataclass(frozen=True)
@@ -381,9 +92,6 @@ class SendReport:
         )
 
 
-SessionFactory = Callable[[], Session]
-
-
 def send_round_mail(
     session_factory: SessionFactory,
     round_id: int,
@@ -399,7 +107,8 @@ def send_round_mail(
 
     Safe to run again at any time: it resumes where an earlier run stopped or crashed.
     Raises :class:`rounds.RoundError` if the round is not open (or its link secret is gone);
-    a server failure does not raise but stops the run, and the report says why.
+    a server failure does not raise but stops the run, and the report says why. The caller
+    holds this job's lock (:func:`.mailjobs.send_configured` does).
 
     :param session_factory: makes the sessions this function opens and commits itself.
     :param salt: the instance's Message-ID key (:func:`survey.domain.mail.message_id_salt`).
@@ -419,18 +128,20 @@ def send_round_mail(
         _record_recipients(session, round_id, kind, rnd.snapshot["people"])
         session.execute(
             update(Delivery)
-            .where(_of(round_id, kind), Delivery.status == SENDING)
-            .values(status=FAILED, error=INTERRUPTED)
+            .where(rows_of(round_id, kind), Delivery.status == DeliveryStatus.SENDING)
+            .values(status=DeliveryStatus.FAILED, error=INTERRUPTED)
         )
         links: dict[int, rounds.Link] = {}
-        if (kind is MailKind.INVITATION or not strict) and _count(
-            session, _of(round_id, kind), _claimable()
+        if (kind is MailKind.INVITATION or not strict) and count_rows(
+            session, rows_of(round_id, kind), claimable()
         ):
             links = {
                 link.person_id: link
                 for link in rounds.invitation_links(session, rnd, kek, public_url)
             }
-        sent_before = _count(session, _of(round_id, kind), Delivery.status == SENT)
+        sent_before = count_rows(
+            session, rows_of(round_id, kind), Delivery.status == DeliveryStatus.SENT
+        )
 
     sent_now = 0
     stopped = ""
@@ -447,7 +158,7 @@ def send_round_mail(
                     Person.name,
                 )
                 .join(Person, Person.id == Delivery.person_id)
-                .where(_of(round_id, kind), Delivery.id > cursor, _claimable())
+                .where(rows_of(round_id, kind), Delivery.id > cursor, claimable())
                 .order_by(Delivery.id)
                 .limit(BATCH_SIZE)
             ).all()
@@ -479,27 +190,32 @@ def send_round_mail(
                     _set(session_factory, row.id, status=row.status, attempts=row.attempts)
                     stopped = str(exc)
                     break
-                _set(session_factory, row.id, status=FAILED, error=str(exc)[:ERROR_MAX_CHARS])
+                _set(
+                    session_factory,
+                    row.id,
+                    status=DeliveryStatus.FAILED,
+                    error=str(exc)[:ERROR_MAX_CHARS],
+                )
                 continue
-            _set(session_factory, row.id, status=SENT, error="")
+            _set(session_factory, row.id, status=DeliveryStatus.SENT, error="")
             sent_now += 1
 
     with session_factory() as session, session.begin():
         by_status: dict[str, int] = dict(
             session.execute(
                 select(Delivery.status, func.count())
-                .where(_of(round_id, kind))
+                .where(rows_of(round_id, kind))
                 .group_by(Delivery.status)
             ).all()
         )
-        given_up = _count(
+        given_up = count_rows(
             session,
-            _of(round_id, kind),
-            Delivery.status == FAILED,
+            rows_of(round_id, kind),
+            Delivery.status == DeliveryStatus.FAILED,
             Delivery.attempts >= MAX_ATTEMPTS,
         )
         rnd = rounds.get_round(session, round_id)
-        unfinished = sum(by_status.values()) - by_status.get(SENT, 0) - given_up
+        unfinished = sum(by_status.values()) - by_status.get(DeliveryStatus.SENT, 0) - given_up
         if strict and kind is MailKind.INVITATION and not unfinished:
             rounds.forget_secret(session, rnd)  # strict: no link can be derived again
         secret_destroyed = rnd.wrapped_token_secret is None
@@ -508,7 +224,7 @@ def send_round_mail(
         invited=sum(by_status.values()),
         sent_now=sent_now,
         sent_before=sent_before,
-        failed=by_status.get(FAILED, 0) - given_up,
+        failed=by_status.get(DeliveryStatus.FAILED, 0) - given_up,
         given_up=given_up,
         stopped=stopped,
         secret_destroyed=secret_destroyed,
@@ -538,19 +254,21 @@ def _context(rnd: Round, public_url: str) -> MailContext:
     )
 
 
-def _of(round_id: int, kind: MailKind) -> Any:
+def rows_of(round_id: int, kind: MailKind) -> Any:
+    """Return the condition for one job's ledger rows: a round's emails of one kind."""
     return and_(Delivery.round_id == round_id, Delivery.kind == kind.value)
 
 
-def _claimable() -> Any:
+def claimable() -> Any:
     """Rows a run may send: never tried, or failed fewer than MAX_ATTEMPTS times."""
     return or_(
-        Delivery.status == PENDING,
-        and_(Delivery.status == FAILED, Delivery.attempts < MAX_ATTEMPTS),
+        Delivery.status == DeliveryStatus.PENDING,
+        and_(Delivery.status == DeliveryStatus.FAILED, Delivery.attempts < MAX_ATTEMPTS),
     )
 
 
-def _count(session: Session, *where: Any) -> int:
+def count_rows(session: Session, *where: Any) -> int:
+    """Return how many ledger rows meet every condition in ``where``."""
     return session.scalar(select(func.count()).select_from(Delivery).where(*where)) or 0
 
 
@@ -568,7 +286,7 @@ def _record_recipients(session: Session, round_id: int, kind: MailKind, people: 
             "round_id": round_id,
             "person_id": person_id,
             "kind": kind.value,
-            "status": PENDING,
+            "status": DeliveryStatus.PENDING.value,
             "attempts": 0,
             "error": "",
         }
@@ -592,7 +310,7 @@ def _claim(session_factory: SessionFactory, delivery_id: int, status: str, attem
                 Delivery.status == status,
                 Delivery.attempts == attempts,
             )
-            .values(status=SENDING, attempts=Delivery.attempts + 1)
+            .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1)
             .execution_options(synchronize_session=False)
         )
         return bool(getattr(claimed, "rowcount", 0) == 1)

@@ -44,6 +44,10 @@ SCRUBBED_TABLES = (
     "check_ins",
     "ballot_keys",
     "rounds",
+    # Custody and retention (services/custody.py, retention.py): destroyed shares and keys.
+    "round_custody",
+    "custody_shares",
+    "pending_shares",
 )
 # How long a scrub waits for transactions (or, on SQLite, readers) that began before it.
 SCRUB_WAIT_SECONDS = 2.0

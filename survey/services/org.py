@@ -55,6 +55,9 @@ def take_snapshot(
     labels = grouping.storage_labels(parents, {p.id: (p.unit_id, p.tenure_band) for p in people}, k)
     per_unit = Counter(unit for unit, _band in labels.values())
     per_atom = Counter(f"{unit}|{band}" for unit, band in labels.values())
+    members: dict[str, list[int]] = {}
+    for pid, (unit, band) in sorted(labels.items()):
+        members.setdefault(f"{unit}|{band}", []).append(pid)
     snapshot = {
         "units": {
             str(u.id): {"parent": u.parent_id, "name": u.name, "path": paths[u.id]} for u in units
@@ -62,6 +65,9 @@ def take_snapshot(
         "eligible": {str(unit): count for unit, count in per_unit.items()},
         "eligible_atoms": dict(per_atom),
         "people": [p.id for p in people],
+        # Who was eligible under each storage label (never who answered): a later release
+        # compares membership sets across rounds with it (domain/churn.py); never published.
+        "members": dict(sorted(members.items())),
     }
     return snapshot, people, labels
 

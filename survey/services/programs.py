@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..domain import cadence, disclosure, rotation
+from ..domain import cadence, disclosure, noise, rotation
+from ..domain.custody import MAX_CUSTODIANS as MAX_QUORUM
 from ..domain.questions import BankError
-from ..models import Cadence, Program
+from ..models import Cadence, Custody, Program
 from . import banks
+from .retention import MAX_RETENTION_DAYS
 
 MAX_ROTATION = 12
 MAX_NAME = 120
@@ -40,6 +42,13 @@ class ProgramSettings:
     strict_links: bool = False
     unlinkable_required: bool = False
     active: bool = True
+    # Custody of round opening keys and retention of sealed answers (services/custody.py,
+    # services/retention.py).
+    custodians: bool = False
+    custody_quorum: int = 2
+    retention_days: int = 0
+    # Differential privacy: the budget per release, None for off (domain/noise.py).
+    dp_epsilon: float | None = None
 
 
 def schedule_preview(session: Session, bank_key: str, every: int, rounds: int = 6) -> list[str]:
@@ -80,6 +89,21 @@ def validate(session: Session, settings: ProgramSettings, program_id: int | None
             )
         if settings.first_open_on is None:
             raise ProgramError("first_open_on", "Say when the first round opens.")
+    if not 1 <= settings.custody_quorum <= MAX_QUORUM:
+        raise ProgramError(
+            "custody_quorum", f"The custodians' quorum is 1 to {MAX_QUORUM} of them."
+        )
+    if not 0 <= settings.retention_days <= MAX_RETENTION_DAYS:
+        raise ProgramError(
+            "retention_days",
+            f"Keep sealed answers 0 (shred at release) to {MAX_RETENTION_DAYS} days.",
+        )
+    try:
+        noise.check_epsilon(settings.dp_epsilon)
+    except noise.NoiseError as exc:
+        raise ProgramError(
+            "dp_epsilon", f"The privacy budget {exc}; leave it empty for off."
+        ) from None
     if not 1 <= settings.rotation_every <= MAX_ROTATION:
         raise ProgramError("rotation_every", f"Rotate over 1 to {MAX_ROTATION} rounds.")
     try:
@@ -111,6 +135,10 @@ def save_program(session: Session, program: Program | None, settings: ProgramSet
     target.strict_links = settings.strict_links
     target.unlinkable_required = settings.unlinkable_required
     target.active = settings.active
+    target.custody = Custody.CUSTODIANS if settings.custodians else Custody.INSTANCE
+    target.custody_quorum = settings.custody_quorum
+    target.retention_days = settings.retention_days
+    target.dp_epsilon = settings.dp_epsilon
     if program is None:
         session.add(target)
     session.flush()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.orm import Session
 
+from ..domain import manifest as manifests
 from ..domain.release import digest, reaudit, verify
 from ..models import Release
 from . import rounds
@@ -13,14 +12,20 @@ from . import rounds
 
 def audit_release(session: Session, release: Release) -> str:
     """Return a one-line verdict on a stored release (``PASS ...`` or ``FAIL ...``)."""
-    manifest: dict[str, Any] = release.manifest
-    if digest(manifest) != release.digest:
+    if digest(release.manifest) != release.digest:
         return "FAIL: the manifest no longer matches the digest recorded at release."
+    manifest = manifests.parse(release.manifest)
     counts = rounds.atom_counts(session, release.round_id)
+    # Recorded at release (see services/retention.py), so a shredded round is still re-audited.
+    stored = {str(atom): int(n) for atom, n in (release.atom_counts or {}).items()}
+    if counts and stored and counts != stored:
+        return "FAIL: the stored answers no longer match the counts recorded at release."
+    source = "" if counts else ", from the counts recorded at release"
+    counts = counts or stored
     snapshot = release.round.snapshot or {}
     if counts:
         result = verify(manifest, snapshot, counts)
-        basis = f"exact re-audit over {result.atoms} atoms ({manifest['audit']['mode']} mode)"
+        basis = f"exact re-audit over {result.atoms} atoms ({manifest.audit.mode} mode{source})"
     else:  # answers were shredded: audit what the manifest itself implies
         result = reaudit(manifest)
         basis = "re-audit of the published unit counts (raw answers no longer stored)"
@@ -28,10 +33,10 @@ def audit_release(session: Session, release: Release) -> str:
         leak = result.leaks[0] if result.leaks else None
         size = leak.total if leak else "unknown size"
         return f"FAIL: a group of {size} people is derivable ({basis})."
-    shown = sum(1 for u in manifest["units"] if u["shown"])
-    attrs = sum(1 for c in manifest["attributes"]["cells"] if c["shown"])
+    shown = sum(1 for u in manifest.units if u.shown)
+    attrs = sum(1 for c in manifest.attributes.cells if c.shown)
     return (
-        f"PASS: {manifest['round']['label']} of {manifest['round']['program']}: {shown} of "
-        f"{len(manifest['units'])} units and {attrs} attribute cells published; digest intact; "
-        f"{basis}: no group of 1..{manifest['k'] - 1} people can be derived."
+        f"PASS: {manifest.round.label} of {manifest.round.program}: {shown} of "
+        f"{len(manifest.units)} units and {attrs} attribute cells published; digest intact; "
+        f"{basis}: no group of 1..{manifest.k - 1} people can be derived."
     )

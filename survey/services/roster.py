@@ -7,6 +7,7 @@ commits once. Rounds already opened keep the snapshot they took; only later roun
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -23,13 +24,18 @@ from ..domain.roster import (
     RosterParse,
     RosterPlan,
     all_errors,
+    band_spellings,
     format_path,
     parse_roster,
+    person_row,
     plan,
+    plan_person,
 )
 from ..models import OrgUnit, Person
 
 PAGE_SIZE = 100
+SMALL_CHANGE = 100  # people changed by a plan that are read one by one
+FORM_LINE = 0  # the "line" of a person edited in the browser (errors name the field instead)
 
 
 class RosterError(Exception):
@@ -61,6 +67,7 @@ class RosterEntry:
     unit: str
     band: str
     active: bool
+    id: int = 0
 
 
 @dataclass(frozen=True)
@@ -110,11 +117,16 @@ def preview(session: Session, text: str) -> tuple[RosterParse, RosterPlan]:
     return parsed, plan(units, people, parsed.rows)
 
 
-def apply(session: Session, text: str, expected: str | None = None) -> RosterPlan:
+def apply(
+    session: Session, text: str, expected: str | None = None, *, leaving_confirmed: bool = True
+) -> RosterPlan:
     """Apply the roster in ``text`` whole, flushing only; the caller commits once.
 
     :param expected: the fingerprint of the plan that was previewed; if the database changed
         since, so that the plan differs, nothing is applied.
+    :param leaving_confirmed: whether the person applying confirmed that more than
+        ``LEAVING_CONFIRM_SHARE`` of the roster leaves, if it does. The browser asks for it;
+        the command line's dry run and explicit ``--apply`` are that confirmation.
     :raises RosterError: if any line has a problem, the plan is not the previewed one, or
         someone else changed the roster at the same moment. The caller must roll back.
     """
@@ -127,7 +139,15 @@ def apply(session: Session, text: str, expected: str | None = None) -> RosterPla
         raise RosterError(
             "The roster changed since the preview; nothing was changed. Check the new preview."
         )
+    if planned.leaving_needs_confirmation and not leaving_confirmed:
+        raise RosterError(f"Nothing was changed: {planned.leaving_warning}")
     units, _ = current_state(session)
+    _apply_plan(session, planned, units)
+    return planned
+
+
+def _apply_plan(session: Session, planned: RosterPlan, units: dict[Path, int]) -> None:
+    """Flush every change of a checked plan; ``units`` gains the units it creates."""
     for path in planned.units_to_create:
         unit = OrgUnit(name=path[-1], parent_id=units[path[:-1]] if len(path) > 1 else None)
         session.add(unit)
@@ -137,7 +157,17 @@ def apply(session: Session, text: str, expected: str | None = None) -> RosterPla
         Person(email=row.email, name=row.name, unit_id=units[row.unit_path], tenure_band=row.band)
         for row in planned.to_add
     )
-    people = {p.email.lower(): p for p in session.scalars(select(Person))}
+    changed = {
+        *(m.email for m in planned.to_move),
+        *(c.email for c in planned.to_change_band),
+        *(c.email for c in planned.to_rename),
+        *planned.to_reactivate,
+        *planned.to_deactivate,
+    }
+    few = select(Person).where(func.lower(Person.email).in_(changed))
+    # A whole import may change most people: read them all rather than send a huge IN list.
+    query = few if len(changed) <= SMALL_CHANGE else select(Person)
+    people = {p.email.lower(): p for p in session.scalars(query)} if changed else {}
     for move in planned.to_move:
         people[move.email].unit_id = units[move.after]
     for change in planned.to_change_band:
@@ -154,6 +184,68 @@ def apply(session: Session, text: str, expected: str | None = None) -> RosterPla
         raise RosterError(
             "Someone else changed the roster at the same moment; nothing was changed. Try again."
         ) from exc
+
+
+def find_person(session: Session, person_id: int) -> RosterEntry | None:
+    """Return one person as the roster lists them, or None."""
+    person = session.get(Person, person_id)
+    if person is None:
+        return None
+    paths = _paths(session.scalars(select(OrgUnit)))
+    return RosterEntry(
+        person.email,
+        person.name,
+        format_path(paths[person.unit_id]),
+        person.tenure_band,
+        person.active,
+        person.id,
+    )
+
+
+def save_person(
+    session: Session, email: str, unit: str, tenure: str, name: str, *, new: bool
+) -> RosterPlan:
+    """Add one person, or change one person's unit, band or name; flush only.
+
+    The line passes the same validation as an import line (:func:`person_row`) and the same
+    tree rules (:func:`plan_person`). Editing someone who left keeps them off the roster;
+    :func:`set_active` brings them back. Rounds already opened keep their snapshot.
+
+    :raises RosterError: with the problems, each naming its field; nothing is changed.
+    """
+    errors: list[LineError] = []
+    row = person_row(FORM_LINE, email, unit, tenure, name, band_spellings(), errors)
+    if row is None:
+        raise RosterError("Nothing was changed; fix the fields marked.", tuple(errors))
+    units, people = current_state(session)
+    now = people.get(row.email)
+    if new and now is not None:
+        message = f"{row.email} is already on the roster; change them from the roster list."
+        raise RosterError(message, (LineError(FORM_LINE, "email", message),))
+    if not new and now is None:
+        raise RosterError(f"{row.email} is not on the roster.")
+    planned = plan_person(units, people, row)
+    if planned.errors:
+        raise RosterError("Nothing was changed; fix the fields marked.", planned.errors)
+    if now is not None and not now.active:
+        planned = dataclasses.replace(planned, to_reactivate=())
+    _apply_plan(session, planned, units)
+    return planned
+
+
+def set_active(session: Session, person_id: int, active: bool) -> RosterPlan:
+    """Take one person off the roster (kept for past rounds) or bring them back; flush only."""
+    person = session.get(Person, person_id)
+    if person is None:
+        raise RosterError("That person is not on the roster.")
+    email = person.email.lower()
+    if person.active == active:
+        state = "on the roster" if active else "off the roster already"
+        raise RosterError(f"{person.email} is {state}; nothing was changed.")
+    planned = RosterPlan(
+        to_reactivate=(email,) if active else (), to_deactivate=() if active else (email,)
+    )
+    _apply_plan(session, planned, {})
     return planned
 
 
@@ -203,7 +295,7 @@ def roster_page(
     )
     paths = _paths(session.scalars(select(OrgUnit)))
     entries = tuple(
-        RosterEntry(p.email, p.name, format_path(paths[p.unit_id]), p.tenure_band, p.active)
+        RosterEntry(p.email, p.name, format_path(paths[p.unit_id]), p.tenure_band, p.active, p.id)
         for p in people
     )
     return RosterPage(entries, total, page, pages)

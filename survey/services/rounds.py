@@ -1,45 +1,50 @@
-"""The life of a round: create, open, close, release.
+"""The life of a round: create, open, close, release, and its invitation links.
 
 Invariants: settings, questions and the org snapshot freeze at OPEN; the token secret is
 destroyed at CLOSE together with every unused invitation; RELEASE opens the sealed answers
 once, stores an immutable manifest, and nothing reads raw answers afterwards.
+
+Decided elsewhere: who holds the opening key (:mod:`.custody`), when it and the sealed rows
+are destroyed (:mod:`.retention`), the manifest cache (:mod:`.manifests`), participation
+(:mod:`.participation`, rule in :mod:`survey.domain.participation`), the audit trail
+(:mod:`.audit_trail`) and storage hygiene after a step (:mod:`.hygiene`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import random
-import threading
-from collections import OrderedDict
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
-from sqlalchemy import Engine, delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from .. import clock
 from ..domain import crypto, disclosure, rotation
-from ..domain.crypto import CryptoError
+from ..domain import manifest as manifests
+from ..domain.crypto import CryptoError, key_label
+from ..domain.custody import Share
 from ..domain.disclosure import DisclosureError
+from ..domain.manifest import BallotKey, Handout
 from ..domain.questions import BankError
 from ..domain.release import (
+    EarlierRelease,
     OpenedAnswer,
     ReleaseError,
     ReleaseInput,
     atom_id,
     build_manifest,
     digest,
+    expand_cell,
+    subtrees_of,
 )
 from ..models import (
-    AuditEvent,
     CheckIn,
     Comment,
     Invitation,
-    ParticipationSnapshot,
     Person,
     Program,
     Release,
@@ -47,10 +52,10 @@ from ..models import (
     Round,
     RoundMix,
     RoundStatus,
-    User,
 )
-from . import ballotkeys, banks, mixing, org
+from . import audit_trail, ballotkeys, banks, custody, hygiene, mixing, org, retention
 from . import quarantine as quarantine_rows
+from .custody import CustodyError
 
 
 class RoundError(RuntimeError):
@@ -72,11 +77,6 @@ class Link:
     url: str
     code: str
     entry_url: str
-
-
-def key_label(round_id: int, what: str) -> bytes:
-    """Return the label binding a wrapped key to its round and purpose."""
-    return f"candor/round/{round_id}/{what}".encode()
 
 
 def get_round(session: Session, round_id: int) -> Round:
@@ -123,9 +123,9 @@ def open_round(session: Session, rnd: Round, kek: bytes, today: dt.date) -> int:
     if not people:
         raise RoundError("the roster has nobody to invite.")
     rnd.k, rnd.comment_k = program.k, program.comment_k
+    rnd.dp_epsilon = program.dp_epsilon  # DP (domain/noise.py) freezes with k
     rnd.items = banks.freeze(bank, asked)
-    keys = crypto.new_round_keys(kek, key_label(rnd.id, "private"))
-    rnd.public_key, rnd.wrapped_private_key = keys.public, keys.wrapped_private
+    rnd.public_key = custody.new_opening_key(session, rnd, kek)
     key_ids = ballotkeys.create_keys(session, rnd.id, [labels[p.id] for p in people], kek)
     # The mixing row exists from the start, so concurrent mixes always queue on its lock.
     session.add(RoundMix(round_id=rnd.id, mixed_at=clock.utcnow()))
@@ -185,7 +185,7 @@ def close_round(
 ) -> None:
     """Stop accepting answers: mix the last ballots into storage, destroy the link secret,
     the ballot signing keys and every unused invitation. The caller commits, then calls
-    :func:`scrub_storage` so no old page or log frame keeps what was destroyed."""
+    :func:`.hygiene.scrub_storage` so no old page or log frame keeps what was destroyed."""
     _lock(session, rnd)
     if rnd.status is not RoundStatus.OPEN:
         raise RoundError(f"round {rnd.id} is {rnd.status.value}, not open.")
@@ -199,10 +199,8 @@ def close_round(
     session.flush()
 
 
-# Steps after which the caller runs :func:`scrub_storage` (they mix or destroy something).
-SCRUBBING_STEPS = ("close", "release")
 # Everything a round step can refuse with, each carrying a sentence for the operator.
-REFUSALS = (RoundError, ReleaseError, CryptoError, DisclosureError, BankError)
+REFUSALS = (RoundError, ReleaseError, CryptoError, DisclosureError, BankError, CustodyError)
 
 
 def advance(
@@ -213,71 +211,99 @@ def advance(
     today: dt.date,
     *,
     quarantine: bool = False,
+    shares: Sequence[Share] = (),
 ) -> str:
     """Move a round on by one step ("open", "close" or "release") and say what happened.
 
     The one place the admin page, the ``candor round`` commands and the tick go through;
-    it raises one of :data:`REFUSALS`. The caller commits, then (after a release) calls
-    :func:`scrub_storage`.
+    it raises one of :data:`REFUSALS`. The caller commits, then (after a step in
+    :data:`.hygiene.SCRUBBING_STEPS`) calls :func:`.hygiene.scrub_storage`.
 
     :param quarantine: release without the sealed rows that fail to open (see
         :func:`release_round`); only an operator's explicit ``--quarantine`` sets it.
+    :param shares: custodians' opened shares, for a release in custodian mode.
     """
     if step == "open":
         count = open_round(session, rnd, kek, today)
-        return f"{rnd.label} is open: {count} people invited."
+        return f"{rnd.label} is open: {count} personal links made; no email is sent yet."
     if step == "close":
         close_round(session, rnd, today)
         return f"{rnd.label} is closed; its unused links and link secret are destroyed."
     if step == "release":
-        release = release_round(session, rnd, kek, today, quarantine=quarantine)
-        units = release.manifest["units"]
-        shown = sum(1 for u in units if u["shown"])
-        set_aside = release.manifest.get("quarantined", 0)
+        release = release_round(session, rnd, kek, today, quarantine=quarantine, shares=shares)
+        units = manifests.parse(release.manifest).units
+        shown = sum(1 for u in units if u.shown)
+        set_aside = manifests.parse(release.manifest).quarantined
         aside = (
             f" {set_aside} sealed row(s) that failed to open were set aside." if set_aside else ""
         )
         return (
             f"{rnd.label} is released: {shown} of {len(units)} units published; "
-            f"the disclosure audit passed.{aside}"
+            f"the disclosure audit passed.{aside} {retention.state(rnd)}"
         )
     raise RoundError(f"unknown step {step!r}: use open, close or release.")
 
 
-def _churn(session: Session, rnd: Round) -> dict[int, int]:
-    """Return each unit's change in eligible members since the programme's last release."""
-    previous = session.scalar(
-        select(Release)
-        .join(Round, Release.round_id == Round.id)
-        .where(Round.program_id == rnd.program_id, Round.number < rnd.number)
-        .order_by(Round.number.desc())
-        .limit(1)
-    )
-    if previous is None or rnd.snapshot is None:
-        return {}
-    before = {u["id"]: u["eligible"] for u in previous.manifest["units"]}
+def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[int, int]]:
+    """Return every earlier release of the programme for the across-rounds check, and each
+    unit's largest head-count change of 1..k-1 against those whose snapshot has no members."""
+    earlier: list[EarlierRelease] = []
+    churn: dict[int, int] = {}
+    if rnd.snapshot is None:
+        return earlier, churn
     parents = org.parents_of(rnd.snapshot)
     direct = {int(u): c for u, c in rnd.snapshot["eligible"].items()}
     now = disclosure.subtree_counts(parents, direct)
-    return {unit: abs(now[unit] - before[unit]) for unit in now if unit in before}
+    k = rnd.k or rnd.program.k
+    rows = session.execute(
+        select(Round.snapshot, Release.manifest)
+        .join(Release, Release.round_id == Round.id)
+        .where(Round.program_id == rnd.program_id, Round.number < rnd.number)
+        .order_by(Round.number)
+    )
+    for snapshot, stored in rows:
+        manifest = manifests.parse(stored)
+        if snapshot and "members" in snapshot:
+            subtree = subtrees_of(snapshot)
+            coarse = set(manifest.audit.coarse or ())
+            exact = [
+                expand_cell(manifests.to_json(d), subtree, manifest.attributes.bands)
+                for d in manifest.audit.published
+                if d not in coarse
+            ]
+            earlier.append(EarlierRelease(snapshot["members"], exact))
+            continue
+        for unit in manifest.units:
+            change = abs(now.get(unit.id, 0) - unit.eligible)
+            if unit.shown and unit.id in now and 0 < change < k:
+                churn[unit.id] = max(churn.get(unit.id, 0), change)
+    return earlier, churn
 
 
 def release_round(
-    session: Session, rnd: Round, kek: bytes, today: dt.date, *, quarantine: bool = False
+    session: Session,
+    rnd: Round,
+    kek: bytes,
+    today: dt.date,
+    *,
+    quarantine: bool = False,
+    shares: Sequence[Share] = (),
 ) -> Release:
     """Open the round's answers once, decide what may be published and store the manifest.
 
     A sealed row that fails to open is never dropped silently: the release stops with a
     :class:`RoundError` naming how many rows failed and which labels they claim, unless
     ``quarantine`` is set, in which case they are left out, moved aside still sealed, and
-    counted in the manifest.
+    counted in the manifest. The round's private key comes from :mod:`.custody` (``shares``
+    in custodian mode); once the manifest is stored, :mod:`.retention` destroys it and the
+    sealed rows, now or after the programme's retention period.
     """
     _lock(session, rnd)
     if rnd.status is not RoundStatus.CLOSED:
         raise RoundError(f"round {rnd.id} is {rnd.status.value}; only a closed round is released.")
-    if rnd.snapshot is None or rnd.items is None or rnd.wrapped_private_key is None:
+    if rnd.snapshot is None or rnd.items is None:
         raise RoundError(f"round {rnd.id} was never opened properly.")
-    private = crypto.unwrap_private_key(rnd.wrapped_private_key, kek, key_label(rnd.id, "private"))
+    private = custody.opening_key(session, rnd, kek, shares)
     failed: list[quarantine_rows.FailedRow] = []
     answers = []
     rows = []
@@ -304,6 +330,7 @@ def release_round(
     if failed and not quarantine:
         raise RoundError(quarantine_rows.refusal(rnd.id, failed, rnd.snapshot))
     names = list(session.scalars(select(Person.name).where(Person.name != "")))
+    earlier, churn = _history(session, rnd)
     data = ReleaseInput(
         round_id=rnd.id,
         round_number=rnd.number,
@@ -318,55 +345,55 @@ def release_round(
         answers=answers,
         comments=comments,
         roster_names=names,
-        churn=_churn(session, rnd),
+        churn=churn,
+        earlier=earlier,
         quarantined=len(failed),
+        dp_epsilon=rnd.dp_epsilon,
     )
-    manifest = {**build_manifest(data), **_ballot_facts(session, rnd)}
+    keys, handouts = _ballot_facts(session, rnd)
+    built = replace(build_manifest(data), ballot_keys=keys, links_handed_out=handouts)
+    manifest = manifests.serialise(built)
+    # Respondents per atom, recorded (never published) so the release stays auditable after
+    # retention shreds the rows; the quarantined rows are not among them.
+    counts = Counter(atom_id(a.unit_id, a.band) for a in answers)
     release = Release(
-        round_id=rnd.id, released_on=today, manifest=manifest, digest=digest(manifest)
+        round_id=rnd.id,
+        released_on=today,
+        manifest=manifest,
+        digest=digest(manifest),
+        atom_counts=dict(counts),
     )
     session.add(release)
     quarantine_rows.set_aside(session, rnd.id, failed)
     rnd.status = RoundStatus.RELEASED
     if session.get_bind().dialect.name == "postgresql":
-        _rewrite_in_random_order(session, rows)
-        _rewrite_in_random_order(session, comment_rows)
+        hygiene.rewrite_in_random_order(session, rows)
+        hygiene.rewrite_in_random_order(session, comment_rows)
     session.flush()
+    retention.after_release(session, rnd, today)
     return release
 
 
-def _ballot_facts(session: Session, rnd: Round) -> dict[str, Any]:
+def _ballot_facts(
+    session: Session, rnd: Round
+) -> tuple[tuple[BallotKey, ...], tuple[Handout, ...]]:
     """Return what the manifest records of the round's ballots: every key's fingerprint (one
     per storage group, so a per-person key would show) and every hand-out of its links."""
     units = (rnd.snapshot or {}).get("units", {})
-    return {
-        "ballot_keys": [
-            {
-                "key_id": key.key_id,
-                "unit": units.get(str(key.unit_id), {}).get("path", ""),
-                "band": key.band,
-                "fingerprint": key.fingerprint,
-            }
-            for key in ballotkeys.public_keys(session, rnd.id)
-        ],
-        "links_handed_out": [
-            {"at": event.at.strftime("%Y-%m-%d %H:%M"), "by": event.role}
-            for event in links_handed_out(session, rnd.id)
-        ],
-    }
-
-
-def _rewrite_in_random_order(session: Session, rows: Sequence[Response | Comment]) -> None:
-    """Rewrite rows in random order, so that on PostgreSQL neither heap order nor the ``xmin``
-    a comment shared with its response (one transaction) says anything any more."""
-    copies = [
-        (type(row), {c.key: getattr(row, c.key) for c in row.__table__.columns}) for row in rows
-    ]
-    for row in rows:
-        session.delete(row)
-    session.flush()
-    random.SystemRandom().shuffle(copies)
-    session.add_all(model(**values) for model, values in copies)
+    keys = tuple(
+        BallotKey(
+            key_id=key.key_id,
+            unit=units.get(str(key.unit_id), {}).get("path", ""),
+            band=key.band,
+            fingerprint=key.fingerprint,
+        )
+        for key in ballotkeys.public_keys(session, rnd.id)
+    )
+    handouts = tuple(
+        Handout(at=event.at.strftime("%Y-%m-%d %H:%M"), by=event.role)
+        for event in audit_trail.links_handed_out(session, rnd.id)
+    )
+    return keys, handouts
 
 
 def atom_counts(session: Session, round_id: int) -> dict[str, int]:
@@ -377,94 +404,6 @@ def atom_counts(session: Session, round_id: int) -> dict[str, int]:
         .group_by(Response.unit_id, Response.band)
     )
     return {atom_id(unit, band): count for unit, band, count in rows}
-
-
-# Parsed manifests kept per process (about 1-2 MB each for an organisation of 2,000 people).
-MANIFESTS_KEPT = 128
-_manifests: OrderedDict[tuple[int, str], dict[str, Any]] = OrderedDict()
-_manifests_lock = threading.Lock()
-
-
-def released_manifests(session: Session, program_id: int | None = None) -> list[dict[str, Any]]:
-    """Return a programme's released manifests, oldest first, each parsed once per process.
-
-    Only release ids and digests are read on every call; a manifest is loaded (and its JSON
-    decoded) the first time its (id, digest) is seen. The digest is that of the manifest's
-    canonical JSON, recorded at release and never changed, so a kept manifest is exactly the
-    stored one. The returned mappings are shared between requests: never modify them.
-    """
-    query = (
-        select(Release.id, Release.digest)
-        .join(Round, Release.round_id == Round.id)
-        .order_by(Round.program_id, Round.number)
-    )
-    if program_id is not None:
-        query = query.where(Round.program_id == program_id)
-    rows = session.execute(query).all()
-    keys = [(int(rid), str(digest)) for rid, digest in rows]
-    found: dict[tuple[int, str], dict[str, Any]] = {}
-    with _manifests_lock:
-        for key in keys:
-            if key in _manifests:
-                found[key] = _manifests[key]
-    digests = dict(keys)
-    missing = [rid for rid, digest in keys if (rid, digest) not in found]
-    if missing:
-        load = select(Release.id, Release.manifest).where(Release.id.in_(missing))
-        for rid, manifest in session.execute(load):
-            found[(rid, digests[rid])] = manifest
-    with _manifests_lock:
-        for key in keys:
-            _manifests[key] = found[key]
-            _manifests.move_to_end(key)
-        while len(_manifests) > MANIFESTS_KEPT:
-            _manifests.popitem(last=False)
-    return [found[key] for key in keys]
-
-
-PARTICIPATION_STEP = 5  # percent
-FEWER_THAN_K = -1  # recorded when fewer than k have answered: nothing is shown
-
-
-def participation_today(session: Session, rnd: Round, today: dt.date) -> int | None:
-    """Return an open round's org-wide participation, rounded, fixed for the whole day.
-
-    The first call of a day records the value; later calls that day return the same number,
-    so watching the page cannot time anyone's answer more finely than a day. None until k
-    people have answered, and never in steps finer than k people.
-    """
-    if rnd.status is not RoundStatus.OPEN or rnd.snapshot is None:
-        return None
-    found = session.get(ParticipationSnapshot, (rnd.id, today))
-    if found is None:
-        invited = len(rnd.snapshot["people"])
-        left = (
-            session.scalar(
-                select(func.count()).select_from(Invitation).where(Invitation.round_id == rnd.id)
-            )
-            or 0
-        )
-        answered = invited - left
-        if answered < (rnd.k or disclosure.DEFAULT_K) or not invited:
-            value = FEWER_THAN_K
-        else:
-            # The step is never finer than k people, so a change of one answer rarely shows.
-            step = PARTICIPATION_STEP * math.ceil(
-                100.0 * (rnd.k or disclosure.DEFAULT_K) / invited / PARTICIPATION_STEP
-            )
-            value = int(step * round(100.0 * answered / invited / step))
-        found = ParticipationSnapshot(round_id=rnd.id, day=today, pct_rounded=value)
-        try:
-            with session.begin_nested():  # another request may record the same day at once
-                session.add(found)
-        except IntegrityError:
-            found = session.get(ParticipationSnapshot, (rnd.id, today))
-            assert found is not None
-    return None if found.pct_rounded == FEWER_THAN_K else found.pct_rounded
-
-
-LINKS_EXPORTED = "links_exported"
-LINKS_PRINTED = "links_printed"
 
 
 def forget_secret_if_strict(session: Session, rnd: Round) -> None:
@@ -489,10 +428,8 @@ def export_links_once(
     A second export is refused: links that exist in one spreadsheet are easier to keep track
     of (and to delete) than links that can be printed again and again.
     """
-    detail = f"round={rnd.id}"
-    done = session.scalar(
-        select(AuditEvent).where(AuditEvent.action == LINKS_EXPORTED, AuditEvent.detail == detail)
-    )
+    detail = audit_trail.round_detail(rnd.id)
+    done = audit_trail.first_event(session, audit_trail.LINKS_EXPORTED, detail)
     if done is not None:
         raise RoundError(
             f"the links of {rnd.label} were already exported by {done.actor} on "
@@ -500,7 +437,7 @@ def export_links_once(
         )
     refuse_links_if_unlinkable(rnd)
     links = invitation_links(session, rnd, kek, public_url)
-    session.add(AuditEvent(at=now, actor=actor, action=LINKS_EXPORTED, detail=detail))
+    audit_trail.record(session, actor, audit_trail.LINKS_EXPORTED, detail, now)
     forget_secret_if_strict(session, rnd)
     session.flush()
     return links
@@ -517,44 +454,3 @@ def refuse_links_if_unlinkable(rnd: Round) -> None:
             f"{rnd.program.name} requires unlinkable ballots, so its links are only sent by "
             "email, never exported or printed."
         )
-
-
-@dataclass(frozen=True)
-class LinksHandedOut:
-    """That a round's links left Candor other than by email: when, and by which role."""
-
-    at: dt.datetime
-    role: str
-
-
-def links_handed_out(session: Session, round_id: int) -> list[LinksHandedOut]:
-    """Return every export or printing of a round's links, oldest first (for the survey page
-    and the round's privacy manifest)."""
-    events = session.scalars(
-        select(AuditEvent)
-        .where(
-            AuditEvent.action.in_((LINKS_EXPORTED, LINKS_PRINTED)),
-            AuditEvent.detail == f"round={round_id}",
-        )
-        .order_by(AuditEvent.at)
-    )
-    found = []
-    for event in events:
-        role = session.scalar(select(User.role).where(User.email == event.actor))
-        found.append(
-            LinksHandedOut(event.at, f"an {role.value} account" if role else "the operator")
-        )
-    return found
-
-
-def record(session: Session, actor: str, action: str, detail: str, now: dt.datetime) -> None:
-    """Record a staff action in the audit trail (never anything about a respondent)."""
-    session.add(AuditEvent(at=now, actor=actor, action=action, detail=detail))
-
-
-def scrub_storage(engine: Engine) -> bool:
-    """After a step that mixed or destroyed something, make storage forget old versions.
-
-    See :func:`survey.services.mixing.scrub`; returns whether it fully did.
-    """
-    return mixing.scrub(engine)

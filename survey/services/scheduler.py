@@ -2,29 +2,29 @@
 
 Invariants: every step checks the round's state in its own transaction, so a repeated tick
 does nothing twice; only one tick runs at a time (a PostgreSQL advisory lock, or an exclusive
-lock file beside the SQLite database), and a second one returns at once.
+lock file beside the SQLite database), and a second one returns at once. Mail is sent under
+each job's own lock (:mod:`.mailjobs`), and a tick carries on any open round's sending that has
+rows left, so a send cut short anywhere finishes by the next tick.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import clock
 from ..domain import cadence
 from ..models import Cadence, Program, Round, RoundStatus
-from . import mixing, rounds
+from . import custody, hygiene, locks, mailjobs, mixing, retention, rounds
 
 DONE = {"close": "closed", "release": "released"}
-TICK_LOCK_ID = 0x43414E44  # "CAND"
+TICK_LOCK = "tick"
 Sender = Callable[[int, str], str]  # (round id, "invitation"|"reminder") -> a short summary
 
 
@@ -39,32 +39,12 @@ class TickReport:
 
 @contextmanager
 def tick_lock(engine: Engine, lock_dir: str) -> Iterator[bool]:
-    """Yield whether this process holds the tick lock (released on exit, even on a crash)."""
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            got = bool(
-                conn.execute(
-                    text("SELECT pg_try_advisory_lock(:id)"), {"id": TICK_LOCK_ID}
-                ).scalar()
-            )
-            try:
-                yield got
-            finally:
-                if got:
-                    conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": TICK_LOCK_ID})
-                conn.commit()
-        return
-    os.makedirs(lock_dir, exist_ok=True)
-    with open(os.path.join(lock_dir, "tick.lock"), "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """Yield whether this process holds the tick lock (released on exit, even on a crash).
+
+    :param lock_dir: where an in-memory SQLite database keeps its lock file.
+    """
+    with locks.exclusive(engine, TICK_LOCK, fallback_dir=lock_dir) as held:
+        yield held
 
 
 def tick(
@@ -82,11 +62,15 @@ def tick(
             for p in session.scalars(select(Program).where(Program.active).order_by(Program.id))
             if p.cadence is not Cadence.MANUAL and p.first_open_on is not None
         ]
+    handled: set[tuple[int, str]] = set()
     for program_id in programs:
         _finish_rounds(factory, program_id, kek, today, report)
         _open_due_round(factory, program_id, kek, today, report)
         if send is not None:
-            _send_mail(factory, program_id, today, send, report)
+            _send_mail(factory, program_id, today, send, report, handled)
+    if send is not None:
+        _carry_on_mail(factory, send, report, handled)
+    report.lines += retention.shred_due(factory, today)  # retention: sealed answers' end
     with factory() as session:
         engine = session.get_bind().engine
     if not mixing.scrub_if_pending(engine):
@@ -141,8 +125,8 @@ def _finish_rounds(
                 try:
                     line = _step(session, program, rnd, step, kek, today)
                     session.commit()
-                    if step in rounds.SCRUBBING_STEPS and line:
-                        rounds.scrub_storage(session.get_bind().engine)
+                    if step in hygiene.SCRUBBING_STEPS and line:
+                        hygiene.scrub_storage(session.get_bind().engine)
                 except rounds.REFUSALS as exc:
                     session.rollback()
                     report.errors.append(f"{label}: {exc}")
@@ -160,7 +144,11 @@ def _step(
         and rnd.status is RoundStatus.OPEN
         and rnd.opens_on is not None
         and today >= cadence.closes_on(rnd.opens_on, program.window_days)
-    ) or (step == "release" and rnd.status is RoundStatus.CLOSED)
+    ) or (
+        step == "release"
+        and rnd.status is RoundStatus.CLOSED
+        and not custody.is_custodial(session, rnd.id)  # waits for its custodians' quorum
+    )
     return rounds.advance(session, rnd, step, kek, today) if due else ""
 
 
@@ -197,7 +185,9 @@ def _send_mail(
     today: dt.date,
     send: Sender,
     report: TickReport,
+    handled: set[tuple[int, str]],
 ) -> None:
+    """Send a scheduled programme's due invitations and reminders."""
     with factory() as session:
         program = session.get(Program, program_id)
         assert program is not None
@@ -212,7 +202,39 @@ def _send_mail(
         if today >= cadence.reminder_on(opened, window):
             kinds.append("reminder")
         for kind in kinds:
-            try:
-                report.lines.append(f"{kind}s for {label}: {send(round_id, kind)}")
-            except Exception as exc:  # report every failure and keep ticking the others
-                report.errors.append(f"{kind}s for {label}: {exc}")
+            _send_one(send, round_id, kind, label, report, handled)
+
+
+def _carry_on_mail(
+    factory: sessionmaker[Session],
+    send: Sender,
+    report: TickReport,
+    handled: set[tuple[int, str]],
+) -> None:
+    """Carry on every open round's sending that has rows left (started from the admin page,
+    ``candor mail`` or an earlier tick, and cut short), in manual programmes too."""
+    jobs: list[tuple[int, str, str]] = []
+    with factory() as session:
+        for round_id, kind in mailjobs.unfinished_jobs(session):
+            rnd = rounds.get_round(session, round_id)
+            jobs.append((round_id, kind.value, f"{rnd.program.name} {rnd.label}"))
+    for round_id, what, label in jobs:
+        if (round_id, what) not in handled:
+            _send_one(send, round_id, what, label, report, handled)
+
+
+def _send_one(
+    send: Sender,
+    round_id: int,
+    kind: str,
+    label: str,
+    report: TickReport,
+    handled: set[tuple[int, str]],
+) -> None:
+    handled.add((round_id, kind))
+    try:
+        report.lines.append(f"{kind}s for {label}: {send(round_id, kind)}")
+    except mailjobs.SenderBusy:
+        report.lines.append(f"{kind}s for {label}: another run is sending them.")
+    except Exception as exc:  # report every failure and keep ticking the others
+        report.errors.append(f"{kind}s for {label}: {exc}")

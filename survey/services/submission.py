@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..domain import blindrsa, crypto
-from ..domain.questions import Bank, Item
+from ..domain.questions import PREFER_NOT_TO_SAY, Bank, Item
 from ..domain.release import COMMENT_MAX_DEPTH
 from ..models import CheckIn, InboxEntry, Invitation, Round, RoundStatus, SpentBallot
 from . import ballotkeys, banks, mixing
@@ -166,12 +166,21 @@ def server_credential(session: Session, survey: Survey, code: str, kek: bytes) -
 
 
 def parse_answers(items: tuple[Item, ...], raw: Mapping[str, Any]) -> dict[str, int]:
-    """Return item key -> answer for every item, or raise :class:`InvalidAnswers`."""
+    """Return item key -> answer for every item answered, or raise :class:`InvalidAnswers`.
+
+    Every item needs an answer. ``PREFER_NOT_TO_SAY`` is one for the items that offer it, and
+    such an item is left out of what is returned (so out of the sealed ballot: absent by
+    choice); any other item sent it is refused as ``"not_offered"``.
+    """
     answers: dict[str, int] = {}
     errors: dict[str, str] = {}
     for item in items:
         value = raw.get(item.key)
         low, high = item.bounds
+        if value == PREFER_NOT_TO_SAY:
+            if not item.prefer_not_to_say:
+                errors[item.key] = "not_offered"
+            continue
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:

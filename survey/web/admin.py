@@ -16,7 +16,7 @@ from flask import (
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, DateField, FloatField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
@@ -24,11 +24,12 @@ from ..clock import utcnow
 from ..db import get_session, session_scope
 from ..domain import export
 from ..domain.crypto import CryptoError
-from ..domain.mail import DEFAULT_SENDER, build_test_message
+from ..domain.mail import DEFAULT_SENDER, MailError, build_test_message
 from ..domain.questions import BankError
 from ..domain.rotation import RotationError
-from ..models import Cadence, Program, QuestionBankRecord, Role, RoundStatus
-from ..services import mailer, programs, rounds
+from ..models import Cadence, Custody, Program, QuestionBankRecord, Role, RoundStatus
+from ..services import audit_trail, custody, hygiene, programs, rounds, transports
+from ..services.participation import participation_today
 from .forms import ActionForm
 from .security import roles_required
 
@@ -62,6 +63,19 @@ class ProgramForm(FlaskForm):  # type: ignore[misc]
         "export or print links"
     )
     active = BooleanField("Active (tick opens its rounds)", default=True)
+    custodians = BooleanField(
+        "Custodian mode: a quorum of named custodians' passphrases opens each round's "
+        "answers; the instance key alone opens nothing"
+    )
+    custody_quorum = IntegerField("Custodians needed to release a round (quorum)", default=2)
+    retention_days = IntegerField(
+        "Days released answers stay sealed for re-analysis (0: destroyed at release)", default=0
+    )
+    dp_epsilon = FloatField(
+        "Differential privacy: budget \u03b5 per release for groups of 50 or more "
+        "(empty: off; 1 is a common choice, smaller adds more noise)",
+        validators=[Optional()],
+    )
 
 
 def _bank_choices() -> list[SelectChoice]:
@@ -83,6 +97,7 @@ def program(program_id: int | None = None) -> Response | str | tuple[str, int]:
     form = ProgramForm(obj=existing) if request.method == "GET" and existing else ProgramForm()
     if request.method == "GET" and existing:
         form.cadence.data = existing.cadence.value
+        form.custodians.data = existing.custody is Custody.CUSTODIANS
     form.bank.choices = _bank_choices()
     status = 200
     if form.validate_on_submit():
@@ -98,6 +113,10 @@ def program(program_id: int | None = None) -> Response | str | tuple[str, int]:
             strict_links=form.strict_links.data,
             unlinkable_required=form.unlinkable_required.data,
             active=form.active.data,
+            custodians=form.custodians.data,
+            custody_quorum=form.custody_quorum.data,
+            retention_days=form.retention_days.data,
+            dp_epsilon=form.dp_epsilon.data,
         )
         try:
             saved = programs.save_program(session, existing, settings)
@@ -117,7 +136,11 @@ def program(program_id: int | None = None) -> Response | str | tuple[str, int]:
         except (RotationError, BankError):
             preview = []
     return render_template(
-        "admin/program.html", form=form, program=existing, preview=preview
+        "admin/program.html",
+        form=form,
+        program=existing,
+        preview=preview,
+        custodians=custody.custodians(session, existing.id) if existing else [],
     ), status
 
 
@@ -132,7 +155,7 @@ def index() -> str:
         for program in programs:
             for rnd in program.rounds:
                 if rnd.status is RoundStatus.OPEN:
-                    participation[rnd.id] = rounds.participation_today(
+                    participation[rnd.id] = participation_today(
                         writer, rounds.get_round(writer, rnd.id), today
                     )
         writer.commit()
@@ -146,22 +169,22 @@ def index() -> str:
 def round_action(round_id: int, action: str) -> Response:
     """Open, close or release a round."""
     session = get_session()
-    if not ActionForm().validate_on_submit():
-        flash("The form expired; please try again.", "error")
-        return redirect(url_for("admin.index"))
     kek: bytes = current_app.extensions["candor.kek"]
     today = utcnow().date()
     try:
         rnd = rounds.get_round(session, round_id)
         message = rounds.advance(session, rnd, action, kek, today)
-        rounds.record(session, g.user.email, f"round_{action}", f"round={rnd.id}", utcnow())
+        audit_trail.record(session, g.user.email, f"round_{action}", f"round={rnd.id}", utcnow())
         session.commit()
-        if action in rounds.SCRUBBING_STEPS:
-            rounds.scrub_storage(current_app.extensions["candor.engine"])
+        if action in hygiene.SCRUBBING_STEPS:
+            hygiene.scrub_storage(current_app.extensions["candor.engine"])
         flash(message, "info")
     except rounds.REFUSALS as exc:
         session.rollback()
         flash(f"Nothing changed: {exc}", "error")
+        return redirect(url_for("admin.index"))
+    if action == "open":  # where its invitations are sent
+        return redirect(url_for("sending.round_page", round_id=round_id))
     return redirect(url_for("admin.index"))
 
 
@@ -170,9 +193,6 @@ def round_action(round_id: int, action: str) -> Response:
 def export_links(round_id: int) -> Response:
     """Download an open round's links for a mail merge: once per round, recorded."""
     session = get_session()
-    if not ActionForm().validate_on_submit():
-        flash("The form expired; please try again.", "error")
-        return redirect(url_for("admin.index"))
     try:
         rnd = rounds.get_round(session, round_id)
         links = rounds.export_links_once(
@@ -210,10 +230,10 @@ def mail_settings() -> str | tuple[str, int]:
                 sender=current_app.config["MAIL_FROM"] or DEFAULT_SENDER,
                 recipient=form.address.data,
             )
-            with mailer.mailer_from_config(current_app.config) as sink:
+            with transports.mailer_from_config(current_app.config) as sink:
                 sink.send(message)
             flash(f"Sent a test message to {form.address.data}.", "info")
-        except mailer.MailError as exc:
+        except MailError as exc:
             flash(f"The test message was not sent: {exc}", "error")
             status = 502
     settings = {
@@ -254,8 +274,8 @@ def new_round(program_id: int) -> Response:
     """Add a draft round to a programme."""
     session = get_session()
     program = session.get(Program, program_id)
-    if program is None or not ActionForm().validate_on_submit():
-        flash("Nothing changed: unknown programme or expired form.", "error")
+    if program is None:
+        flash("Nothing changed: unknown programme.", "error")
         return redirect(url_for("admin.index"))
     rnd = rounds.create_round(session, program)
     session.commit()

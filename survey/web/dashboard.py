@@ -7,7 +7,7 @@ disk cache, so a page whose charts are drawn already never imports matplotlib.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,15 +21,14 @@ from wtforms.validators import InputRequired, Length
 from ..clock import utcnow
 from ..db import get_session
 from ..domain import reporting
+from ..domain.manifest import Manifest
 from ..models import Program, Round
 from ..services import actions as actions_service
-from ..services import banks, chartcache, events, rounds
+from ..services import banks, chartcache, events
 from .forms import ActionForm
-from .security import ANALYSTS, STAFF, roles_required
+from .security import ANALYSTS, STAFF, reader_scope, roles_required
 
 bp = Blueprint("dashboard", __name__)
-
-Manifest = Mapping[str, Any]
 
 
 class EventForm(FlaskForm):  # type: ignore[misc]
@@ -101,10 +100,10 @@ def reference_for(
     rows = reporting.trend_rows(manifests, root, theme)
     if not rows or rows[-1].mean is None:
         return None, ""
-    org = next(u for u in manifests[-1]["units"] if u["id"] == root)
+    org = manifests[-1].root
     value = rows[-1].mean
     return value, (
-        f"Dotted line: {org['path']} in {rows[-1].round_label} "
+        f"Dotted line: {org.path} in {rows[-1].round_label} "
         f"({reporting.format_index(theme, value)})."
     )
 
@@ -165,7 +164,7 @@ def _scope(template: str, page: str) -> Scope | str:
     program = chosen_program(programs, request.args.get("program", type=int))
     if program is None:
         return render_template("dashboard/empty.html")
-    manifests = rounds.released_manifests(get_session(), program.id)
+    manifests = reader_scope(program.id).manifests
     if not manifests:
         return render_template(
             template, page=page, programs=programs, program=program, manifests=manifests
@@ -187,7 +186,7 @@ def index() -> str:
     latest = manifests[-1]
     themes = reporting.themes_of(manifests)
     labels = dict(themes)
-    actions = actions_service.round_actions(session, program.id, int(latest["round"]["id"]))
+    actions = actions_service.round_actions(session, program.id, latest.round.id)
     return render_template(
         "dashboard/overview.html",
         page="overview",
@@ -199,7 +198,8 @@ def index() -> str:
         unit=unit,
         view=reporting.overview(manifests, unit.id, themes),
         actions=[(labels.get(a.theme, a.theme), a) for a in actions],
-        comments=latest.get("comments", []),
+        comments=reporting.comment_groups(latest),
+        plural=reporting.plural,
     )
 
 
@@ -212,16 +212,12 @@ def trends() -> str:
     if program is None:
         return render_template("dashboard/empty.html")
     session = get_session()
-    manifests = rounds.released_manifests(session, program.id)
+    manifests = reader_scope(program.id).manifests
     units = reporting.unit_choices(manifests)
     unit = _unit(units, manifests) if manifests else None
     timeline = events.list_events(session, program.id)
-    closed = [m["round"]["closed_on"] for m in manifests]
-    placed = {
-        e.id: next((m["round"]["label"] for m in manifests if m["round"]["closed_on"] >= day), None)
-        for e in timeline
-        for day in [e.on.isoformat()]
-    }
+    closed = [m.round.closed_on for m in manifests]
+    placed = {e.id: reporting.round_of_event(manifests, e.on.isoformat()) for e in timeline}
     return render_template(
         "dashboard/trends.html",
         page="trends",
@@ -240,6 +236,8 @@ def trends() -> str:
         last_closed=closed[-1] if closed else None,
         form=EventForm(),
         delete_form=ActionForm(),
+        favourable_note=reporting.FAVOURABLE_CODING,
+        not_asked=reporting.NOT_ASKED_TEXT,
     )
 
 
@@ -269,14 +267,14 @@ def heatmap() -> str:
         png=url_for(
             "dashboard.heatmap_chart",
             program_id=program.id,
-            number=manifest["round"]["number"],
+            number=manifest.round.number,
             unit_id=scope.id,
             fmt="png",
         ),
         svg=url_for(
             "dashboard.heatmap_chart",
             program_id=program.id,
-            number=manifest["round"]["number"],
+            number=manifest.round.number,
             unit_id=scope.id,
             fmt="svg",
         ),
@@ -296,16 +294,18 @@ def distributions() -> str:
     manifest = manifests[index]
     units = reporting.round_units(manifest)
     unit = _unit(units, manifests[: index + 1])
-    rnd = session.get(Round, int(manifest["round"]["id"]))
+    rnd = session.get(Round, manifest.round.id)
     if rnd is None or rnd.items is None:
         abort(404)
     items = banks.frozen_bank(rnd).items_for(tuple(rnd.items["asked"]))
     found = reporting.distributions(manifest, unit.id, items)
     by_theme = [
         (key, label, [d for d in found if d.theme == key])
-        for key, label in ((t["key"], t["label"]) for t in manifest["themes"])
+        for key, label in ((t.key, t.label) for t in manifest.themes)
     ]
-    cell = next(u for u in manifest["units"] if u["id"] == unit.id)
+    cell = manifest.unit(unit.id)
+    if cell is None:
+        abort(404)
     return render_template(
         "dashboard/distributions.html",
         page="distributions",
@@ -315,12 +315,13 @@ def distributions() -> str:
         manifest=manifest,
         units=units,
         unit=unit,
-        n=cell.get("n"),
+        n=cell.n,
         by_theme=[t for t in by_theme if t[2]],
         has_distributions=bool(found),
         quality=reporting.scale_quality(manifest, unit.id),
-        cells=cell["themes"],
-        themes=[(t["key"], t["label"]) for t in manifest["themes"]],
+        cells=cell.themes,
+        themes=[(t.key, t.label) for t in manifest.themes],
+        favourable_note=reporting.FAVOURABLE_CODING,
     )
 
 
@@ -347,6 +348,7 @@ def comments() -> str:
         matched=sum(len(g.texts) for g in groups),
         total=sum(g.count for g in groups),
         max_query=reporting.COMMENT_QUERY_MAX_CHARS,
+        plural=reporting.plural,
     )
 
 
@@ -365,8 +367,6 @@ def add_event(program_id: int) -> Response:
     form = EventForm()
     if not form.validate_on_submit():
         errors = [e for field in (form.on, form.label) for e in field.errors]
-        if "csrf_token" in form.errors:
-            errors = ["the form expired; please try again."]
         flash("Nothing added: " + (errors[0] if errors else "the form is incomplete."), "error")
         return _back_to_trends(program_id)
     session = get_session()
@@ -386,9 +386,6 @@ def add_event(program_id: int) -> Response:
 @roles_required(*ANALYSTS)
 def delete_event(program_id: int, event_id: int) -> Response:
     """Remove an event from a programme's timeline."""
-    if not ActionForm().validate_on_submit():
-        flash("Nothing removed: the form expired; please try again.", "error")
-        return _back_to_trends(program_id)
     session = get_session()
     try:
         removed = events.delete_event(session, program_id, event_id)
@@ -410,7 +407,7 @@ def trend_chart(program_id: int, unit_id: int, theme: str, fmt: str) -> Response
     if fmt not in chartcache.FORMATS:
         abort(404)
     session = get_session()
-    manifests = rounds.released_manifests(session, program_id)
+    manifests = reader_scope(program_id).manifests
     themes = dict(reporting.themes_of(manifests))
     units = {u.id: u for u in reporting.unit_choices(manifests)}
     if theme not in themes or unit_id not in units:
@@ -436,7 +433,7 @@ def heatmap_chart(program_id: int, number: int, unit_id: int, fmt: str) -> Respo
     """Return a round's heatmap below one unit as PNG or SVG, rendered once."""
     if fmt not in chartcache.FORMATS:
         abort(404)
-    manifests = rounds.released_manifests(get_session(), program_id)
+    manifests = reader_scope(program_id).manifests
     index = reporting.manifest_by_number(manifests, number)
     if index is None:
         abort(404)

@@ -9,6 +9,13 @@ in between; the page says that this is weaker. GET never consumes a link.
 
 Every page speaks the language in ``?lang=`` (a hidden field on the POST), English otherwise.
 The choice lives only in the URL and the form: no cookie, session or stored row carries it.
+
+Nothing typed is lost to a failure. A database that is down, restarting or locked gets 503 with
+``Retry-After``: the JSON steps say "busy" (the browser keeps everything and retries), and the
+form comes back with every answer, from the page this process last showed for the round
+(:mod:`.survey_page`), or, if it showed none, as a page that holds the answers in hidden fields
+to send again. A form whose CSRF check fails (the session cookie expired or was
+dropped) comes back with its answers too: the one-time code already protects this form.
 """
 
 from __future__ import annotations
@@ -20,22 +27,26 @@ from functools import partial
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from ..clock import utcnow
-from ..db import get_session
+from ..db import UNAVAILABLE, abandon_session, get_session
 from ..domain import i18n
+from ..domain.questions import estimated_minutes
 from ..models import Round
-from ..services import actions, ballotkeys, mixing, rounds, submission
+from ..services import actions, ballotkeys, mixing, submission
+from . import RETRY_AFTER_SECONDS, survey_page
 from .forms import answers_from, field_name, survey_form_class
 
 bp = Blueprint("employee", __name__, url_prefix="/s")
 log = logging.getLogger(__name__)
-RETRY_AFTER_SECONDS = 5
 # The JSON endpoints are authenticated by the one-time code or the blind signature, never by
 # cookies, so they are exempt from CSRF (see survey.web.register).
 CSRF_EXEMPT = ("check_in", "ballot")
+JSON_ENDPOINTS = ("employee.check_in", "employee.ballot", "employee.ballot_key")
 
 
 def _lang_param(lang: str) -> str | None:
@@ -83,16 +94,20 @@ def _not_open(lang: str, status: str) -> tuple[str, int]:
 
 
 def _render(
-    survey: submission.Survey,
+    survey: survey_page.SurveyPage,
     form: Any,
     lang: str,
     code: int = 200,
     message: str = "",
     credential: submission.Credential | None = None,
+    questions: Markup | None = None,
 ) -> tuple[str, int]:
-    """Render the survey form, with the actions taken after the programme's earlier rounds."""
-    rnd = survey.round
-    session = get_session()
+    """Render the survey form, with the actions taken after the programme's earlier rounds.
+
+    Reads nothing from the database: everything comes from ``survey``. ``questions`` is the
+    questions' HTML when it is already known (a form nobody has filled in: see
+    :func:`_blank_questions`).
+    """
     return _page(
         "employee/form.html",
         lang,
@@ -101,12 +116,76 @@ def _render(
         survey=survey,
         form=form,
         field_name=field_name,
+        minutes=estimated_minutes(survey.items),
         message=message,
-        actions=actions.actions_for_next_rounds(session, rnd.program_id, rnd.number),
-        handed_out=rounds.links_handed_out(session, rnd.id),
-        unlinkable_required=rnd.program.unlinkable_required,
+        actions=survey.actions,
+        handed_out=survey.handed_out,
+        unlinkable_required=survey.unlinkable_required,
         code_pattern=submission.TOKEN_PATTERN.pattern,  # the scripts test codes with it
         credential=_credential_fields(credential),
+        questions=questions,
+    )
+
+
+# Where each process keeps the questions' HTML of a blank form, per round and language, and
+# how many it keeps. A blank form is the same for every invited person (no answer, no code, no
+# token: those sit outside the questions), and an open round's questions are frozen.
+BLANK_QUESTIONS = "candor.blank_questions"
+BLANK_QUESTIONS_KEPT = 128
+
+
+def _blank_questions(survey: survey_page.SurveyPage, form: Any, lang: str) -> Markup:
+    """Return the questions' HTML of a form nobody has filled in, rendered once per process."""
+    kept: dict[tuple[int, str, tuple[str, ...]], Markup] = current_app.extensions.setdefault(
+        BLANK_QUESTIONS, {}
+    )
+    key = (survey.round.id, lang, tuple(item.key for item in survey.items))
+    html = kept.get(key)
+    if html is None:
+        html = Markup(  # noqa: S704 - the output of an autoescaping template
+            render_template(
+                "employee/_questions.html",
+                survey=survey,
+                form=form,
+                lang=lang,
+                tr=partial(i18n.t, lang),
+                field_name=field_name,
+            )
+        )
+        while len(kept) >= BLANK_QUESTIONS_KEPT:
+            kept.pop(next(iter(kept)))
+        kept[key] = html
+    return html
+
+
+def _form_again(
+    round_id: int,
+    lang: str,
+    code: int,
+    message: str,
+    credential: submission.Credential | None = None,
+    form: Any = None,
+) -> tuple[str, int]:
+    """Show the posted survey form again with every answer, ``message`` and ``credential``.
+
+    Without a survey page to build the form from (the database is unavailable and this
+    process never showed the round), answer with a page that keeps the posted fields hidden,
+    to be sent again as they are.
+    """
+    survey = survey_page.again(round_id)
+    if survey is None:
+        return _answers_kept(lang, code, message)
+    if form is None:
+        form = survey_form_class(survey.items, lang)()
+    form.lang.data = lang
+    return _render(survey, form, lang, code, message, credential)
+
+
+def _answers_kept(lang: str, code: int, message: str) -> tuple[str, int]:
+    """Render the page that holds a posted form's fields, to send them again unchanged."""
+    kept = [(k, v) for k, v in request.form.items(multi=True) if k != "csrf_token"]
+    return _page(
+        "errors/survey_unavailable.html", lang, code, message=message, kept=kept, posted=True
     )
 
 
@@ -142,6 +221,49 @@ def _busy(payload: dict[str, Any] | None = None) -> tuple[Response, int]:
     return reply, 503
 
 
+def _database_unavailable(_error: Exception) -> tuple[Response | str, int]:
+    """Answer any survey request that met a database which is down, restarting or locked,
+    wherever that happened (loading a staff session, the first query, a commit): 503, with
+    the form's answers kept."""
+    survey_page.database_gone()
+    round_id = int((request.view_args or {}).get("round_id", 0))
+    if request.endpoint in JSON_ENDPOINTS:
+        return _busy()
+    if request.endpoint == "employee.answer":
+        lang = i18n.pick(request.form.get("lang"))
+        busy = i18n.t(lang, "errors.busy")
+        return _form_again(round_id, lang, 503, busy, _posted_credential())
+    lang = i18n.pick(request.args.get("lang"))
+    if request.endpoint == "employee.thanks":  # the answer is in: thank, without the extras
+        return _page("employee/thanks.html", lang, round_id=round_id, actions=[])
+    survey = survey_page.kept(round_id)
+    message = i18n.t(lang, "errors.unavailable")
+    if request.endpoint == "employee.show" and survey is not None:
+        token = str((request.view_args or {}).get("token", ""))
+        form = survey_form_class(survey.items, lang)(formdata=None, token=token)
+        return _render(survey, form, lang, 503, message)
+    return _page(
+        "errors/survey_unavailable.html", lang, 503, message=message, kept=[], posted=False
+    )
+
+
+for _unavailable in UNAVAILABLE:
+    bp.register_error_handler(_unavailable, _database_unavailable)
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(_error: CSRFError) -> tuple[str, int]:
+    """Show the survey form again with its answers when its CSRF check fails.
+
+    The cookie that holds the CSRF secret may have expired or been dropped; the one-time code
+    (or the credential) is what protects this form, and the page comes with a fresh token, so
+    sending again works.
+    """
+    lang = i18n.pick(request.form.get("lang"))
+    round_id = int((request.view_args or {}).get("round_id", 0))
+    return _form_again(round_id, lang, 400, i18n.t(lang, "errors.expired"), _posted_credential())
+
+
 @bp.after_request
 def _retry_after(response: Response) -> Response:
     """Tell clients when to try again whenever a survey route answers 503."""
@@ -159,7 +281,7 @@ def _mix_if_due(round_id: int) -> None:
             session.commit()
             mixing.scrub(current_app.extensions["candor.engine"])
     except SQLAlchemyError:
-        session.rollback()
+        abandon_session()
         log.warning("mixing the ballot inbox failed; the next ballot or tick retries")
 
 
@@ -172,15 +294,14 @@ def show(round_id: int, token: str = "") -> tuple[str, int]:
     whoever holds the links could poll them to see who has answered, and when.
     """
     lang = i18n.pick(request.args.get("lang"))
-    session = get_session()
     try:
-        survey = submission.survey_for(session, round_id)
+        survey = survey_page.read(round_id)
     except submission.LinkUnusable:
         return _unusable(lang)
     except submission.RoundNotOpen as closed:
         return _not_open(lang, str(closed))
     form = survey_form_class(survey.items, lang)(formdata=None, token=token)
-    return _render(survey, form, lang)
+    return _render(survey, form, lang, questions=_blank_questions(survey, form, lang))
 
 
 @bp.get("/<int:round_id>/keys/<int:key_id>")
@@ -192,7 +313,8 @@ def ballot_key(round_id: int, key_id: int) -> Response | tuple[Response, int]:
         key = ballotkeys.public_key(session, round_id, key_id)
     except (submission.LinkUnusable, submission.RoundNotOpen, ballotkeys.KeyUnavailable):
         return jsonify({"status": "unknown"}), 404
-    except OperationalError:
+    except UNAVAILABLE:
+        survey_page.database_gone()
         return _busy()
     return jsonify({"key_id": key.key_id, "fingerprint": key.fingerprint, **key.jwk})
 
@@ -223,8 +345,8 @@ def check_in(round_id: int) -> tuple[Response, int]:
         return jsonify({"status": "unusable"}), 404
     except submission.RoundNotOpen:
         return jsonify({"status": "closed"}), 410
-    except OperationalError:
-        session.rollback()
+    except UNAVAILABLE:
+        survey_page.database_gone()
         return _busy()
     return jsonify({"status": "signed", "key_id": key_id, "blind_signature": _b64(signed)}), 200
 
@@ -258,8 +380,8 @@ def ballot(round_id: int) -> tuple[Response, int]:
         return jsonify({"status": "unknown"}), 404
     except submission.RoundNotOpen:
         return jsonify({"status": "closed"}), 410
-    except OperationalError:
-        session.rollback()
+    except UNAVAILABLE:
+        survey_page.database_gone()
         return _busy()
     if new:
         _mix_if_due(round_id)
@@ -301,7 +423,8 @@ def answer(round_id: int) -> Response | tuple[str, int]:
     form.lang.data = lang
     credential = _posted_credential()
     if survey.round.program.unlinkable_required and credential is None:
-        return _render(survey, form, lang, 400, i18n.t(lang, "ballot.nojs_refused"))
+        message = i18n.t(lang, "ballot.nojs_refused")
+        return _form_again(round_id, lang, 400, message, form=form)
     if credential is not None:
         form.token.validators = []  # the credential replaces the code
     if not form.validate_on_submit():
@@ -309,7 +432,7 @@ def answer(round_id: int) -> Response | tuple[str, int]:
         message = (
             i18n.t(lang, "errors.one") if count == 1 else i18n.t(lang, "errors.other", count=count)
         )
-        return _render(survey, form, lang, 400, message, credential)
+        return _form_again(round_id, lang, 400, message, credential, form)
     try:
         if credential is None:
             credential = submission.server_credential(
@@ -319,10 +442,10 @@ def answer(round_id: int) -> Response | tuple[str, int]:
     except submission.LinkUnusable:
         session.rollback()
         form.token.errors = [i18n.t(lang, "token.invalid")]
-        return _render(survey, form, lang, 400, i18n.t(lang, "errors.not_saved"))
-    except OperationalError:
-        session.rollback()
-        return _render(survey, form, lang, 503, i18n.t(lang, "errors.busy"))
+        return _form_again(round_id, lang, 400, i18n.t(lang, "errors.not_saved"), form=form)
+    except UNAVAILABLE:
+        survey_page.database_gone()
+        return _form_again(round_id, lang, 503, i18n.t(lang, "errors.busy"), form=form)
     try:
         new = submission.cast_ballot(
             session, survey, credential, answers_from(form, survey.items), form.comment.data or ""
@@ -330,11 +453,12 @@ def answer(round_id: int) -> Response | tuple[str, int]:
         session.commit()
     except submission.BallotRefused:
         session.rollback()
-        return _render(survey, form, lang, 400, i18n.t(lang, "errors.not_saved"))
+        return _form_again(round_id, lang, 400, i18n.t(lang, "errors.not_saved"), form=form)
     except SQLAlchemyError:
         # The check-in is committed: keep the credential in the page so sending again works.
-        session.rollback()
-        return _render(survey, form, lang, 503, i18n.t(lang, "errors.busy"), credential)
+        survey_page.database_gone()
+        busy = i18n.t(lang, "errors.busy")
+        return _form_again(round_id, lang, 503, busy, credential, form)
     if new:
         _mix_if_due(round_id)
     return redirect(url_for("employee.thanks", round_id=round_id, lang=_lang_param(lang)), code=303)

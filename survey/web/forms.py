@@ -14,10 +14,10 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length
 
 from ..domain import i18n
-from ..domain.questions import Item
+from ..domain.questions import PREFER_NOT_TO_SAY, Item
 from ..services.submission import COMMENT_MAX_CHARS
 
 ITEM_FIELD_PREFIX = "q_"
@@ -49,7 +49,11 @@ def field_name(item: Item) -> str:
 
 
 def survey_form_class(items: tuple[Item, ...], lang: str = i18n.DEFAULT) -> type[Any]:
-    """Return a form class in ``lang`` with one required radio group per item."""
+    """Return a form class in ``lang`` with one required radio group per item.
+
+    An item that offers "prefer not to say" has it as one more choice of its group, so it is
+    an answer; any other item refuses that value as it refuses any value not on its scale.
+    """
     attrs: dict[str, Any] = {
         "token": StringField(
             i18n.t(lang, "token.label"),
@@ -74,12 +78,22 @@ def survey_form_class(items: tuple[Item, ...], lang: str = i18n.DEFAULT) -> type
             choices = [SelectChoice(str(v), str(v)) for v in range(low, high + 1)]
         else:
             choices = [SelectChoice(str(v), likert[v - low]) for v in range(low, high + 1)]
+        if item.prefer_not_to_say:
+            choices.append(SelectChoice(PREFER_NOT_TO_SAY, i18n.t(lang, "answer.prefer_not")))
         attrs[field_name(item)] = RadioField(
-            item.text_in(lang), choices=choices, validators=[required]
+            item.text_in(lang),
+            choices=choices,
+            # AnyOf rather than WTForms' own choice check, whose message is English only.
+            validators=[required, AnyOf([c.value for c in choices], message=required.message)],
+            validate_choice=False,
         )
     return type("SurveyForm", (SurveyFormBase,), attrs)
 
 
 def answers_from(form: Any, items: tuple[Item, ...]) -> dict[str, int]:
-    """Return the validated answers keyed by item."""
-    return {item.key: int(form[field_name(item)].data) for item in items}
+    """Return the validated answers keyed by item, leaving out "prefer not to say"."""
+    return {
+        item.key: int(form[field_name(item)].data)
+        for item in items
+        if form[field_name(item)].data != PREFER_NOT_TO_SAY
+    }

@@ -7,8 +7,11 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ..db import get_session
-from ..models import Program, Release, Role, Round, RoundStatus
-from ..services import ballotkeys, rounds
+from ..domain import access, disclosure, noise, reporting
+from ..domain.manifest import parse
+from ..models import Program, Release, Round, RoundStatus
+from ..services import audit_trail, ballotkeys, retention
+from ..services.manifests import released_manifests
 
 bp = Blueprint("public", __name__)
 
@@ -18,8 +21,7 @@ def index() -> Response | str:
     """Send staff to their start page; show everyone else what Candor is."""
     user = g.get("user")
     if user is not None:
-        target = "reports.index" if user.role is Role.LEADER else "dashboard.index"
-        return redirect(url_for(target))
+        return redirect(url_for(access.START_PAGES[user.role]))
     return render_template("public/index.html")
 
 
@@ -28,8 +30,17 @@ def privacy() -> str:
     """Explain to employees what is protected, with each programme's thresholds and audits."""
     session = get_session()
     programs = list(session.scalars(select(Program).order_by(Program.id)))
-    manifests = {p.id: rounds.released_manifests(session, p.id) for p in programs}
-    return render_template("public/privacy.html", programs=programs, manifests=manifests)
+    manifests = {p.id: released_manifests(session, p.id) for p in programs}
+    sealed = {r.id: retention.privacy_note(session, r) for p in programs for r in p.rounds}
+    return render_template(
+        "public/privacy.html",
+        programs=programs,
+        manifests=manifests,
+        sealed=sealed,
+        dp_spent={p.id: noise.spent(manifests[p.id]) for p in programs},
+        dp_min_n=noise.DP_MIN_N,
+        coarse_factor=disclosure.CHURN_FACTOR,
+    )
 
 
 @bp.get("/privacy/rounds/<int:round_id>")
@@ -38,7 +49,15 @@ def release_manifest(round_id: int) -> str:
     release = get_session().scalar(select(Release).where(Release.round_id == round_id))
     if release is None:
         abort(404)
-    return render_template("public/release.html", manifest=release.manifest, digest=release.digest)
+    manifest = parse(release.manifest)
+    return render_template(
+        "public/release.html",
+        manifest=manifest,
+        digest=release.digest,
+        attribute_cells=sorted(
+            manifest.attributes.cells, key=lambda c: (c.path, reporting.band_key(c.band))
+        ),
+    )
 
 
 @bp.get("/privacy/rounds/<int:round_id>/keys")
@@ -61,5 +80,5 @@ def ballot_keys(round_id: int) -> str:
         "public/keys.html",
         rnd=rnd,
         keys=keys,
-        handed_out=rounds.links_handed_out(session, round_id),
+        handed_out=audit_trail.links_handed_out(session, round_id),
     )

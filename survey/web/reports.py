@@ -1,23 +1,24 @@
 """Leadership: organisation and department trends, the CSV export and the printable report.
 
-Everything here reads release manifests only, at organisation and department level.
+Everything here reads release manifests only, as the scope service cuts them for the reader:
+organisation and department level for leaders, their own units for managers.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, g, render_template, request
 from werkzeug.wrappers import Response
 
 from ..db import get_session
-from ..domain import export, reporting
+from ..domain import access, export, reporting
+from ..domain.scope import BROADER_TEAM_TEXT, LEADERSHIP_MAX_DEPTH
 from ..models import Program
 from ..services import actions as actions_service
-from ..services import chartcache, events, rounds
+from ..services import chartcache, events
 from .dashboard import all_programs, chosen_program, trend_panels
-from .security import STAFF, roles_required
+from .security import STAFF, reader_scope, roles_required
 
 bp = Blueprint("reports", __name__)
-LEADERSHIP_MAX_DEPTH = 1
 
 
 @bp.get("/reports")
@@ -27,8 +28,13 @@ def index() -> str:
     session = get_session()
     programs = all_programs()
     program = chosen_program(programs, request.args.get("program", type=int))
-    manifests = rounds.released_manifests(session, program.id) if program else []
-    units = [u for u in reporting.unit_choices(manifests) if u.depth <= LEADERSHIP_MAX_DEPTH]
+    # The scope service cuts the manifests to the reader (and says how deep this page lists).
+    scoped = reader_scope(program.id) if program else None
+    manifests = scoped.manifests if scoped else []
+    max_depth = scoped.report_depth if scoped else LEADERSHIP_MAX_DEPTH
+    units = [
+        u for u in reporting.unit_choices(manifests) if max_depth is None or u.depth <= max_depth
+    ]
     wanted = request.args.get("unit", type=int)
     unit = next((u for u in units if u.id == wanted), units[0] if units else None)
     panels = (
@@ -45,7 +51,11 @@ def index() -> str:
         unit=unit,
         panels=panels,
         themes=reporting.themes_of(manifests),
-        max_depth=LEADERSHIP_MAX_DEPTH,
+        max_depth=max_depth,
+        broader=scoped.broader if scoped else frozenset(),
+        broader_text=BROADER_TEAM_TEXT,
+        printable=access.may_open(g.user.role, "reports.report_pdf"),
+        favourable_note=reporting.FAVOURABLE_CODING,
     )
 
 
@@ -56,8 +66,9 @@ def export_csv(program_id: int) -> Response:
     program = get_session().get(Program, program_id)
     if program is None:
         return Response("No such programme.\n", status=404, mimetype="text/plain")
-    body = export.to_csv(rounds.released_manifests(get_session(), program_id))
-    filename = f"candor-{program_id}-results.csv"
+    manifests = reader_scope(program_id).manifests
+    body = export.to_csv(manifests)
+    filename = export.export_filename(program.name, manifests, f"programme-{program_id}")
     return Response(
         body,
         mimetype="text/csv",
@@ -72,7 +83,7 @@ def report_pdf(program_id: int, number: int) -> Response:
     session = get_session()
     if session.get(Program, program_id) is None:
         abort(404)
-    manifests = rounds.released_manifests(session, program_id)
+    manifests = reader_scope(program_id).manifests
     index = reporting.manifest_by_number(manifests, number)
     if index is None:
         abort(404)
@@ -80,7 +91,7 @@ def report_pdf(program_id: int, number: int) -> Response:
     labels = dict(reporting.themes_of(manifests[: index + 1]))
     actions = [
         reporting.ActionRow(labels.get(a.theme, a.theme), a.text, a.recorded_on.isoformat())
-        for a in actions_service.round_actions(session, program_id, int(manifest["round"]["id"]))
+        for a in actions_service.round_actions(session, program_id, manifest.round.id)
     ]
     report = reporting.report(
         manifests,
@@ -90,7 +101,7 @@ def report_pdf(program_id: int, number: int) -> Response:
         max_depth=LEADERSHIP_MAX_DEPTH,
     )
     body = chartcache.report_pdf(current_app.config["CHART_CACHE_DIR"], report)
-    filename = f"candor-{program_id}-{manifest['round']['label']}.pdf"
+    filename = f"candor-{program_id}-{manifest.round.label}.pdf"
     return Response(
         body,
         mimetype=chartcache.PDF_MIMETYPE,

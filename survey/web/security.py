@@ -1,5 +1,7 @@
-"""Security settings in one place: headers, staff sessions, access decorators.
+"""Security settings in one place: headers, staff sessions, access decisions.
 
+Who may open which endpoint is the policy table in :mod:`survey.domain.access`, applied to
+every request before its view runs; which units a reader sees is :mod:`survey.services.scope`.
 Log hygiene (no access code or client address in any log) is :mod:`survey.logs`.
 """
 
@@ -24,11 +26,14 @@ from flask import (
     url_for,
 )
 from werkzeug.exceptions import SecurityError
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..clock import utcnow
 from ..db import get_session
+from ..domain import access
 from ..models import Role, User
-from ..services import accounts
+from ..services import accounts, scope
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,7 +55,11 @@ def init_app(app: Flask) -> None:
     """Install the security headers and staff-session loading."""
     app.after_request(_headers)
     app.before_request(_load_user)
+    app.before_request(_authorise)
     app.register_error_handler(SecurityError, _untrusted_host)
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies:  # the client address (login throttling) is then X-Forwarded-For's
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
 
 
 def _headers(response: Response) -> Response:
@@ -100,6 +109,41 @@ def _load_user() -> None:
         _mark_seen(now)
 
 
+def _authorise() -> BaseResponse | None:
+    """Apply the policy table: a visitor without a session goes to the login page, a staff
+    member whose role the endpoint does not admit gets 403.
+
+    An endpoint the table does not list is refused to everyone (fail closed); the access
+    test (tests/web/test_access_policy.py) fails for every such route.
+    """
+    if request.endpoint is None:  # no route matched: the 404 handler answers
+        return None
+    decision = access.audience(request.endpoint)
+    if decision is None:
+        abort(403)
+    if decision == access.ANYONE:
+        return None
+    user: User | None = g.get("user")
+    if user is None:
+        return redirect(url_for("auth.login", next=request.path))
+    if user.role not in decision:
+        abort(403)
+    return None
+
+
+def reader_scope(program_id: int) -> scope.ScopedManifests:
+    """Return a programme's released manifests as the logged-in reader may see them.
+
+    Every results view reads its manifests through here: the scope service decides.
+    """
+    return scope.released_for(get_session(), g.user, program_id)
+
+
+def client_address() -> str:
+    """Return the client's address as the throttle counts it (see TRUSTED_PROXIES)."""
+    return request.remote_addr or "unknown"
+
+
 def _last_seen() -> dt.datetime | None:
     """Return when this session's last request was, or None if the cookie does not say."""
     value = session.get(LAST_SEEN)
@@ -127,10 +171,14 @@ def login_user(user: User) -> None:
     g.user = user
 
 
-def logout_user() -> None:
-    """End the staff session on the server and clear the cookie."""
+def logout_user(everywhere: bool = False) -> None:
+    """End the staff session on the server and clear the cookie; with ``everywhere``, end
+    every session of the account, in every browser."""
     sid = session.get("sid")
-    if sid:
+    user: User | None = g.get("user")
+    if everywhere and user is not None:
+        accounts.end_all_sessions(get_session(), user)
+    elif sid:
         accounts.end_session(get_session(), sid)
     session.clear()
     g.user = None
@@ -154,5 +202,6 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
     return decorator
 
 
-STAFF = (Role.ADMIN, Role.HR, Role.LEADER)
-ANALYSTS = (Role.ADMIN, Role.HR)
+# The views' own decorators name these groups of the policy table (survey.domain.access).
+STAFF = tuple(Role)
+ANALYSTS = tuple(r for r in Role if r in access.ANALYSTS)

@@ -121,7 +121,8 @@ def test_export_lists_every_column_and_every_language() -> None:
     rows = list(csv.reader(io.StringIO(bank_to_csv(load_bank()))))
     assert rows[0] == ["# key: core-v1"]
     header = next(row for row in rows if not row[0].startswith("#"))
-    assert header == HEADER.split(",")
+    # The shipped bank marks items "prefer not to say", so it has that optional column.
+    assert header == HEADER.replace(",core,", ",core,prefer_not_to_say,").split(",")
     assert len(rows) == 3 + 1 + len(load_bank().items)  # settings, header, items
 
 
@@ -387,3 +388,40 @@ def test_translations_survive_the_json_form() -> None:
 
 def test_bank_type() -> None:
     assert isinstance(parse_bank_csv(GOOD), Bank)
+
+
+# --- "prefer not to say": an optional column --------------------------------------------------
+
+
+def with_prefer_column(m1: str) -> str:
+    """Return GOOD with a prefer_not_to_say column: ``m1`` for item m1, empty and no after."""
+    text = GOOD.replace(",core,", ",core,prefer_not_to_say,")
+    text = text.replace("likert5,no,yes,", f"likert5,no,yes,{m1},")
+    return text.replace(",,yes,,Ich", ",,yes,,,Ich").replace("nps,no,yes,", "nps,no,yes,no,")
+
+
+def test_prefer_not_to_say_column_reads_and_round_trips() -> None:
+    bank = parse_bank_csv(with_prefer_column("yes"))
+    assert [i.key for i in bank.items if i.prefer_not_to_say] == ["m1"]
+    assert parse_bank_csv(bank_to_csv(bank)) == bank
+    assert parse_bank(bank_to_dict(bank)) == bank
+
+
+@pytest.mark.parametrize(
+    ("bank", "column"),
+    [
+        pytest.param(parse_bank_csv(GOOD), False, id="no-item-marked"),
+        pytest.param(load_bank(), True, id="shipped-bank"),
+    ],
+)
+def test_prefer_not_to_say_column_written_only_when_used(bank: Bank, column: bool) -> None:
+    header = next(r for r in csv.reader(io.StringIO(bank_to_csv(bank))) if not r[0].startswith("#"))
+    assert ("prefer_not_to_say" in header) is column
+    assert parse_bank_csv(bank_to_csv(bank)) == bank
+
+
+def test_prefer_not_to_say_takes_yes_or_no() -> None:
+    # (Line 5 is then refused whole, so line 6 also misses the theme label given there.)
+    assert problems(with_prefer_column("maybe"))[0] == (
+        (5, "prefer_not_to_say", "prefer_not_to_say is 'maybe'; write yes or no (empty means no).")
+    )

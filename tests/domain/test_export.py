@@ -9,10 +9,22 @@ from typing import Any
 
 import pytest
 
+from survey.domain import manifest as schema
 from survey.domain.disclosure import HIDDEN_TEXT, UNIFORM_TEXT
-from survey.domain.export import CSV_COLUMNS, links_csv, manifest_rows, neutralise, to_csv
+from survey.domain.export import (
+    CSV_COLUMNS,
+    PARTICIPATION_LABEL,
+    export_filename,
+    links_csv,
+    manifest_rows,
+    neutralise,
+    to_csv,
+)
 
-HEADER = "round,closed_on,unit_path,theme,n,mean,favourable_pct,ci_low,ci_high,status"
+HEADER = (
+    "round,closed_on,unit_path,tenure,theme,n,mean,favourable_pct,ci_low,ci_high,"
+    "participation_pct,status"
+)
 
 
 def cell(n: int, mean: float, fav: float | None, text: str = "") -> dict[str, Any]:
@@ -28,21 +40,72 @@ def cell(n: int, mean: float, fav: float | None, text: str = "") -> dict[str, An
 
 
 def unit(path: str, shown: bool, themes: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"id": hash(path) % 1000, "path": path, "shown": shown, "themes": themes or {}}
+    row: dict[str, Any] = {
+        "id": hash(path) % 1000,
+        "path": path,
+        "name": path.split(" / ")[-1],
+        "parent": None,
+        "depth": path.count(" / "),
+        "eligible": 24,
+        "shown": shown,
+        "reason": "" if shown else HIDDEN_TEXT,
+        "themes": themes or {},
+    }
+    if shown:
+        row["n"] = max([c["n"] for c in (themes or {}).values()] + [5])
+        row["participation_pct"] = round(100 * row["n"] / 24, 1)
+    return row
 
 
 def manifest(
-    units: list[dict[str, Any]], label: str = "R1", closed_on: str = "2026-11-30"
-) -> dict[str, Any]:
-    return {
-        "round": {"label": label, "closed_on": closed_on},
-        "themes": [{"key": "morale", "label": "Morale"}, {"key": "enps", "label": "eNPS"}],
-        "units": units,
-    }
+    units: list[dict[str, Any]],
+    label: str = "R1",
+    closed_on: str = "2026-11-30",
+    attribute_cells: list[dict[str, Any]] | None = None,
+) -> schema.Manifest:
+    number = int(label.lstrip("=R") or 1)
+    return schema.parse(
+        {
+            "version": schema.MANIFEST_VERSION,
+            "round": {
+                "id": number,
+                "number": number,
+                "label": label,
+                "program": "Pulse",
+                "opens_on": "2026-11-01",
+                "closed_on": closed_on,
+            },
+            "k": 5,
+            "comment_k": 10,
+            "themes": [{"key": "morale", "label": "Morale"}, {"key": "enps", "label": "eNPS"}],
+            "participation": {"org_pct_rounded": 50},
+            "units": units,
+            "attributes": {
+                "name": "tenure",
+                "bands": ["1-3y", "3y+", "<1y"],
+                "cells": attribute_cells or [],
+            },
+            "comments": [],
+            "audit": {
+                "ok": True,
+                "mode": "exact",
+                "published": [],
+                "cells": 1,
+                "atoms": 1,
+                "sets_checked": 0,
+                "exhaustive": True,
+            },
+        }
+    )
 
 
 def parse(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def theme_rows(text: str) -> list[dict[str, str]]:
+    """Return the CSV's rows of theme figures (not participation)."""
+    return [r for r in parse(text) if r["theme"] != PARTICIPATION_LABEL]
 
 
 SAMPLE = manifest(
@@ -64,52 +127,58 @@ def test_header_is_exact() -> None:
 def test_rows_parse_back() -> None:
     rows = parse(to_csv([SAMPLE]))
     assert [(r["unit_path"], r["theme"], r["status"]) for r in rows] == [
-        ("Lab", "morale", "shown"),
-        ("Lab", "enps", "shown"),
-        ("Lab / Ops", "morale", HIDDEN_TEXT),
-        ("Lab / Ops", "enps", HIDDEN_TEXT),
-        ("Lab / Research", "morale", "shown"),
-        ("Lab / Research", "enps", HIDDEN_TEXT),
+        ("Lab", "Participation", "shown"),
+        ("Lab", "Morale", "shown"),
+        ("Lab", "eNPS", "shown"),
+        ("Lab / Ops", "Participation", HIDDEN_TEXT),
+        ("Lab / Ops", "Morale", HIDDEN_TEXT),
+        ("Lab / Ops", "eNPS", HIDDEN_TEXT),
+        ("Lab / Research", "Participation", "shown"),
+        ("Lab / Research", "Morale", "shown"),
+        ("Lab / Research", "eNPS", HIDDEN_TEXT),
     ]
-    first = rows[0]
-    assert first == {
+    assert rows[1] == {
         "round": "R1",
         "closed_on": "2026-11-30",
         "unit_path": "Lab",
-        "theme": "morale",
+        "tenure": "",
+        "theme": "Morale",
         "n": "12",
         "mean": "62.5",
         "favourable_pct": "58.3",
         "ci_low": "57.5",
         "ci_high": "67.5",
+        "participation_pct": "",
         "status": "shown",
     }
+    assert rows[0]["n"] == "12" and rows[0]["participation_pct"] == "50.0"
+    assert all(rows[3][c] == "" for c in ("n", "mean", "participation_pct"))
 
 
 @pytest.mark.parametrize(
     ("unit_index", "theme"),
-    [(1, "morale"), (1, "enps"), (2, "enps")],
+    [(1, "Morale"), (1, "eNPS"), (2, "eNPS"), (1, "Participation")],
 )
 def test_suppressed_rows_have_no_numbers(unit_index: int, theme: str) -> None:
     rows = parse(to_csv([SAMPLE]))
-    path = SAMPLE["units"][unit_index]["path"]
+    path = SAMPLE.units[unit_index].path
     (row,) = [r for r in rows if r["unit_path"] == path and r["theme"] == theme]
     assert row["status"] == HIDDEN_TEXT
-    for column in ("n", "mean", "favourable_pct", "ci_low", "ci_high"):
+    for column in ("n", "mean", "favourable_pct", "ci_low", "ci_high", "participation_pct"):
         assert row[column] == ""
 
 
 def test_hidden_unit_ignores_leftover_numbers() -> None:
     # Even if a hidden unit carried a cell by mistake, the export must not print it.
     leaky = manifest([unit("Lab", False, {"morale": cell(3, 40.0, 33.3)})])
-    (row, _) = parse(to_csv([leaky]))
+    (_, row, _) = parse(to_csv([leaky]))
     assert row["status"] == HIDDEN_TEXT
     assert row["n"] == row["mean"] == row["favourable_pct"] == ""
 
 
 def test_coded_favourable_text_is_used() -> None:
     rows = parse(to_csv([SAMPLE]))
-    (row,) = [r for r in rows if r["unit_path"] == "Lab / Research" and r["theme"] == "morale"]
+    (row,) = [r for r in rows if r["unit_path"] == "Lab / Research" and r["theme"] == "Morale"]
     assert row["favourable_pct"] == "≥ 90 %"
     assert row["mean"] == "70.0"
 
@@ -141,7 +210,7 @@ def test_uniform_cells_export_their_coded_index_and_no_interval() -> None:
             )
         ]
     )
-    rows = parse(to_csv([coded]))
+    rows = theme_rows(to_csv([coded]))
     assert [(r["mean"], r["favourable_pct"], r["ci_low"], r["ci_high"]) for r in rows] == [
         ("≥ 90", "≥ 90 %", "", ""),
         ("≤ \u221280", "≤ 10 %", "", ""),
@@ -187,18 +256,18 @@ def test_formula_leading_round_label_is_neutralised() -> None:
 def test_several_manifests_in_order() -> None:
     first = manifest([unit("Lab", True, {"morale": cell(5, 50.0, 40.0)})], "R1", "2026-01-31")
     second = manifest([unit("Lab", True, {"morale": cell(7, 55.0, 42.9)})], "R2", "2026-03-31")
-    rows = parse(to_csv([first, second]))
+    rows = theme_rows(to_csv([first, second]))
     assert [(r["round"], r["closed_on"], r["theme"]) for r in rows] == [
-        ("R1", "2026-01-31", "morale"),
-        ("R1", "2026-01-31", "enps"),
-        ("R2", "2026-03-31", "morale"),
-        ("R2", "2026-03-31", "enps"),
+        ("R1", "2026-01-31", "Morale"),
+        ("R1", "2026-01-31", "eNPS"),
+        ("R2", "2026-03-31", "Morale"),
+        ("R2", "2026-03-31", "eNPS"),
     ]
 
 
 def test_manifest_rows_count() -> None:
     rows = list(manifest_rows(SAMPLE))
-    assert len(rows) == len(SAMPLE["units"]) * len(SAMPLE["themes"])
+    assert len(rows) == len(SAMPLE.units) * (len(SAMPLE.themes) + 1)  # + participation
     assert all(len(r) == len(CSV_COLUMNS) for r in rows)
 
 
@@ -211,7 +280,7 @@ def test_quotes_and_commas_survive() -> None:
 def test_negative_enps_is_a_number_not_text() -> None:
     # A negative eNPS mean starts with "-", but numbers are formatted, never neutralised.
     m = manifest([unit("Lab", True, {"enps": cell(8, -25.0, 12.5)})])
-    (_, row) = parse(to_csv([m]))
+    (_, _, row) = parse(to_csv([m]))
     assert row["mean"] == "-25.0"
     assert row["ci_low"] == "-30.0"
 
@@ -222,3 +291,49 @@ def test_links_csv_gives_the_fragment_link_the_code_and_the_entry_page() -> None
     lines = links_csv([row]).splitlines()
     assert lines[0] == "email,name,link,code,entry_url"
     assert lines[1] == f"ada@example.org,'=HYPERLINK(),{entry}#3.AbC,3.AbC,{entry}"
+
+
+def test_published_tenure_rows_in_natural_band_order() -> None:
+    def band(name: str, shown: bool) -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "unit": 1,
+            "path": "Lab",
+            "band": name,
+            "shown": shown,
+            "reason": "" if shown else HIDDEN_TEXT,
+            "themes": {"morale": cell(6, 60.0, None, "about 60 %")} if shown else {},
+        }
+        if shown:
+            found["n"] = 6
+        return found
+
+    cells = [band("1-3y", True), band("3y+", True), band("<1y", True), band("unstated", False)]
+    made = manifest([unit("Lab", True, {"morale": cell(18, 60.0, 50.0)})], attribute_cells=cells)
+    tenure = [r for r in parse(to_csv([made])) if r["tenure"]]
+    assert [(r["tenure"], r["theme"]) for r in tenure] == [
+        ("<1y", "Morale"),
+        ("<1y", "eNPS"),
+        ("1-3y", "Morale"),
+        ("1-3y", "eNPS"),
+        ("3y+", "Morale"),
+        ("3y+", "eNPS"),
+    ]  # the hidden "unstated" band is not a row; eNPS was not published for any band
+    assert tenure[0]["mean"] == "60.0" and tenure[1]["status"] == HIDDEN_TEXT
+
+
+@pytest.mark.parametrize(
+    ("program", "numbers", "name"),
+    [
+        ("Pulse 2026", (1, 14), "pulse-2026-R1-R14-results.csv"),
+        ("Pulse", (3, 3), "pulse-R3-results.csv"),
+        ("Équipe « santé »", (2, 5), "equipe-sante-R2-R5-results.csv"),
+        ("人事", (1, 2), "programme-7-R1-R2-results.csv"),
+        ('x"; y=\\z', (1, 1), "x-y-z-R1-results.csv"),
+    ],
+)
+def test_file_name_names_the_programme_and_rounds(
+    program: str, numbers: tuple[int, int], name: str
+) -> None:
+    rounds = [manifest([unit("Lab", False)], label=f"R{n}") for n in sorted(set(numbers))]
+    assert export_filename(program, rounds, "programme-7") == name
+    assert export_filename(program, [], "programme-7").endswith("-results.csv")

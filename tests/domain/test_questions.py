@@ -13,8 +13,11 @@ from survey.domain.questions import (
     LIKERT_MIN,
     NPS_MAX,
     NPS_MIN,
+    SECONDS_PER_ITEM,
     Bank,
     BankError,
+    bank_to_dict,
+    estimated_minutes,
     load_bank,
     parse_bank,
 )
@@ -233,3 +236,33 @@ def test_load_bank_rejects_unknown_names(name: str) -> None:
 
 def test_load_bank_is_deterministic() -> None:
     assert load_bank(DEFAULT_BANK) == load_bank()
+
+
+# --- "prefer not to say" and the estimated time -------------------------------------------------
+
+
+def test_shipped_bank_offers_prefer_not_to_say_on_the_sensitive_themes(bank: Bank) -> None:
+    marked = {item.theme for item in bank.items if item.prefer_not_to_say}
+    assert marked == {"safety", "security", "trust"}
+    assert all(i.prefer_not_to_say for i in bank.items if i.theme in marked)
+
+
+@pytest.mark.parametrize("marked", [True, False])
+def test_prefer_not_to_say_round_trips_and_only_marked_items_carry_it(marked: bool) -> None:
+    entry: dict[str, Any] = {"key": "a", "theme": "t", "text": "A."}
+    if marked:
+        entry["prefer_not_to_say"] = True
+    bank = parse_bank({"key": "b", "themes": [{"key": "t", "label": "T"}], "items": [entry]})
+    assert bank.item("a").prefer_not_to_say is marked
+    assert ("prefer_not_to_say" in bank_to_dict(bank)["items"][0]) is marked
+    assert parse_bank(bank_to_dict(bank)) == bank
+
+
+@pytest.mark.parametrize(
+    ("count", "minutes"),
+    [(0, 1), (1, 1), (4, 1), (5, 2), (10, 3), (12, 3), (13, 4), (40, 10)],
+)
+def test_estimated_minutes(bank: Bank, count: int, minutes: int) -> None:
+    items = (bank.items * 3)[:count]
+    assert estimated_minutes(items) == minutes
+    assert minutes * 60 >= count * SECONDS_PER_ITEM

@@ -191,6 +191,38 @@ SPELLINGS = name_pattern(SPELLING_ROSTER)
         # Masked in the original text: everything else reads exactly as written.
         ("Größe: Lindqvist war da", "Größe: [name] war da"),
         ("naïve café, Lindqvist!", "naïve café, [name]!"),
+        # Apostrophes people actually type, and the Swedish colon genitive.
+        ("Lindqvist\u00b4s idea", "[name] idea"),  # an acute accent typed as an apostrophe
+        ("Lindqvist`s idea", "[name] idea"),
+        ("Lindqvist:s idea", "[name] idea"),
+        ("LINDQVISTS idea", "[name] idea"),
+        ("Lindqvists\u2019 idea", "[name] idea"),
+        # A combining mark after a name is masked with it, never left dangling.
+        ("Bo\u0301 said", "[name] said"),
+        ("Tove\u0308 said", "[name] said"),
+        # Separators that are not spaces never hide a name.
+        ("Tove_Lindqvist", "[name]_[name]"),
+        ("Tove\u2060Lindqvist", "[name]"),  # word joiner
+        ("Tove\ufeffLindqvist", "[name]"),  # a stray byte-order mark
+        ("Tove  Lindqvist", "[name]  [name]"),
+        ("Lindqvist-Ek", "[name]-[name]"),
+        ("\uff22\uff4f said", "[name] said"),  # full-width "Bo"
+        ("bo ek said", "[name] said"),  # a whole name is a name in any case
+        ("@Bo_Ek hi", "[name] hi"),
+        # Short links and hostless paths.
+        ("see go/tove", "see [link]"),
+        ("on wiki/people/4512.", "on [link]."),
+        ("jira.example.com/browse/OPS-1", "[link]"),
+        # Numbers named by the word before them keep the word.
+        ("ticket 12345 again", "ticket [id] again"),
+        ("staff no 004512", "staff no [id]"),
+        ("employee #12345", "employee [id]"),
+        ("ref: 004512", "ref: [id]"),
+        ("badge nr. 88123", "badge nr. [id]"),
+        ("INC0012345 is open", "[id] is open"),
+        ("EMP-004512", "[id]"),
+        ("call ext.4512", "call [number]"),
+        ("call x 4512", "call [number]"),
     ],
 )
 def test_real_spellings_are_masked(text: str, expected: str) -> None:
@@ -216,6 +248,9 @@ def test_real_spellings_are_masked(text: str, expected: str) -> None:
         "write to us @ the office",
         "room 42, floor 3",
         "we have 100 % trust",
+        "bo and ek in lower case are Swedish words",  # short parts: only when capitalised
+        "Tove\u0308r",  # a longer word, with a combining mark
+        "room 42 and ticket 42",  # a short number after a word is not an identifier
     ],
 )
 def test_real_spellings_not_over_masked(text: str) -> None:
@@ -236,3 +271,36 @@ def test_zero_width_space_never_fuses_words() -> None:
     joined, _ = normalise("Tove\u200bLindqvist", invisible="")
     assert spaced == "tove lindqvist" and joined == "tovelindqvist"
     assert mask("Tove\u200bLindqvist", SPELLINGS) == "[name]"
+
+
+EVERYDAY_ROSTER = ["An Li", "May Chen", "Will Smith", "Per Berg", "Mark Åberg"]
+EVERYDAY = name_pattern(EVERYDAY_ROSTER)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Name parts that are everyday words read as words in lower case...
+        ("an apple and a li of tea", "an apple and a li of tea"),
+        ("I will go, may I?", "I will go, may I?"),
+        ("one per person, a mark of trust", "one per person, a mark of trust"),
+        ("the berg is high", "the berg is high"),
+        # ...and as names when capitalised (masking errs towards hiding at a sentence start).
+        ("An said so", "[name] said so"),
+        ("ask Will and May", "ask [name] and [name]"),
+        ("Pers idea", "[name] idea"),
+        ("MARK knows", "[name] knows"),
+        # Whole names and longer parts are names in any case.
+        ("will smith said", "[name] said"),
+        ("smith and chen", "[name] and [name]"),
+        ("aberg's plan", "[name] plan"),
+    ],
+)
+def test_everyday_words_in_names(text: str, expected: str) -> None:
+    assert mask(text, EVERYDAY) == expected
+
+
+def test_a_single_short_name_is_masked_only_capitalised() -> None:
+    pattern = name_pattern(["Bo"])
+    assert pattern is not None and pattern.anywhere is None
+    assert mask("Bo left; we bo here", pattern) == "[name] left; we bo here"

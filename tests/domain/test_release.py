@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from survey.domain import scoring
 from survey.domain.disclosure import DISTRIBUTION_MIN_N, HIDDEN_TEXT, UNIFORM_TEXT
+from survey.domain.manifest import parse, serialise
 from survey.domain.questions import Bank, load_bank
 from survey.domain.redaction import mask
 from survey.domain.release import (
@@ -24,11 +25,25 @@ from survey.domain.release import (
     OpenedAnswer,
     ReleaseError,
     ReleaseInput,
-    build_manifest,
     canonical_json,
     digest,
-    reaudit,
 )
+from survey.domain.release import build_manifest as build_typed
+from survey.domain.release import reaudit as reaudit_typed
+
+
+def build_manifest(data: ReleaseInput, shuffle: Any = None) -> dict[str, Any]:
+    """Return the release's manifest as it is stored: the JSON every surface parses."""
+    built = build_typed(data, shuffle)
+    stored = serialise(built)
+    assert parse(stored) == built  # the one parse/serialise pair round-trips exactly
+    return stored
+
+
+def reaudit(manifest: Mapping[str, Any]) -> Any:
+    """Re-audit a stored (possibly tampered) manifest."""
+    return reaudit_typed(parse(manifest))
+
 
 BANK = load_bank()
 ASKED = tuple(item.key for item in BANK.items)

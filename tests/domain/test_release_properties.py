@@ -12,6 +12,7 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from survey.domain.manifest import to_json
 from survey.domain.questions import load_bank
 from survey.domain.release import (
     OpenedAnswer,
@@ -115,12 +116,12 @@ def test_every_release_passes_an_independent_oracle(data: ReleaseInput) -> None:
     manifest = build_manifest(data)
     counts = Counter(atom_id(a.unit_id, a.band) for a in data.answers)
     subtree = subtrees_of(data.snapshot)
-    bands = manifest["attributes"]["bands"]
-    cells = [expand_cell(d, subtree, bands) for d in manifest["audit"]["published"]]
+    bands = manifest.attributes.bands
+    cells = [expand_cell(to_json(d), subtree, bands) for d in manifest.audit.published]
     assert derivable_small_groups(cells, counts, data.k) == []
     assert verify(manifest, data.snapshot, counts).ok
-    published_attrs = [c for c in manifest["attributes"]["cells"] if c["shown"]]
-    assert all(c["n"] >= data.k for c in published_attrs)
+    published_attrs = [c for c in manifest.attributes.cells if c.shown]
+    assert all(c.n is not None and c.n >= data.k for c in published_attrs)
 
 
 def test_oracle_catches_the_classic_subtraction() -> None:

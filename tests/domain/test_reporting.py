@@ -16,9 +16,10 @@ import pytest
 
 from survey.domain import reporting
 from survey.domain.disclosure import ABSENT_TEXT, HIDDEN_TEXT, UNIFORM_TEXT
+from survey.domain.manifest import Manifest, parse, serialise
 from survey.domain.questions import load_bank
 from survey.domain.release import OpenedAnswer, ReleaseInput, build_manifest
-from survey.domain.reporting import Event, TrendRow
+from survey.domain.reporting import NOT_ASKED_TEXT, Event, TrendRow
 from tests.domain.test_release import snapshot
 
 BANK = load_bank()
@@ -59,7 +60,7 @@ def release(
     values: Mapping[int, Sequence[int]] | None = None,
     closed_on: str | None = None,
     comments: Sequence[tuple[int, str]] = (),
-) -> dict[str, Any]:
+) -> Manifest:
     """Return the manifest of round ``number``; ``values`` gives each person's answer per unit.
 
     By default everybody answers 4 ("agree"), index 75.
@@ -100,7 +101,7 @@ def all_text(value: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def three_rounds() -> list[dict[str, Any]]:
+def three_rounds() -> list[Manifest]:
     """R1 asks core + safety, R2 core + trust, R3 core + safety; Research drops sharply in R3."""
     r1 = release(1, CORE + SAFETY, {4: spread(4, 8), 5: spread(4, 7)})
     r2 = release(2, CORE + TRUST, {4: spread(4, 8), 5: spread(4, 7)})
@@ -171,13 +172,13 @@ def test_no_change_unless_both_are_published(before: TrendRow, after: TrendRow) 
 # --- themes, headlines, movements ------------------------------------------------------------
 
 
-def test_themes_in_bank_order_across_rotation(three_rounds: list[dict[str, Any]]) -> None:
+def test_themes_in_bank_order_across_rotation(three_rounds: list[Manifest]) -> None:
     keys = [k for k, _ in reporting.themes_of(three_rounds)]
     assert keys == ["morale", "clarity", "safety", "trust", "enps"]
 
 
 def test_headlines_say_which_round_measured_a_rotating_theme(
-    three_rounds: list[dict[str, Any]],
+    three_rounds: list[Manifest],
 ) -> None:
     heads = {h.theme: h for h in reporting.headlines(three_rounds, 1)}
     assert set(heads) == {"morale", "clarity", "safety", "trust", "enps"}
@@ -193,7 +194,7 @@ def test_headlines_say_which_round_measured_a_rotating_theme(
     assert morale.previous is not None and morale.previous.round_label == "R2"
 
 
-def test_headline_for_a_hidden_unit_has_no_number(three_rounds: list[dict[str, Any]]) -> None:
+def test_headline_for_a_hidden_unit_has_no_number(three_rounds: list[Manifest]) -> None:
     for head in reporting.headlines(three_rounds, 7):  # Small
         assert head.current.mean is None and head.change is None
         assert head.value_text == HIDDEN_TEXT
@@ -204,30 +205,31 @@ def test_no_comparison_when_the_previous_measurement_was_hidden() -> None:
     # Alpha as a release would publish it hidden in R1: no n, no cells.
     r1 = release(1, values={4: spread(4, 8)})
     r2 = release(2, values={4: spread(4, 8)})
-    hidden = json.loads(json.dumps(r1))
-    for unit in hidden["units"]:
+    stored = serialise(r1)
+    for unit in stored["units"]:
         if unit["id"] == 4:
             unit["shown"], unit["themes"] = False, {}
             unit.pop("n")
+    hidden = parse(stored)
     head = reporting.headline([hidden, r2], 4, "morale", "Morale")
     assert head is not None and head.change is None
     assert f"no comparison with R1: {HIDDEN_TEXT}" in head.sentence
 
 
 def test_movements_only_between_published_cells_and_largest_first(
-    three_rounds: list[dict[str, Any]],
+    three_rounds: list[Manifest],
 ) -> None:
     moves = reporting.movements(three_rounds, {1, 2, 3, 4, 5, 6, 7})
     assert 0 < len(moves) <= reporting.MOVEMENTS_SHOWN
     assert all(m.unit_id in SHOWN for m in moves)
     assert all("Small" not in m.sentence and "Gamma" not in m.sentence for m in moves)
-    sizes = [reporting._scaled(m.theme, m.change.delta) for m in moves]
+    sizes = [reporting.scaled(m.theme, m.change.delta) for m in moves]
     assert sizes == sorted(sizes, reverse=True)
     assert moves[0].unit_path.startswith("Lab / Research")  # Research fell from agree to disagree
     assert moves[0].change.direction == "down" and moves[0].change.clear
 
 
-def test_movements_respect_the_chosen_units(three_rounds: list[dict[str, Any]]) -> None:
+def test_movements_respect_the_chosen_units(three_rounds: list[Manifest]) -> None:
     ops_only = reporting.movements(three_rounds, reporting.subtree(three_rounds[-1], 3))
     assert all(m.unit_path.startswith("Lab / Ops") for m in ops_only)
 
@@ -264,24 +266,26 @@ def test_place_events_at_first_round_closing_on_or_after(
     assert reporting.place_events(closed, events) == placed
 
 
-def test_events_land_on_rounds_that_asked_the_theme(three_rounds: list[dict[str, Any]]) -> None:
-    # Trust was asked only in R2 (closed 2026-02-10): an event in March is after it.
-    pytest.importorskip("matplotlib")
+def test_events_land_on_their_round_whether_or_not_it_asked_the_theme(
+    three_rounds: list[Manifest],
+) -> None:
+    # Trust was asked only in R2: every round is on its chart, R1 and R3 as "not asked".
     series = reporting.trend_series(
         three_rounds, 1, "trust", "Trust", "Lab", [Event("2026-03-01", "Re-org")]
     )
-    assert series.events == ()
+    assert [p.note for p in series.points] == [NOT_ASKED_TEXT, "", NOT_ASKED_TEXT]
+    assert series.events == ((2, "Re-org"),)
     series = reporting.trend_series(
-        three_rounds, 1, "safety", "Safety", "Lab", [Event("2026-02-15", "Re-org")]
+        three_rounds, 1, "safety", "Safety", "Lab", [Event("2026-04-15", "Later")]
     )
-    assert series.events == ((1, "Re-org"),)  # safety's points are R1, R3
+    assert series.events == ()  # after the last released round: not placed yet
 
 
 # --- heatmap ---------------------------------------------------------------------------------
 
 
 def test_heatmap_hides_hidden_units_and_centres_on_the_organisation(
-    three_rounds: list[dict[str, Any]],
+    three_rounds: list[Manifest],
 ) -> None:
     data = reporting.heatmap(three_rounds[-1])
     rows = {r.unit_id: r for r in data.rows}
@@ -296,20 +300,20 @@ def test_heatmap_hides_hidden_units_and_centres_on_the_organisation(
         round(alpha.value - org["morale"], 1)  # type: ignore[operator]
     )
     chart = data.chart_input()
-    assert "Lab" not in chart["rows"]  # the organisation's own row of zeros is left out
-    assert chart["centre"] == 0.0
-    assert reporting.HEATMAP_MIN_SPAN <= chart["span"] <= reporting.HEATMAP_MAX_SPAN
-    assert chart["values"][chart["rows"].index("Ops / Small")] == (None,) * len(data.columns)
+    assert "Lab" not in chart.rows  # the organisation's own row of zeros is left out
+    assert chart.centre == 0.0
+    assert chart.span == reporting.HEATMAP_SPAN
+    assert chart.values[chart.rows.index("Ops / Small")] == (None,) * len(data.columns)
 
 
-def test_heatmap_scope_and_depth(three_rounds: list[dict[str, Any]]) -> None:
+def test_heatmap_scope_and_depth(three_rounds: list[Manifest]) -> None:
     research = reporting.heatmap(three_rounds[-1], scope=2)
     assert {r.unit_id for r in research.rows} == {2, 4, 5}
     shallow = reporting.heatmap(three_rounds[-1], max_depth=1)
     assert {r.unit_id for r in shallow.rows} == {1, 2, 3}
 
 
-def test_heatmap_description_names_no_hidden_number(three_rounds: list[dict[str, Any]]) -> None:
+def test_heatmap_description_names_no_hidden_number(three_rounds: list[Manifest]) -> None:
     data = reporting.heatmap(three_rounds[-1])
     text = data.description
     assert "cells are hidden" in text
@@ -318,11 +322,11 @@ def test_heatmap_description_names_no_hidden_number(three_rounds: list[dict[str,
 
 
 def test_heatmap_with_the_organisation_hidden() -> None:
-    manifest = json.loads(json.dumps(release(1)))
-    for unit in manifest["units"]:
+    stored = serialise(release(1))
+    for unit in stored["units"]:
         unit["shown"], unit["themes"] = False, {}
         unit.pop("n", None)
-    data = reporting.heatmap(manifest)
+    data = reporting.heatmap(parse(stored))
     assert all(c.org_value is None for c in data.columns)
     assert all(not r.shown for r in data.rows)
     assert "no unit below the organisation" in data.description.lower()
@@ -331,10 +335,10 @@ def test_heatmap_with_the_organisation_hidden() -> None:
 # --- distributions and scale quality ---------------------------------------------------------
 
 
-def test_distributions_only_where_published(three_rounds: list[dict[str, Any]]) -> None:
+def test_distributions_only_where_published(three_rounds: list[Manifest]) -> None:
     latest = three_rounds[-1]
     items = BANK.items_for(CORE + SAFETY)
-    published = {u["id"] for u in latest["units"] if "distributions" in u}
+    published = {u.id for u in latest.units if u.distributions is not None}
     assert published, "the fixture should publish some distributions"
     for unit in TREE:
         found = reporting.distributions(latest, unit, items)
@@ -375,13 +379,18 @@ def test_distributions_only_where_published(three_rounds: list[dict[str, Any]]) 
     ],
 )
 def test_scale_quality_flags(quality: dict[str, Any], flags: tuple[str, ...]) -> None:
-    manifest = {
-        "themes": [{"key": "safety", "label": "Safety"}],
-        "units": [
-            {"id": 1, "shown": True, "themes": {}, "scale_quality": {"safety": quality}},
-            {"id": 2, "shown": False, "themes": {}},
-        ],
-    }
+    stored = serialise(release(1))
+    unit = stored["units"][0]
+    manifest = parse(
+        {
+            **stored,
+            "themes": [{"key": "safety", "label": "Safety"}],
+            "units": [
+                {**unit, "id": 1, "shown": True, "scale_quality": {"safety": quality}},
+                {**unit, "id": 2, "shown": False, "themes": {}},
+            ],
+        }
+    )
     rows = reporting.scale_quality(manifest, 1)
     assert [r.flags for r in rows] == [flags]
     assert reporting.scale_quality(manifest, 2) == []
@@ -391,19 +400,22 @@ def test_scale_quality_flags(quality: dict[str, Any], flags: tuple[str, ...]) ->
 
 
 def test_comment_search_filters_texts_but_keeps_published_counts() -> None:
-    manifest = {
-        "comments": [
-            {"unit": 2, "label": "Lab / Research", "count": 3, "texts": ["Roadmap!", "b", "c"]},
-            {"unit": 1, "label": "Elsewhere", "count": 2, "texts": ["the ROADMAP", "x"]},
-        ]
-    }
+    stored = serialise(release(1))
+    comments = [
+        {"unit": 2, "label": "Lab / Research", "count": 3, "texts": ["Roadmap!", "b", "c"]},
+        {"unit": 1, "label": "Elsewhere", "count": 2, "texts": ["the ROADMAP", "x"]},
+    ]
+    manifest = parse({**stored, "comments": comments})
     groups = reporting.comment_groups(manifest, "\n  ROADmap \t")
     assert [(g.label, g.count, g.texts) for g in groups] == [
         ("Lab / Research", 3, ("Roadmap!",)),
         ("Elsewhere", 2, ("the ROADMAP",)),
     ]
     assert [len(g.texts) for g in reporting.comment_groups(manifest, "")] == [3, 2]
-    assert reporting.comment_groups({"comments": []}, "x") == []
+    assert reporting.comment_groups(parse({**stored, "comments": []}), "x") == []
+    assert [g.count_text for g in groups] == ["3 comments", "2 comments"]
+    one = parse({**stored, "comments": [{**comments[0], "count": 1, "texts": ["x"]}]})
+    assert [g.count_text for g in reporting.comment_groups(one)] == ["1 comment"]
 
 
 def test_comment_query_is_bounded() -> None:
@@ -414,7 +426,7 @@ def test_comment_query_is_bounded() -> None:
 
 
 def test_report_uses_rounds_up_to_its_own_and_departments_only(
-    three_rounds: list[dict[str, Any]],
+    three_rounds: list[Manifest],
 ) -> None:
     made = reporting.report(
         three_rounds, 2, [reporting.ActionRow("Trust", "Roadmap", "2026-02-20")]
@@ -442,7 +454,7 @@ def test_audit_verdict_wording() -> None:
     assert reporting.audit_verdict(manifest).startswith(
         "Every figure describes at least k = 5 respondents"
     )
-    failed = {**manifest, "audit": {**manifest["audit"], "ok": False}}
+    failed = dataclasses.replace(manifest, audit=dataclasses.replace(manifest.audit, ok=False))
     assert "did not pass" in reporting.audit_verdict(failed)
 
 
@@ -464,15 +476,16 @@ def test_uniform_cells_are_coded_on_every_view() -> None:
     alpha = next(r for r in data.rows if r.label.endswith("Alpha"))
     assert all(c is not None and c.value is None and c.value_text for c in alpha.cells)
     assert UNIFORM_TEXT in data.description
-    assert "≥ 90" in {n for row in data.chart_input()["notes"] for n in row}
-    assert "100" not in all_text(data.chart_input()["values"])
+    assert "≥ 90" in {n for row in data.chart_input().notes for n in row}
+    assert "100" not in all_text(data.chart_input().values)
 
 
 def test_a_unit_missing_from_a_round_is_absent_not_hidden() -> None:
     r1 = release(1, values={4: spread(4, 8), 5: spread(4, 7)})
     r2 = release(2, values={4: spread(4, 8), 5: spread(4, 7)})
-    earlier = json.loads(json.dumps(r1))
-    earlier["units"] = [u for u in earlier["units"] if u["id"] != 4]  # Alpha created later
+    stored = serialise(r1)
+    stored["units"] = [u for u in stored["units"] if u["id"] != 4]  # Alpha created later
+    earlier = parse(stored)
     rows = reporting.trend_rows([earlier, r2], 4, "morale")
     assert rows[0].absent and rows[0].status_text == ABSENT_TEXT
     assert reporting.trend_point("R1", rows[0]).note == ABSENT_TEXT
@@ -481,3 +494,44 @@ def test_a_unit_missing_from_a_round_is_absent_not_hidden() -> None:
     assert HIDDEN_TEXT not in head.sentence
     hidden = reporting.trend_rows([r1, r2], 7, "morale")  # Small: hidden, not absent
     assert not hidden[0].absent and hidden[0].status_text == HIDDEN_TEXT
+
+
+# --- numbers HR trusts (issue 13) ------------------------------------------------------------
+
+
+def test_heatmap_colour_scale_is_the_same_in_every_round() -> None:
+    calm = release(1, values={4: spread(3, 8), 5: spread(3, 7)})
+    stormy = release(2, values={4: spread(5, 8), 5: spread(1, 7)})
+    spans = {reporting.heatmap(m).span for m in (calm, stormy)}
+    spans |= {reporting.heatmap(m).chart_input().span for m in (calm, stormy)}
+    assert spans == {reporting.HEATMAP_SPAN}
+    legend = reporting.heatmap(calm).chart_input().legend
+    assert "same scale in every round" in legend and "+15" in legend
+
+
+def test_bands_read_in_their_natural_order() -> None:
+    assert reporting.in_band_order(["3y+", "unstated", "<1y", "1-3y", "zz"]) == [
+        "<1y",
+        "1-3y",
+        "3y+",
+        "unstated",
+        "zz",
+    ]
+
+
+def test_a_round_that_did_not_ask_a_theme_says_so(three_rounds: list[Manifest]) -> None:
+    rows = reporting.trend_rows(three_rounds, 1, "trust")  # trust was asked in R2 only
+    assert [r.asked for r in rows] == [False, True, False]
+    assert rows[0].status_text == reporting.NOT_ASKED_TEXT and rows[0].mean is None
+    assert rows[1].status_text == ""
+
+
+@pytest.mark.parametrize(
+    ("count", "text"), [(0, "0 comments"), (1, "1 comment"), (2, "2 comments")]
+)
+def test_plurals(count: int, text: str) -> None:
+    assert reporting.plural(count, "comment") == text
+
+
+def test_favourable_coding_is_explained_in_one_place() -> None:
+    assert "≥ 90 %" in reporting.FAVOURABLE_CODING and "≤ 10 %" in reporting.FAVOURABLE_CODING

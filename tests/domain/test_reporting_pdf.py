@@ -7,12 +7,13 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from survey.domain import charts, report_pdf, reporting
+from survey.domain.manifest import Manifest, parse, serialise
 from survey.domain.reporting import ActionRow, Event
 from tests.domain.test_reporting import CORE, SAFETY, TRUST, release, spread
 
@@ -20,7 +21,7 @@ HIDDEN = ("Gamma", "Small")
 
 
 @pytest.fixture(scope="module")
-def manifests() -> list[dict[str, Any]]:
+def manifests() -> list[Manifest]:
     return [
         release(1, CORE + SAFETY, {4: spread(4, 8), 5: spread(3, 7)}),
         release(2, CORE + TRUST, {4: spread(4, 8), 5: spread(4, 7)}),
@@ -29,7 +30,7 @@ def manifests() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def report(manifests: list[dict[str, Any]]) -> reporting.Report:
+def report(manifests: list[Manifest]) -> reporting.Report:
     return reporting.report(
         manifests,
         3,
@@ -78,21 +79,19 @@ def test_long_actions_flow_onto_more_pages(report: reporting.Report) -> None:
     assert longest <= width / report_pdf.CHAR_INCHES[report_pdf.BODY_SIZE] + 1
 
 
-def test_report_without_actions_says_so(manifests: list[dict[str, Any]]) -> None:
+def test_report_without_actions_says_so(manifests: list[Manifest]) -> None:
     bare = reporting.report(manifests, 1)
     assert report_pdf.NO_ACTIONS in report_pdf.figure_texts(report_pdf._action_pages(bare))
     assert report_pdf.render_pdf(bare).startswith(b"%PDF-")
 
 
-def test_everything_hidden_still_renders(manifests: list[dict[str, Any]]) -> None:
-    import json
-
-    hidden = json.loads(json.dumps(manifests[0]))
-    for unit in hidden["units"]:
+def test_everything_hidden_still_renders(manifests: list[Manifest]) -> None:
+    stored = serialise(manifests[0])
+    for unit in stored["units"]:
         unit["shown"], unit["themes"] = False, {}
         unit.pop("n", None)
-    hidden["participation"]["org_pct_rounded"] = None
-    bare = reporting.report([hidden], 1)
+    stored["participation"]["org_pct_rounded"] = None
+    bare = reporting.report([parse(stored)], 1)
     assert bare.trends == ()
     text = "\n".join(report_pdf.figure_texts(figures(bare)))
     assert "hidden" in text and "Participation is not published" in text.replace("\n", " ")
@@ -108,3 +107,36 @@ def test_module_never_uses_pyplot() -> None:
         for a in n.names
     ]
     assert not [n for n in names if n and "pyplot" in n]
+
+
+def test_pdf_carries_its_title(report: reporting.Report) -> None:
+    body = report_pdf.render_pdf(report)
+    assert report.title.endswith(": results of R3")
+    assert f"/Title ({report.title})".encode() in body
+
+
+def test_event_labels_never_overlap_or_leave_their_panel() -> None:
+    # Three events on neighbouring rounds, the last at the right edge, with long labels.
+    rounds = [release(n, CORE, {4: spread(4, 8), 5: spread(3, 7)}) for n in (1, 2, 3)]
+    events = [
+        Event("2026-01-05", "A very long re-organisation label"),
+        Event("2026-02-01", "Layoffs announced to everyone"),
+        Event("2026-03-01", "New unit opened at the far right"),
+    ]
+    made = reporting.report(rounds, 3, (), events)
+    pages = figures(made)
+    checked = 0
+    for fig in pages:
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()  # a real layout, as when saved
+        renderer = canvas.get_renderer()
+        for ax in fig.axes:
+            labels = [t for t in ax.texts if t.get_color() == charts.EVENT_COLOUR]
+            boxes = [t.get_window_extent(renderer) for t in labels]
+            panel = ax.get_window_extent(renderer)
+            for i, box in enumerate(boxes):
+                checked += 1
+                assert panel.x0 - 1 <= box.x0 and box.x1 <= panel.x1 + 1, labels[i].get_text()
+                for other in boxes[i + 1 :]:
+                    assert not box.overlaps(other), labels[i].get_text()
+    assert checked >= 3

@@ -135,9 +135,34 @@ def test_score_person_enps(rating: int, promoter: bool, detractor: bool) -> None
     assert scores == [ThemeScore("enps", float(rating), promoter, detractor)]
 
 
-def test_score_person_skips_theme_with_missing_item() -> None:
-    scores = score_person(small_bank(), ("f", "r", "c", "n"), {"f": 5, "c": 4, "n": 9})
-    assert [s.theme for s in scores] == ["clarity", "enps"]
+# Prefer not to say: an item left out is absent; the theme is scored from the items answered.
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [
+        pytest.param(
+            {"f": 5, "c": 4, "n": 9},
+            [ThemeScore("morale", 100.0, True), ThemeScore("clarity", 75.0, True)]
+            + [ThemeScore("enps", 9.0, True, False)],
+            id="one-of-two-items",
+        ),
+        pytest.param(
+            {"r": 5, "c": 2},
+            [ThemeScore("morale", 0.0, False), ThemeScore("clarity", 25.0, False)],
+            id="reverse-item-alone",
+        ),
+        pytest.param({"c": 3}, [ThemeScore("clarity", 50.0, False)], id="theme-wholly-skipped"),
+        pytest.param(
+            {"f": 4, "r": 2, "c": 5},
+            [ThemeScore("morale", 75.0, True)] + [ThemeScore("clarity", 100.0, True)],
+            id="nothing-skipped",
+        ),
+        pytest.param({}, [], id="everything-skipped"),
+    ],
+)
+def test_score_person_from_the_items_answered(
+    answers: dict[str, int], expected: list[ThemeScore]
+) -> None:
+    assert score_person(small_bank(), ("f", "r", "c", "n"), answers) == expected
 
 
 def test_score_person_ignores_items_not_asked() -> None:

@@ -118,8 +118,17 @@ def _stopping() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 @pytest.fixture
+def server_env() -> dict[str, str]:
+    """Return extra environment for the served instance (a test module may override it)."""
+    return {}
+
+
+@pytest.fixture
 def server(
-    config: dict[str, Any], tmp_path: Path, _stopping: list[subprocess.Popen[bytes]]
+    config: dict[str, Any],
+    tmp_path: Path,
+    _stopping: list[subprocess.Popen[bytes]],
+    server_env: dict[str, str],
 ) -> Iterator[str]:
     """Serve the instance of ``config`` with gunicorn in production mode; yield its base URL.
 
@@ -136,6 +145,7 @@ def server(
         CANDOR_DATABASE_URL=config["DATABASE_URL"],
         CANDOR_PUBLIC_URL=base,
     )
+    env.update(server_env)
     gunicorn = Path(sys.executable).with_name("gunicorn")
     log = tmp_path / SERVER_LOG
     with log.open("wb") as out:

@@ -144,15 +144,20 @@ def test_staff_pages_for_actions_and_banks_are_accessible(
     page = open_page()
     log_in(page, "admin")
     page.goto("/actions/")
-    form = page.locator("section.panel").first
+    form = page.locator("#new-action")
+    form.get_by_label("Round").select_option(label="Pulse: R1")
     form.get_by_label("Theme").select_option("trust")
-    form.get_by_label("What was done").fill("Monthly open Q&A with the board.")
-    form.get_by_role("button", name=re.compile("^Record for")).click()
-    expect(page.locator("td.action-text")).to_have_text("Monthly open Q&A with the board.")
+    form.get_by_label("Owner").select_option(label="admin@example.org")
+    form.get_by_label("Due").fill("2026-12-15")
+    form.get_by_label("What will be done").fill("Monthly open Q&A with the board.")
+    form.get_by_role("button", name="Record the action").click()
+    expect(page.locator("p.action-text")).to_have_text("Monthly open Q&A with the board.")
     audit.check(page, "actions")
-    first = page.locator("section.panel form.narrow").first
+    page.goto("/actions/")
+    page.get_by_text("Record an action").click()
+    first = page.locator("#new-action form")
     first.evaluate("form => { form.noValidate = true; }")  # let the server's messages show
-    first.get_by_role("button", name=re.compile("^Record for")).click()
+    first.get_by_role("button", name="Record the action").click()
     expect(page.locator("p.error").first).to_be_visible()
     audit.check(page, "actions with errors")
 

@@ -12,15 +12,13 @@ import socket
 import ssl
 import stat
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -32,9 +30,13 @@ from survey import config as config_module
 from survey import db
 from survey.domain.mail import MailKind, build_test_message, message_id_salt
 from survey.models import Delivery, Person, Program, Round
+from survey.services import locks, mailjobs, rounds, submission, transports
 from survey.services import mailer as mail
-from survey.services import rounds, submission
+from tests import smtp as loopback
 from tests.conftest import OpenRound
+from tests.smtp import PASSWORD, USER, Server, check_password
+
+smtp, start_server = loopback.smtp, loopback.start_server  # fixtures
 
 SENDER = "Candor <pulse@candor.test>"
 CODE = r"\d+\.[A-Za-z0-9_-]+"
@@ -44,102 +46,6 @@ FALLBACK = re.compile(
     rf"and enter your code: ({CODE})"
 )
 PATH_LINK = re.compile(r"/s/\d+/")
-USER, PASSWORD = "candor", "right password"
-
-
-# --- a real SMTP server on 127.0.0.1 -------------------------------------------------------
-
-
-@dataclass
-class Received:
-    """One message as the server got it."""
-
-    rcpt: list[str]
-    message: EmailMessage
-
-
-@dataclass
-class Recorder:
-    """An aiosmtpd handler that keeps every message and can refuse some recipients."""
-
-    messages: list[Received] = field(default_factory=list)
-    refuse: set[str] = field(default_factory=set)
-    rcpt_attempts: Counter[str] = field(default_factory=Counter)
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
-    ) -> str:
-        self.rcpt_attempts[address] += 1
-        if address in self.refuse:
-            return "550 5.1.1 no such mailbox here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append(Received(list(envelope.rcpt_tos), parsed))
-        return "250 Message accepted"
-
-
-class LoopbackController(Controller):
-    """aiosmtpd's controller on an ephemeral port chosen by the kernel (no port races)."""
-
-    def _trigger_server(self) -> None:
-        assert self.server is not None
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
-
-
-def check_password(
-    server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
-) -> AuthResult:
-    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
-        USER.encode(),
-        PASSWORD.encode(),
-    )
-    return AuthResult(success=ok, handled=False)
-
-
-@dataclass
-class Server:
-    """A running test server and what it received."""
-
-    port: int
-    recorder: Recorder
-
-    def mailer(self, **options: Any) -> mail.SmtpMailer:
-        options.setdefault("starttls", False)
-        return mail.SmtpMailer("127.0.0.1", self.port, timeout=5, **options)
-
-    @property
-    def messages(self) -> list[Received]:
-        return self.recorder.messages
-
-
-@pytest.fixture
-def start_server() -> Iterator[Callable[..., Server]]:
-    """Yield a function that starts an SMTP server on loopback; every server stops at the end."""
-    running: list[Controller] = []
-
-    def start(**smtp_options: Any) -> Server:
-        recorder = Recorder()
-        controller = LoopbackController(
-            recorder, hostname="127.0.0.1", port=0, server_hostname="smtp.test", **smtp_options
-        )
-        controller.start()
-        running.append(controller)
-        return Server(controller.port, recorder)
-
-    yield start
-    for controller in running:
-        controller.stop()
-
-
-@pytest.fixture
-def smtp(start_server: Callable[..., Server]) -> Server:
-    """A plain SMTP server: no STARTTLS, no authentication."""
-    return start_server()
 
 
 @dataclass(frozen=True)
@@ -185,7 +91,7 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def send(app: Flask, round_id: int, kind: MailKind, mailer: mail.Mailer) -> mail.SendReport:
+def send(app: Flask, round_id: int, kind: MailKind, mailer: transports.Mailer) -> mail.SendReport:
     kek = app.extensions["candor.kek"]
     return mail.send_round_mail(
         app.extensions["candor.sessionmaker"],
@@ -270,7 +176,7 @@ def program_of(app: Flask, round_id: int) -> int:
 class CrashAfter:
     """A mailer that delivers, then dies (like a killed process) on its ``n``-th message."""
 
-    def __init__(self, inner: mail.Mailer, n: int) -> None:
+    def __init__(self, inner: transports.Mailer, n: int) -> None:
         self.inner, self.n, self.count = inner, n, 0
 
     def send(self, message: EmailMessage) -> None:
@@ -412,7 +318,7 @@ def test_starttls_required_but_not_offered(smtp: Server) -> None:
     with (
         smtp.mailer(starttls=True) as mailer,
         pytest.raises(
-            mail.MailError, match=r"does not offer STARTTLS, which SMTP_STARTTLS requires"
+            transports.MailError, match=r"does not offer STARTTLS, which SMTP_STARTTLS requires"
         ),
     ):
         mailer.send(message)
@@ -427,7 +333,10 @@ def test_wrong_password_is_a_plain_error(start_server: Callable[..., Server]) ->
     server = start_server(authenticator=check_password, auth_require_tls=False)
     message = build_test_message(sender=SENDER, recipient="someone@example.org")
     wrong = server.mailer(username=USER, password="wrong password")  # noqa: S106
-    with wrong, pytest.raises(mail.MailError, match=r"refused the user name or password.*535"):
+    with (
+        wrong,
+        pytest.raises(transports.MailError, match=r"refused the user name or password.*535"),
+    ):
         wrong.send(message)
     with server.mailer(username=USER, password=PASSWORD) as right:
         right.send(message)
@@ -466,10 +375,10 @@ def test_starttls_with_a_trusted_certificate_then_login(
     assert len(server.messages) == 1
     with (
         server.mailer(starttls=True) as untrusting,
-        pytest.raises(mail.MailError, match="TLS certificate that is not trusted"),
+        pytest.raises(transports.MailError, match="TLS certificate that is not trusted"),
     ):
         untrusting.send(message)  # the system store does not know our self-signed cert
-    with server.mailer(starttls=False) as plain, pytest.raises(mail.MailError, match="530"):
+    with server.mailer(starttls=False) as plain, pytest.raises(transports.MailError, match="530"):
         plain.send(message)  # this server insists on STARTTLS
 
 
@@ -477,15 +386,15 @@ def test_connection_refused_is_a_plain_error() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # bound but not listening: connections are refused
-        mailer = mail.SmtpMailer("127.0.0.1", port, starttls=False, timeout=2)
-        with pytest.raises(mail.MailError, match=r"cannot connect to the SMTP server at 127"):
+        mailer = transports.SmtpMailer("127.0.0.1", port, starttls=False, timeout=2)
+        with pytest.raises(transports.MailError, match=r"cannot connect to the SMTP server at 127"):
             mailer.send(build_test_message(sender=SENDER, recipient="a@example.org"))
 
 
 def test_no_password_in_clear_to_a_remote_server() -> None:
-    with pytest.raises(mail.MailError, match="without encryption"):
-        mail.SmtpMailer("mail.example.org", 25, starttls=False, username="u", password="p")  # noqa: S106
-    mail.SmtpMailer("localhost", 25, starttls=False, username="u", password="p")  # noqa: S106
+    with pytest.raises(transports.MailError, match="without encryption"):
+        transports.SmtpMailer("mail.example.org", 25, starttls=False, username="u", password="p")  # noqa: S106
+    transports.SmtpMailer("localhost", 25, starttls=False, username="u", password="p")  # noqa: S106
 
 
 # --- the file outbox ---------------------------------------------------------------------------
@@ -495,7 +404,7 @@ def test_file_outbox_is_exactly_once_across_a_crash(
     app: Flask, open_round: OpenRound, tmp_path: Path
 ) -> None:
     folder = tmp_path / "outbox"
-    outbox = mail.FileOutbox(str(folder))
+    outbox = transports.FileOutbox(str(folder))
     with pytest.raises(KeyboardInterrupt):
         send(app, open_round.round_id, MailKind.INVITATION, CrashAfter(outbox, 7))
     assert len(outbox_messages(folder)) == 7
@@ -516,7 +425,7 @@ def test_file_outbox_is_exactly_once_across_a_crash(
 
 
 def test_file_outbox_rewrites_one_message_in_place(tmp_path: Path) -> None:
-    outbox = mail.FileOutbox(str(tmp_path / "outbox"))
+    outbox = transports.FileOutbox(str(tmp_path / "outbox"))
     message = build_test_message(sender=SENDER, recipient="a@example.org")
     outbox.send(message)
     outbox.send(message)
@@ -530,7 +439,9 @@ def test_file_outbox_failure_stops_the_run(
 ) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    report = send(app, open_round.round_id, MailKind.INVITATION, mail.FileOutbox(str(blocker)))
+    report = send(
+        app, open_round.round_id, MailKind.INVITATION, transports.FileOutbox(str(blocker))
+    )
     assert report.stopped.startswith(f"cannot write to the mail outbox {blocker}")
     rows = ledger(app, open_round.round_id, MailKind.INVITATION)
     assert {(d.status, d.attempts) for d in rows} == {("pending", 0)}
@@ -543,7 +454,7 @@ def test_strict_mode_destroys_the_secret_and_reminds_without_links(
     app: Flask, open_round: OpenRound, tmp_path: Path
 ) -> None:
     set_strict(app, program_of(app, open_round.round_id))
-    outbox = mail.FileOutbox(str(tmp_path / "invitations"))
+    outbox = transports.FileOutbox(str(tmp_path / "invitations"))
     report = send(app, open_round.round_id, MailKind.INVITATION, outbox)
     assert report.secret_destroyed
     with db.session_scope(app) as session:
@@ -558,7 +469,7 @@ def test_strict_mode_destroys_the_secret_and_reminds_without_links(
     again = send(app, open_round.round_id, MailKind.INVITATION, outbox)  # nothing left to do
     assert (again.sent_now, again.stopped) == (0, "")
 
-    reminders = mail.FileOutbox(str(tmp_path / "reminders"))
+    reminders = transports.FileOutbox(str(tmp_path / "reminders"))
     report = send(app, open_round.round_id, MailKind.REMINDER, reminders)
     messages = outbox_messages(tmp_path / "reminders")
     assert report.sent_now == len(messages) == len(invited(app, open_round.round_id))
@@ -591,7 +502,7 @@ def test_closed_round_refuses_to_send(app: Flask, open_round: OpenRound, tmp_pat
     with db.session_scope(app) as session:
         rounds.close_round(session, rounds.get_round(session, open_round.round_id), dt.date.today())
         session.commit()
-    outbox = mail.FileOutbox(str(tmp_path / "outbox"))
+    outbox = transports.FileOutbox(str(tmp_path / "outbox"))
     for kind in MailKind:
         with pytest.raises(
             rounds.RoundError, match="is closed; invitations and reminders are sent only while"
@@ -605,19 +516,19 @@ def test_closed_round_refuses_to_send(app: Flask, open_round: OpenRound, tmp_pat
 
 
 def test_mail_settings(app: Flask, tmp_path: Path) -> None:
-    outbox = mail.mailer_from_config(app.config)
-    assert isinstance(outbox, mail.FileOutbox)
+    outbox = transports.mailer_from_config(app.config)
+    assert isinstance(outbox, transports.FileOutbox)
     assert outbox.directory == os.path.join(app.instance_path, "outbox")
     smtp_config = {**app.config, "MAIL_BACKEND": "smtp", "SMTP_HOST": "127.0.0.1"}
-    with pytest.raises(mail.MailError, match="MAIL_FROM must be set"):
-        mail.mailer_from_config(smtp_config)
-    smtp_mailer = mail.mailer_from_config({**smtp_config, "MAIL_FROM": SENDER})
-    assert isinstance(smtp_mailer, mail.SmtpMailer)
+    with pytest.raises(transports.MailError, match="MAIL_FROM must be set"):
+        transports.mailer_from_config(smtp_config)
+    smtp_mailer = transports.mailer_from_config({**smtp_config, "MAIL_FROM": SENDER})
+    assert isinstance(smtp_mailer, transports.SmtpMailer)
     assert (smtp_mailer.port, smtp_mailer.starttls, smtp_mailer.timeout) == (587, True, 30.0)
-    with pytest.raises(mail.MailError, match="SMTP_HOST is not set"):
-        mail.mailer_from_config({**smtp_config, "MAIL_FROM": SENDER, "SMTP_HOST": ""})
-    with pytest.raises(mail.MailError, match="MAIL_BACKEND must be 'file' or 'smtp'"):
-        mail.mailer_from_config({**app.config, "MAIL_BACKEND": "carrier-pigeon"})
+    with pytest.raises(transports.MailError, match="SMTP_HOST is not set"):
+        transports.mailer_from_config({**smtp_config, "MAIL_FROM": SENDER, "SMTP_HOST": ""})
+    with pytest.raises(transports.MailError, match="MAIL_BACKEND must be 'file' or 'smtp'"):
+        transports.mailer_from_config({**app.config, "MAIL_BACKEND": "carrier-pigeon"})
 
 
 def settings(tmp_path: Path, **given: Any) -> dict[str, Any]:
@@ -638,10 +549,10 @@ def test_production_starts_without_mail_and_says_what_to_set_when_sending(
 ) -> None:
     production = settings(tmp_path)
     assert production["MAIL_BACKEND"] == ""
-    with pytest.raises(mail.MailError, match="No mail is set up: set MAIL_BACKEND to 'smtp'"):
-        mail.mailer_from_config(production)
+    with pytest.raises(transports.MailError, match="No mail is set up: set MAIL_BACKEND to 'smtp'"):
+        transports.mailer_from_config(production)
     development = settings(tmp_path, CANDOR_ENV="development")
-    assert isinstance(mail.mailer_from_config(development), mail.FileOutbox)
+    assert isinstance(transports.mailer_from_config(development), transports.FileOutbox)
 
 
 def test_production_refuses_the_file_outbox(tmp_path: Path) -> None:
@@ -710,11 +621,110 @@ def test_mail_command_reports_a_stopped_run(
     assert smtp.messages == []
 
 
-def test_one_sender_at_a_time(tmp_path: Path) -> None:
-    lock = str(tmp_path / "mail.lock")
-    with mail.sending_lock(lock):
-        with pytest.raises(mail.MailError, match="another `candor mail` command is sending"):
-            with mail.sending_lock(lock):
-                pass
-    with mail.sending_lock(lock):  # released on exit
-        pass
+def use_smtp(app: Flask, server: Server) -> None:
+    app.config.update(
+        MAIL_BACKEND="smtp",
+        MAIL_FROM=SENDER,
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=server.port,
+        SMTP_STARTTLS=False,
+    )
+
+
+def send_configured(app: Flask, round_id: int, kind: MailKind) -> mail.SendReport:
+    return mailjobs.send_configured(
+        app.config,
+        app.instance_path,
+        app.extensions["candor.sessionmaker"],
+        round_id,
+        kind,
+        app.extensions["candor.kek"],
+    )
+
+
+def test_one_sender_per_job_across_app_servers(
+    app: Flask, open_round: OpenRound, smtp: Server
+) -> None:
+    """While another connection (another server) holds a job's lock, a run sends nothing."""
+    use_smtp(app, smtp)
+    rid, engine = open_round.round_id, app.extensions["candor.engine"]
+    name = mailjobs.sending_lock_name(rid, MailKind.INVITATION)
+    assert not locks.is_held(engine, name, fallback_dir=app.instance_path)
+    with locks.exclusive(engine, name, fallback_dir=app.instance_path) as held:
+        assert held and locks.is_held(engine, name, fallback_dir=app.instance_path)
+        with pytest.raises(mailjobs.SenderBusy, match="another run is sending round"):
+            send_configured(app, rid, MailKind.INVITATION)
+        result = app.test_cli_runner().invoke(args=["candor", "mail", "invite", str(rid)])
+        assert result.exit_code == 0, result.output
+        assert "another run is sending" in result.output
+        assert smtp.messages == [] and ledger(app, rid, MailKind.INVITATION) == []
+        reminders = send_configured(app, rid, MailKind.REMINDER)  # another job: not blocked
+    assert not locks.is_held(engine, name, fallback_dir=app.instance_path)
+    invitations = send_configured(app, rid, MailKind.INVITATION)
+    people = invited(app, rid)
+    assert reminders.sent_now == invitations.sent_now == len(people)
+    assert len(smtp.messages) == 2 * len(people)
+    with db.session_scope(app) as session:
+        done = mailjobs.progress(
+            session, engine, rid, MailKind.INVITATION, lock_dir=app.instance_path
+        )
+    assert (done.total, done.sent, done.done, done.running, done.stopped) == (
+        len(people),
+        len(people),
+        True,
+        False,
+        "",
+    )
+    assert done.finished_at is not None and done.started_at is not None
+
+
+def test_a_stopped_run_is_recorded_for_the_admin_page(
+    app: Flask, open_round: OpenRound, smtp: Server
+) -> None:
+    use_smtp(app, smtp)
+    app.config["SMTP_STARTTLS"] = True  # this server does not offer it
+    report = send_configured(app, open_round.round_id, MailKind.INVITATION)
+    assert "does not offer STARTTLS" in report.stopped
+    engine = app.extensions["candor.engine"]
+    with db.session_scope(app) as session:
+        found = mailjobs.progress(
+            session, engine, open_round.round_id, MailKind.INVITATION, lock_dir=app.instance_path
+        )
+    assert found.stopped == report.stopped and found.waiting == found.total > 0
+    assert not found.done and not found.interrupted
+    app.config["MAIL_BACKEND"] = ""  # no mail set up: said on the run too
+    with pytest.raises(transports.MailError, match="No mail is set up"):
+        send_configured(app, open_round.round_id, MailKind.REMINDER)
+    with db.session_scope(app) as session:
+        found = mailjobs.progress(
+            session, engine, open_round.round_id, MailKind.REMINDER, lock_dir=app.instance_path
+        )
+    assert found.stopped.startswith("No mail is set up") and found.total == 0
+
+
+def test_the_tick_carries_on_a_send_cut_short_in_a_manual_programme(
+    app: Flask, open_round: OpenRound
+) -> None:
+    """A send started from the admin page and cut short (a restarted server) finishes by the
+    next tick, though a manual programme's rounds are otherwise left to the admin."""
+    from survey.services import scheduler
+
+    rid = open_round.round_id
+    app.config["MAIL_FROM"] = SENDER  # as `send` uses: the same Message-IDs on every run
+    outbox = transports.FileOutbox(app.config["MAIL_OUTBOX_DIR"])
+    with pytest.raises(KeyboardInterrupt):
+        send(app, rid, MailKind.INVITATION, CrashAfter(outbox, 3))
+    calls: list[tuple[int, str]] = []
+
+    def sender(round_id: int, kind: str) -> str:
+        calls.append((round_id, kind))
+        return send_configured(app, round_id, MailKind(kind)).summary()
+
+    factory, kek = app.extensions["candor.sessionmaker"], app.extensions["candor.kek"]
+    report = scheduler.tick(factory, kek, dt.date(2026, 11, 3), sender)
+    assert calls == [(rid, "invitation")] and not report.errors
+    people = invited(app, rid)
+    assert {d.status for d in ledger(app, rid, MailKind.INVITATION)} == {"sent"}
+    assert len(outbox_messages(Path(app.config["MAIL_OUTBOX_DIR"]))) == len(people)
+    scheduler.tick(factory, kek, dt.date(2026, 11, 3), sender)
+    assert calls == [(rid, "invitation")]  # nothing left: nothing sent again

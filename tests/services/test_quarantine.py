@@ -15,6 +15,7 @@ from survey.models import AuditEvent, Comment, QuarantinedRow, Release, Response
 from survey.services import rounds
 from survey.services.quarantine import QUARANTINED
 from tests.conftest import OpenRound
+from tests.helpers import keep_sealed
 from tests.services.ballots import round_status, step, submit
 
 COMMENT = "The new planning process works well for us."
@@ -87,6 +88,7 @@ def test_swapped_between_rounds_is_refused(app: Flask, open_round: OpenRound) ->
     """A valid answer of another round, copied in under the same label, does not open."""
     from tests.services.ballots import open_next_round
 
+    keep_sealed(app, open_round.round_id)  # the donor row must outlive its release
     round_id = _closed_round(app, open_round)
     step(app, round_id, "release")
     with db.session_scope(app) as session:
@@ -120,6 +122,7 @@ def _program_of(app: Flask, round_id: int) -> int:
 def test_quarantine_releases_without_them_and_keeps_them_sealed_aside(
     app: Flask, open_round: OpenRound
 ) -> None:
+    keep_sealed(app, open_round.round_id)  # the rows are counted after the release
     round_id = _closed_round(app, open_round)
     with db.session_scope(app) as session:
         stored = session.query(Response).filter_by(round_id=round_id).count()

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from survey import db
 from survey.domain import blindrsa, crypto
 from survey.models import BallotKey, Person, Program, Round
-from survey.services import ballotkeys, mixing, org, rounds, submission
+from survey.services import ballotkeys, hygiene, mixing, org, rounds, submission
 from tests.services import storage_forensics as sf
 
 PEOPLE, ANSWERING = 48, 44  # four never answer: their invitations are destroyed at close
@@ -166,7 +166,7 @@ class Truth:
         with db.session_scope(app) as session:
             row = session.get(Round, rnd.round_id)
             assert row is not None and row.wrapped_private_key is not None
-            label = rounds.key_label(row.id, "private")
+            label = crypto.key_label(row.id, "private")
             self.private = crypto.unwrap_private_key(row.wrapped_private_key, kek, label)
         self.rnd = rnd
         self.blobs: dict[str, bytes] = {}  # person -> sealed response
@@ -418,7 +418,7 @@ def _close(app: Flask, rnd: Round48, quiet: bool = True) -> tuple[Secrets, int |
         session.commit()
     if quiet:
         sf.settle(app.extensions["candor.engine"], xid)
-    scrubbed = rounds.scrub_storage(app.extensions["candor.engine"])
+    scrubbed = hygiene.scrub_storage(app.extensions["candor.engine"])
     assert scrubbed or not quiet
     hashes = [crypto.token_hash(code) for code in rnd.codes.values()]
     return Secrets(hashes, [w for w in wrapped if w]), xid

@@ -27,8 +27,10 @@ from sqlalchemy import select
 from survey import create_app, db
 from survey.domain import reporting
 from survey.domain.disclosure import HIDDEN_TEXT
+from survey.domain.manifest import parse, serialise
 from survey.models import Action, Person, Program, TimelineEvent
 from survey.services import rounds, submission
+from survey.services.manifests import released_manifests
 from tests.conftest import PASSWORD, STAFF, Org, login
 
 FIRST_OPEN = dt.date(2026, 9, 7)
@@ -175,7 +177,7 @@ def test_overview_headlines_changes_and_participation(
     assert "Overview: Lab" in text
     latest = released[-1]
     assert f"About {latest['participation']['org_pct_rounded']} % of the people invited" in text
-    for theme in reporting.themes_of(released):
+    for theme in reporting.themes_of([parse(m) for m in released]):
         assert theme[1] in text
     assert "when it was last asked" in text  # rotating themes say which round asked them
     assert "Largest changes" in text and "Lab/Research" in text
@@ -213,7 +215,7 @@ def test_trends_show_every_theme_with_table_and_text_alternative(
     html = client.get(f"/dashboard/trends?unit={organisation.units['Research']}").data.decode()
     text = visible_text(html)
     assert "Trends: Lab/Research" in text
-    for _key, label in reporting.themes_of(released):
+    for _key, label in reporting.themes_of([parse(m) for m in released]):
         assert f"{label} by round" in text
         assert f"{label} — Lab/Research:" in text  # describe_trend's text alternative
     assert "Dotted line: Lab in R3" in text  # the organisation as reference
@@ -548,7 +550,7 @@ def test_warm_pages_do_not_import_matplotlib(
     organisation: Org,
 ) -> None:
     program, lab = organisation.program_id, organisation.units["Lab"]
-    themes = [key for key, _ in reporting.themes_of(released)]
+    themes = [key for key, _ in reporting.themes_of([parse(m) for m in released])]
     urls = [
         *PAGES,
         "/reports",
@@ -587,11 +589,9 @@ def test_manifests_are_parsed_once_and_shared(
 ) -> None:
 
     with db.session_scope(app) as session:
-        first = rounds.released_manifests(session, organisation.program_id)
-        again = rounds.released_manifests(session, organisation.program_id)
-        assert [m["round"]["number"] for m in first] == [1, 2, 3]
+        first = released_manifests(session, organisation.program_id)
+        again = released_manifests(session, organisation.program_id)
+        assert [m.round.number for m in first] == [1, 2, 3]
         assert all(a is b for a, b in zip(first, again, strict=True))  # no second JSON decode
-        assert [dict(m) for m in first] == rounds.released_manifests(
-            session, organisation.program_id
-        )
-        assert rounds.released_manifests(session, 999) == []
+        assert [serialise(m) for m in first] == released  # exactly the stored manifests
+        assert released_manifests(session, 999) == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import re
 from typing import Any
@@ -13,64 +12,15 @@ from flask.testing import FlaskClient
 from sqlalchemy.exc import OperationalError
 
 from survey import create_app, db
-from survey.domain import blindrsa
 from survey.models import Program
 from survey.services import ballotkeys, rounds, submission
 from tests.conftest import OpenRound, answers_for
-from tests.helpers import stored_answers
-
-
-def b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+from tests.helpers import Browser, stored_answers
 
 
 def count(app: Flask) -> int:
     with db.session_scope(app) as session:
         return stored_answers(session)
-
-
-class Browser:
-    """The browser's part of the flow, spoken over the test client."""
-
-    def __init__(self, client: FlaskClient, round_id: int, code: str) -> None:
-        self.client, self.round_id, self.code = client, round_id, code
-        self.key_id = submission.key_id_of(code)
-        reply = client.get(f"/s/{round_id}/keys/{self.key_id}")
-        assert reply.status_code == 200
-        fields = reply.get_json()
-        self.fingerprint = fields["fingerprint"]
-        numbers = blindrsa.rsa.RSAPublicNumbers(
-            int.from_bytes(unb64(fields["e"]), "big"), int.from_bytes(unb64(fields["n"]), "big")
-        )
-        self.public = numbers.public_key()
-        self.message = blindrsa.prepare(bytes(32))
-        self.blinded, self.inv = blindrsa.blind(self.public, self.message)
-        self.signature = b""
-
-    def check_in(self) -> Any:
-        reply = self.client.post(
-            f"/s/{self.round_id}/checkin", json={"code": self.code, "blinded": b64(self.blinded)}
-        )
-        if reply.status_code == 200:
-            blind_sig = unb64(reply.get_json()["blind_signature"])
-            self.signature = blindrsa.finalize(self.public, self.message, blind_sig, self.inv)
-        return reply
-
-    def ballot(self, answers: dict[str, int], comment: str = "", **extra: Any) -> Any:
-        body = {
-            "key_id": self.key_id,
-            "message": b64(self.message),
-            "signature": b64(self.signature),
-            "answers": answers,
-            "comment": comment,
-            "lang": "en",
-            **extra,
-        }
-        return self.client.post(f"/s/{self.round_id}/ballot", json=body)
 
 
 def item_answers(app: Flask, round_id: int, value: int = 4) -> dict[str, int]:

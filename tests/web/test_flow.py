@@ -61,19 +61,25 @@ def test_employee_to_csv(app: Flask, client: FlaskClient, open_round: OpenRound)
         "round",
         "closed_on",
         "unit_path",
+        "tenure",
         "theme",
         "n",
         "mean",
         "favourable_pct",
         "ci_low",
         "ci_high",
+        "participation_pct",
         "status",
     }
+    assert "Morale" in {r["theme"] for r in rows} and "morale" not in {r["theme"] for r in rows}
+    assert 'filename="pulse-R1-results.csv"' in export.headers["Content-Disposition"]
     small = [r for r in rows if r["unit_path"] == "Lab/Ops/Small"]
     assert small and all(
         r["status"] == HIDDEN_TEXT and r["n"] == "" and r["mean"] == "" for r in small
     )
-    lab = [r for r in rows if r["unit_path"] == "Lab" and r["theme"] == "morale"]
+    lab = [
+        r for r in rows if r["unit_path"] == "Lab" and r["theme"] == "Morale" and not r["tenure"]
+    ]
     assert lab[0]["status"] == "shown" and int(lab[0]["n"]) == len(open_round.tokens)
 
 

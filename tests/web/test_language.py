@@ -155,7 +155,7 @@ def opened_payloads(app: Flask, round_id: int) -> list[dict[str, object]]:
         rnd = session.get(Round, round_id)
         assert rnd is not None and rnd.wrapped_private_key is not None
         private = crypto.unwrap_private_key(
-            rnd.wrapped_private_key, kek, rounds.key_label(rnd.id, "private")
+            rnd.wrapped_private_key, kek, crypto.key_label(rnd.id, "private")
         )
         return [
             json.loads(

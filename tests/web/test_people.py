@@ -158,7 +158,7 @@ def test_preview_escapes_what_the_file_says(client: FlaskClient, organisation: O
     [
         (None, "Choose a CSV file"),
         (b"email,unit\nz\xe9@example.org,Lab\n", "not UTF-8"),
-        ("email,unit\n" + "x" * (201 * 1024), "larger than 200 KB"),
+        ("email,unit\n" + "x" * (4 * 1024 * 1024 + 1024), "larger than 4 MB"),
     ],
 )
 def test_unusable_uploads_are_refused(
@@ -177,7 +177,11 @@ def test_apply_imports_the_previewed_file(
     page = client.post("/admin/org/preview", data=upload(GOOD)).data.decode()
     response = client.post(
         "/admin/org/apply",
-        data={"csv_text": hidden(page, "csv_text"), "fingerprint": hidden(page, "fingerprint")},
+        data={
+            "csv_text": hidden(page, "csv_text"),
+            "fingerprint": hidden(page, "fingerprint"),
+            "confirm_leaving": "y",  # 21 of 22 leave
+        },
         follow_redirects=True,
     )
     done = response.data.decode()
@@ -253,7 +257,11 @@ def test_csrf_is_enforced(config: dict[str, object], organisation: Org) -> None:
     preview = client.post("/admin/org/preview", data={**upload(GOOD), "csrf_token": token.group(1)})
     assert preview.status_code == 200
     form = preview.data.decode()
-    fields = {"csv_text": hidden(form, "csv_text"), "fingerprint": hidden(form, "fingerprint")}
+    fields = {
+        "csv_text": hidden(form, "csv_text"),
+        "fingerprint": hidden(form, "fingerprint"),
+        "confirm_leaving": "y",
+    }
     assert client.post("/admin/org/apply", data=fields).status_code == 400
     assert everything(app) == before
     applied = client.post(

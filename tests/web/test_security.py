@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import pytest
@@ -53,14 +54,21 @@ def test_cookie_flags(app: Flask) -> None:
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_login_is_throttled(app: Flask, client: FlaskClient) -> None:
-    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+def test_login_is_throttled(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Free failures, then one that starts a wait: even the right password must wait
+    # (tests/services/test_throttle.py and tests/web/test_accounts.py test the rest).
+    frozen = dt.datetime(2026, 12, 1, 9, 0)
+    monkeypatch.setattr("survey.web.auth.utcnow", lambda: frozen)  # the wait cannot end
+    for _ in range(app.config["LOGIN_ACCOUNT_FREE_FAILURES"] + 1):
         assert (
             client.post("/login", data={"email": STAFF["hr"], "password": "wrong"}).status_code
             == 401
         )
-    locked = client.post("/login", data={"email": STAFF["hr"], "password": PASSWORD})
-    assert locked.status_code == 401 and b"locked" in locked.data
+    slowed = client.post("/login", data={"email": STAFF["hr"], "password": PASSWORD})
+    assert slowed.status_code == 429 and b"Too many attempts" in slowed.data
+    assert int(slowed.headers["Retry-After"]) >= 1
 
 
 def test_unknown_and_wrong_password_look_alike(client: FlaskClient) -> None:

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from survey import db
 from survey.domain.disclosure import HIDDEN_TEXT, UNIFORM_TEXT
+from survey.domain.scope import LEADERSHIP_MAX_DEPTH
 from survey.models import Release
 from tests.conftest import OpenRound, answers_for, login
 from tests.web.test_flow import close_and_release
@@ -66,14 +67,25 @@ def test_hidden_unit_stays_hidden(
 
 
 def test_surfaces_match_manifest(app: Flask, client: FlaskClient, released: dict) -> None:
-    """Every shown unit's CSV figures are exactly the manifest's, and nothing else is shown."""
+    """Every shown unit's CSV figures are exactly the manifest's, and nothing else is shown;
+    a leader's CSV holds the same figures for the organisation and departments only."""
     login(client, "leader")
+    led = list(csv.DictReader(io.StringIO(client.get("/export/1.csv").data.decode())))
+    assert led and all(r["unit_path"].count("/") <= LEADERSHIP_MAX_DEPTH for r in led)
+    client.post("/logout")
+    login(client, "hr")
     rows = list(csv.DictReader(io.StringIO(client.get("/export/1.csv").data.decode())))
+    assert [r for r in rows if r["unit_path"].count("/") <= LEADERSHIP_MAX_DEPTH] == led
     with db.session_scope(app) as session:
         manifest = session.query(Release).one().manifest
+    labels = {t["key"]: t["label"] for t in manifest["themes"]}  # the CSV names themes
     cells = {
-        (u["path"], t): c for u in manifest["units"] if u["shown"] for t, c in u["themes"].items()
+        (u["path"], labels[t]): c
+        for u in manifest["units"]
+        if u["shown"]
+        for t, c in u["themes"].items()
     }
+    rows = [r for r in rows if not r["tenure"] and r["theme"] != "Participation"]
     expected = {key: c["mean"] for key, c in cells.items() if c["mean"] is not None}
     shown = {(r["unit_path"], r["theme"]): float(r["mean"]) for r in rows if r["status"] == "shown"}
     assert shown == pytest.approx(expected, abs=0.05)

@@ -1,0 +1,143 @@
+"""Across rounds: no figure may isolate the people who joined or left a group.
+
+Invariant: take every release of a programme as one system. Its atoms are *person classes*:
+eligible people who sat in the same storage atom (unit x band) in every one of the releases
+(from each round's roster snapshot: who was eligible where, never who answered). Every cell a
+release published exactly is a row over these classes. Assuming the worst case, that everyone
+gives the same answers every round, the sums an observer can compute are exactly that row
+space; so a cell is published exactly only if afterwards no combination with coefficients +1
+and -1 over classes totalling 1..k-1 people is derivable (``Elimination(signed=True)``). That
+refuses R3 - R1 when R2 was hidden (the cell is compared with *every* earlier release), a
+swap (one leaver and one joiner: their difference), a remainder that changed by one person
+while both its cells changed by more, and a re-organised unit whose people an older cell
+covered -- at every level.
+
+A refused cell with fewer than ``coarse_min_n(k)`` respondents is hidden for the round. A larger
+one would be hidden for as long as its membership differs by 1..k-1 from any earlier release,
+perhaps for ever, so it is published *coarsened* instead (``coarse_step``): its index and
+favourable share get Laplace noise drawn once at release (at most ``noise.CHURN_EPSILON`` per
+figure, see :mod:`.noise`) and are then rounded to a step so wide that one person's whole
+answer range moves them by at most half a step, with no spread, interval, distribution or
+scale quality; coarsened cells are not exact rows of the system. Rounding alone would not do:
+two releases' rounding errors can point opposite ways and pin a joiner near an end of the
+scale; noise no rounding error can cancel. What stays (stated on ``/privacy``): the respondent
+count n of a coarsened cell is exact, so whether a joiner answered may be inferred (never what
+they said), and the model assumes the worst case, everyone answering the same every round.
+
+Within a round every atom holds at least k eligible people (see :mod:`.grouping`), so the
+system never refuses a cell for the round's own structure; that is the within-round audit's
+job (:mod:`.audit`, over respondents).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from .disclosure import CHURN_FACTOR, MINUS
+from .elimination import Elimination
+
+# Coarse steps, on a 0..100 scale: the first whose step * n reaches COARSE_SPAN * the range.
+COARSE_STEPS = (1, 2, 5, 10, 20, 25, 50)
+COARSE_SPAN = 2
+COARSE_TEXT = "rounded: membership changed a little since an earlier round"
+
+
+@dataclass(frozen=True)
+class EarlierRelease:
+    """What a later release needs of an earlier one of the same programme.
+
+    :param members: atom id (unit|band) -> the eligible person ids stored under it, from
+        that round's snapshot.
+    :param exact: the atoms of every cell it published exactly (coarsened cells left out).
+    """
+
+    members: Mapping[str, Sequence[int]]
+    exact: Sequence[frozenset[str]]
+
+
+def coarse_min_n(k: int) -> int:
+    """Return the respondents a refused cell needs to be coarsened rather than hidden."""
+    return CHURN_FACTOR * k
+
+
+def coarse_step(n: int, span: float) -> float:
+    """Return the rounding step of a coarsened figure of ``n`` people on a scale ``span`` wide.
+
+    One person moves a mean by at most ``span / n``; the step is at least ``COARSE_SPAN``
+    times that, so the difference of two releases' rounded sums is uncertain by at least the
+    whole range of one person's answer.
+    """
+    for step in COARSE_STEPS:
+        value = step * span / 100.0
+        if value * n >= COARSE_SPAN * span:
+            return value
+    return COARSE_STEPS[-1] * span / 100.0
+
+
+def coarse_round(value: float, n: int, low: float, high: float) -> float:
+    """Return ``value`` rounded to the coarse step for ``n`` people on ``low..high``."""
+    step = coarse_step(n, high - low)
+    rounded = low + step * round((value - low) / step)
+    return min(high, max(low, rounded))
+
+
+def coarse_index(value: float, n: int, low: float, high: float) -> str:
+    """Return a coarsened index as published: "about 60", or "about +20" on eNPS."""
+    rounded = coarse_round(value, n, low, high)
+    text = f"{abs(rounded):.0f}"
+    if low < 0 and text != "0":
+        text = ("+" if rounded > 0 else MINUS) + text
+    return f"about {text}"
+
+
+def coarse_share(pct: float, n: int) -> str:
+    """Return a coarsened favourable share as published: "about 60 %"."""
+    return f"about {coarse_round(pct, n, 0.0, 100.0):.0f} %"
+
+
+class History:
+    """Every earlier release of a programme as one system, for the round being released."""
+
+    def __init__(
+        self, members: Mapping[str, Sequence[int]], earlier: Sequence[EarlierRelease], k: int
+    ) -> None:
+        """Build the person classes and add every earlier exact cell (already audited then)."""
+        releases = [*earlier, EarlierRelease(members, ())]
+        where: dict[int, list[str | None]] = {}
+        for i, release in enumerate(releases):
+            for atom, people in release.members.items():
+                for person in people:
+                    where.setdefault(person, [None] * len(releases))[i] = atom
+        signature = {person: tuple(atoms) for person, atoms in where.items()}
+        names: dict[tuple[str | None, ...], str] = {}
+        counts: dict[str, int] = {}
+        for person in sorted(signature):
+            name = names.setdefault(signature[person], f"c{len(names)}")
+            counts[name] = counts.get(name, 0) + 1
+        # release index -> atom -> the classes whose people sat in that atom then
+        self._classes: list[dict[str, set[str]]] = [{} for _ in releases]
+        for sig, name in names.items():
+            for i, place in enumerate(sig):
+                if place is not None:
+                    self._classes[i].setdefault(place, set()).add(name)
+        self.state = Elimination(counts, k, signed=True)
+        for i, release in enumerate(earlier):
+            for cell in release.exact:
+                self.state.add(self._rows(i, cell), check=False)
+        self._now = len(releases) - 1
+
+    def _rows(self, release: int, atoms: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        for atom in atoms:
+            found |= self._classes[release].get(atom, set())
+        return found
+
+    def add(self, cell: Iterable[str]) -> bool:
+        """Add a cell of this round (its atoms); return False, changing nothing, if it would
+        let a difference of 1..k-1 people across rounds be computed."""
+        return self.state.add(self._rows(self._now, cell))
+
+    def undo(self) -> None:
+        """Take back the last cell added."""
+        self.state.undo()

@@ -1,0 +1,258 @@
+"""An exact audit kept as state, so cells can be added one at a time.
+
+Invariant: after every :meth:`Elimination.add` that returned True (with checking on), no set
+S of atoms with a combined count in 1..k-1 has an indicator in the row space, over the
+rationals, of the cells added so far. It is the same criterion as :func:`.audit.audit`, which
+re-derives everything from scratch; this keeps the reduced row echelon form between calls,
+so adding one candidate costs work near that candidate instead of a whole audit.
+
+Why the check can stay local. Let N be the null space of the rows so far and r the new row
+(not already in their span), with pivot column p. A set S is derivable afterwards iff
+1_S - c r is in the old row space for some c. If it was not derivable before, c is not 0, so
+the sum of the old null-space coordinates of S is a nonzero multiple of those of r, which
+has a nonzero entry at p (p was a free column, so r's reduced form is what made it a pivot).
+Hence S contains an atom whose old coordinates touch p: p itself or a pivot whose row holds
+p -- exactly the rows the elimination step rewrites. The search for zero-sum sets with total
+< k therefore only starts from those *changed* atoms (in the new coordinates), and, as in
+:mod:`.audit`, at each step branches only over atoms that touch the partial sum's
+least-touched nonzero coordinate (touched by fewest rows), which reaches every minimal
+derivable set.
+
+Atoms with count 0 are left out (projected out), which can only make more sets derivable.
+A search over its budget (``max_sets`` sets per added cell) fails closed: the cell is refused.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TypeAlias
+
+AtomId: TypeAlias = str
+#: Default cap on the number of candidate sets one check (or one whole audit) may test.
+DEFAULT_MAX_SETS = 200_000
+
+_Row: TypeAlias = dict[int, int]
+_Value: TypeAlias = int | Fraction
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the last :meth:`Elimination.add` was refused: a derivable set (its atoms and their
+    total), or, with ``exhaustive`` False, the search budget ran out."""
+
+    atoms: frozenset[AtomId]
+    total: int
+    exhaustive: bool
+
+
+class Elimination:
+    """The reduced row echelon form of the cells added so far, with a local leak check."""
+
+    def __init__(
+        self,
+        counts: Mapping[AtomId, int],
+        k: int,
+        *,
+        max_sets: int = DEFAULT_MAX_SETS,
+        signed: bool = False,
+    ) -> None:
+        """Start with no cells over atoms with these counts (atoms not given count 0).
+
+        :param signed: also refuse a cell that makes a *difference* derivable: a combination
+            with coefficients +1 and -1 over atoms totalling 1..k-1 (one leaver and one
+            joiner of a team are such a pair across rounds).
+        """
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        self.k = k
+        self.signed = signed
+        self.max_sets = max_sets
+        self.names: list[AtomId] = sorted(a for a, n in counts.items() if n > 0)
+        self.index = {name: i for i, name in enumerate(self.names)}
+        self.count = [counts[name] for name in self.names]
+        self.small = [n < k for n in self.count]
+        self.basis: dict[int, _Row] = {}
+        self.holders: dict[int, set[int]] = {}  # free column -> pivots whose row uses it
+        self.sets_checked = 0
+        self.refusal: Refusal | None = None
+        self._undo: list[tuple[int, _Row | None]] = []
+
+    # ----------------------------------------------------------------------------- elimination
+
+    def add(self, cell: Iterable[AtomId], *, check: bool = True) -> bool:
+        """Add a published cell; with ``check``, keep it only if no small set becomes derivable.
+
+        Return True if the cell is kept (always, without ``check``). A refused cell leaves the
+        state as it was and sets :attr:`refusal`.
+        """
+        self._undo = []
+        self.refusal = None
+        vector: _Row = dict.fromkeys(sorted(self.index[a] for a in cell if a in self.index), 1)
+        for pivot in [c for c in vector if c in self.basis]:
+            stored = self.basis[pivot]
+            _combine(vector, stored[pivot], stored, vector.pop(pivot), pivot)
+        if not vector:
+            return True  # already derivable from what is published: nothing new is told
+        pivot = min(vector, key=lambda c: (len(self.holders.get(c, ())), c))
+        if vector[pivot] < 0:
+            vector = {c: -v for c, v in vector.items()}
+        _reduce_content(vector)
+        changed = [pivot, *sorted(self.holders.get(pivot, ()))]
+        self._undo = [(j, dict(self.basis[j]) if j in self.basis else None) for j in changed]
+        self._eliminate(pivot, vector)
+        if check and not self._safe_after(changed):
+            self.undo()
+            return False
+        return True
+
+    def undo(self) -> None:
+        """Take back the last kept cell (only the last one)."""
+        for j, _old in self._undo:
+            self._drop_row(j)
+        for j, old in self._undo:
+            if old is not None:
+                self._put_row(j, old)
+        self._undo = []
+
+    def _eliminate(self, pivot: int, vector: _Row) -> None:
+        lead = vector[pivot]
+        for other in sorted(self.holders.pop(pivot, set())):
+            row = self.basis[other]
+            self._drop_row(other)
+            _combine(row, lead, vector, row.pop(pivot), pivot)
+            _reduce_content(row)
+            self._put_row(other, row)
+        self._put_row(pivot, vector)
+
+    def _drop_row(self, j: int) -> None:
+        row = self.basis.pop(j, None)
+        for col in row or ():
+            if col != j and col in self.holders:
+                self.holders[col].discard(j)
+
+    def _put_row(self, j: int, row: _Row) -> None:
+        self.basis[j] = row
+        for col in row:
+            if col != j:
+                self.holders.setdefault(col, set()).add(j)
+
+    # ----------------------------------------------------------------------------- the check
+
+    def _coords(self, j: int) -> dict[int, _Value]:
+        """Return atom ``j``'s null-space coordinates (the free columns it depends on)."""
+        row = self.basis.get(j)
+        if row is None:
+            return {j: 1}
+        lead = row[j]
+        if lead == 1:
+            return {c: -v for c, v in row.items() if c != j}
+        return {c: Fraction(-v, lead) for c, v in row.items() if c != j}
+
+    def _touching(self, coord: int) -> list[int]:
+        """Return the small atoms whose coordinates include ``coord``, smallest first."""
+        small = self.small
+        found = [j for j in self.holders.get(coord, ()) if small[j]]
+        if coord not in self.basis and small[coord]:
+            found.append(coord)
+        return found
+
+    def _safe_after(self, changed: list[int]) -> bool:
+        """Return whether no small set containing a changed atom is derivable now."""
+        k = self.k
+        anchors = sorted(
+            (j for j in changed if self.count[j] < k), key=lambda j: (self.count[j], j)
+        )
+        rank = {j: r for r, j in enumerate(anchors)}
+        cache: dict[int, dict[int, _Value]] = {}
+        touching: dict[int, list[int]] = {}
+
+        def coords(j: int) -> dict[int, _Value]:
+            if j not in cache:
+                cache[j] = self._coords(j)
+            return cache[j]
+
+        def touch(coord: int) -> list[int]:
+            if coord not in touching:
+                touching[coord] = self._touching(coord)
+            return touching[coord]
+
+        holders = self.holders
+        signs = (1, -1) if self.signed else (1,)
+        tested = 0
+        for anchor in anchors:
+            floor = rank[anchor]
+            start = coords(anchor)
+            tested += 1
+            if not start:
+                return self._refuse([anchor], exhaustive=True)
+            seen: set[frozenset[int]] = set()
+            stack = [(frozenset([anchor]), frozenset([anchor + 1]), start, self.count[anchor])]
+            while stack:
+                members, key, partial, total = stack.pop()
+                # Any nonzero coordinate must be cancelled by some added atom; branch over the
+                # atoms of the one touched by fewest rows (a cheap stand-in for fewest options).
+                coord = min(partial, key=lambda c: (len(holders.get(c, ())), c))
+                best = [
+                    j
+                    for j in touch(coord)
+                    if rank.get(j, len(anchors)) > floor
+                    and j not in members
+                    and total + self.count[j] < k
+                ]
+                for j, sign in ((j, sign) for j in best for sign in signs):
+                    grown = members | {j}
+                    grown_key = key | {sign * (j + 1)}
+                    if grown_key in seen:
+                        continue
+                    seen.add(grown_key)
+                    tested += 1
+                    if tested > self.max_sets:
+                        self.sets_checked += tested
+                        return self._refuse(grown, exhaustive=False)
+                    summed = dict(partial)
+                    for coord, value in coords(j).items():
+                        if new := summed.get(coord, 0) + sign * value:
+                            summed[coord] = new
+                        else:
+                            del summed[coord]
+                    if not summed:
+                        self.sets_checked += tested
+                        return self._refuse(grown, exhaustive=True)
+                    stack.append((grown, grown_key, summed, total + self.count[j]))
+        self.sets_checked += tested
+        return True
+
+    def _refuse(self, atoms: Iterable[int], *, exhaustive: bool) -> bool:
+        chosen = list(atoms)
+        self.refusal = Refusal(
+            frozenset(self.names[j] for j in chosen),
+            sum(self.count[j] for j in chosen),
+            exhaustive,
+        )
+        return False
+
+
+def _combine(target: _Row, scale: int, source: _Row, factor: int, skip: int) -> None:
+    """Set ``target`` to ``scale * target - factor * source``, ignoring column ``skip``."""
+    if scale != 1:
+        for col in target:
+            target[col] *= scale
+    for col, value in source.items():
+        if col == skip:
+            continue
+        new = target.get(col, 0) - factor * value
+        if new:
+            target[col] = new
+        else:
+            target.pop(col, None)
+
+
+def _reduce_content(row: _Row) -> None:
+    """Divide an integer row by the gcd of its entries, in place."""
+    divisor = math.gcd(*row.values())
+    if divisor > 1:
+        for col in row:
+            row[col] //= divisor

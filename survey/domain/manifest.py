@@ -1,0 +1,355 @@
+"""The release manifest's schema: one typed shape that release writes and every surface reads.
+
+Invariant: a manifest crosses layers only as a :class:`Manifest`; :func:`parse` is the one way
+in from stored JSON and :func:`serialise` the one way out, and ``serialise(parse(x)) == x`` for
+every manifest a release writes (so the stored JSON, and the digest recorded over it, never
+depend on this module). Parsing fails closed: a wrong type, a missing field, a field this
+schema does not know or a version it cannot read raises :class:`ManifestError`, never a
+half-read manifest.
+
+Every version stored so far is read: all say ``"version": 1``, and fields added after the
+first releases (quarantined rows, ballot keys, link hand-outs, scale quality, coded cells) are
+:func:`optional`: absent in an older manifest, ``None`` once parsed, and left out again when
+serialised. Add a field the same way; bump :data:`MANIFEST_VERSION` only when the meaning of
+an existing field changes, and teach :func:`parse` to read the old one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+MANIFEST_VERSION = 1
+READABLE_VERSIONS = (1,)
+_OMIT = "omit_if_none"
+
+T = TypeVar("T")
+
+
+class ManifestError(ValueError):
+    """Raised for stored JSON that is not a manifest this version of Candor can read."""
+
+
+def optional() -> Any:
+    """Return a field that older manifests may lack: ``None`` when absent, omitted when None."""
+    return field(default=None, metadata={_OMIT: True})
+
+
+# --- the schema --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    """Which round the release is of."""
+
+    id: int
+    number: int
+    label: str
+    program: str
+    opens_on: str
+    closed_on: str
+
+
+@dataclass(frozen=True)
+class Theme:
+    """A theme the round asked about, in question-bank order."""
+
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Participation:
+    """Organisation-wide participation, rounded; None when the organisation is hidden."""
+
+    org_pct_rounded: int | None
+
+
+@dataclass(frozen=True)
+class ThemeCell:
+    """One published figure. A uniform cell has no mean, spread or interval (``mean`` is None)
+    but ``mean_text``, its coded index, and ``coded``, why; its favourable share is coded."""
+
+    n: int
+    mean: float | None
+    favourable_pct: float | None
+    favourable_text: str
+    sd: float | None
+    ci_low: float | None
+    ci_high: float | None
+    mean_text: str | None = optional()
+    coded: str | None = optional()
+
+
+@dataclass(frozen=True)
+class CodedItem:
+    """An item whose answers are not published (everyone answered alike): how many, and why."""
+
+    n: int
+    coded: str
+
+
+@dataclass(frozen=True)
+class ScaleQuality:
+    """Cronbach's alpha and within-group agreement of one multi-item theme."""
+
+    items: int
+    alpha: float | None
+    agreement: float | None
+    interpretable: bool
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    """A unit of the round's snapshot: its figures if shown, the neutral reason if hidden.
+
+    ``n`` and ``participation_pct`` exist for shown units only; the distributions and scale
+    quality only for units safe for them.
+    """
+
+    id: int
+    path: str
+    name: str
+    parent: int | None
+    depth: int
+    eligible: int
+    shown: bool
+    reason: str
+    themes: dict[str, ThemeCell]
+    n: int | None = optional()
+    participation_pct: float | None = optional()
+    scale_quality: dict[str, ScaleQuality] | None = optional()
+    distributions: dict[str, tuple[int, ...]] | None = optional()
+    distributions_coded: dict[str, CodedItem] | None = optional()
+    # True when published coarsened across rounds (see domain/churn.py); absent otherwise.
+    coarse: bool | None = optional()
+    noisy: bool | None = optional()  # True when its figures carry DP noise (domain/noise.py)
+
+
+@dataclass(frozen=True)
+class AttributeCell:
+    """A unit crossed with one attribute band (e.g. tenure): figures if shown."""
+
+    unit: int
+    path: str
+    band: str
+    shown: bool
+    reason: str
+    themes: dict[str, ThemeCell]
+    n: int | None = optional()
+    coarse: bool | None = optional()  # as on UnitRow
+    noisy: bool | None = optional()  # as on UnitRow
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """The attribute breakdowns: the attribute's name, its bands and the candidate cells."""
+
+    name: str
+    bands: tuple[str, ...]
+    cells: tuple[AttributeCell, ...]
+
+
+@dataclass(frozen=True)
+class CommentGroup:
+    """Masked, shuffled comments of one group that passed the comment threshold."""
+
+    unit: int
+    label: str
+    count: int
+    texts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CellDefinition:
+    """A published cell's structure: a unit's subtree, or one attribute band of it."""
+
+    kind: str
+    unit: int
+    band: str | None = optional()
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """The disclosure audit's verdict over everything published."""
+
+    ok: bool
+    mode: str
+    published: tuple[CellDefinition, ...]
+    cells: int
+    atoms: int
+    sets_checked: int
+    exhaustive: bool
+    # The published cells that are coarsened, not exact (see domain/churn.py); absent if none.
+    coarse: tuple[CellDefinition, ...] | None = optional()
+
+
+@dataclass(frozen=True)
+class NoiseRecord:
+    """A release with differential privacy on: its budget and how it was spent.
+
+    ``epsilon`` is the release's budget; each noisy figure got ``per_figure`` of it, and only
+    cells of at least ``min_n`` respondents were noisy (see domain/noise.py).
+    """
+
+    epsilon: float
+    per_figure: float
+    min_n: int
+    mechanism: str
+
+
+@dataclass(frozen=True)
+class BallotKey:
+    """A ballot key's fingerprint: one per storage group."""
+
+    key_id: int
+    unit: str
+    band: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Handout:
+    """A hand-out of the round's links other than by email: when (UTC) and by which role."""
+
+    at: str
+    by: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything a released round publishes, and nothing else."""
+
+    version: int
+    round: RoundInfo
+    k: int
+    comment_k: int
+    themes: tuple[Theme, ...]
+    participation: Participation
+    units: tuple[UnitRow, ...]
+    attributes: Attributes
+    comments: tuple[CommentGroup, ...]
+    audit: AuditRecord
+    quarantined: int | None = optional()
+    ballot_keys: tuple[BallotKey, ...] | None = optional()
+    links_handed_out: tuple[Handout, ...] | None = optional()
+    noise: NoiseRecord | None = optional()  # absent: differential privacy off
+
+    def unit(self, unit_id: int) -> UnitRow | None:
+        """Return the unit with id ``unit_id``, or None if the round's snapshot lacks it."""
+        return next((u for u in self.units if u.id == unit_id), None)
+
+    @property
+    def root(self) -> UnitRow:
+        """Return the organisation: the one unit without a parent."""
+        return next(u for u in self.units if u.parent is None)
+
+    def asked(self, theme: str) -> bool:
+        """Return whether the round asked about ``theme`` (rotating themes skip some rounds)."""
+        return any(t.key == theme for t in self.themes)
+
+
+# --- the one parse/serialise pair ----------------------------------------------------------------
+
+
+def parse(data: Mapping[str, Any]) -> Manifest:
+    """Return the stored JSON ``data`` as a :class:`Manifest`.
+
+    :raises ManifestError: if ``data`` is not a manifest of a readable version.
+    """
+    if not isinstance(data, Mapping):
+        raise ManifestError("a manifest is a JSON object")
+    version = data.get("version")
+    if version not in READABLE_VERSIONS:
+        raise ManifestError(
+            f"manifest version {version!r} cannot be read here (readable: {READABLE_VERSIONS})"
+        )
+    return _read(Manifest, data, "manifest")
+
+
+def serialise(manifest: Manifest) -> dict[str, Any]:
+    """Return ``manifest`` as the JSON object that is stored and digested."""
+    written = to_json(manifest)
+    assert isinstance(written, dict)
+    return written
+
+
+def to_json(value: Any) -> Any:
+    """Return any part of a manifest as plain JSON (optional fields that are None left out)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {}
+        for spec in dataclasses.fields(value):
+            item = getattr(value, spec.name)
+            if item is None and spec.metadata.get(_OMIT):
+                continue
+            out[spec.name] = to_json(item)
+        return out
+    if isinstance(value, dict):
+        return {key: to_json(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [to_json(item) for item in value]
+    return value
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _read(cls: type[T], data: Any, where: str) -> T:
+    """Return ``data`` read as the dataclass ``cls``, checking every field's type."""
+    if not isinstance(data, Mapping):
+        raise ManifestError(f"{where} must be an object")
+    specs = {spec.name: spec for spec in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(specs))
+    if unknown:
+        raise ManifestError(f"{where} has fields this schema does not know: {unknown}")
+    hints = _hints(cls)
+    values = {}
+    for name, spec in specs.items():
+        if name not in data:
+            if spec.metadata.get(_OMIT):
+                continue
+            raise ManifestError(f"{where} lacks {name!r}")
+        values[name] = _value(hints[name], data[name], f"{where}.{name}")
+    return cls(**values)
+
+
+def _value(hint: Any, data: Any, where: str) -> Any:
+    """Return ``data`` read as the type ``hint``."""
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if data is None:
+            return None
+        (only,) = options
+        return _value(only, data, where)
+    if origin is tuple:
+        if not isinstance(data, list | tuple):
+            raise ManifestError(f"{where} must be a list")
+        (inner, _ellipsis) = typing.get_args(hint)
+        return tuple(_value(inner, item, f"{where}[{i}]") for i, item in enumerate(data))
+    if origin is dict:
+        if not isinstance(data, Mapping):
+            raise ManifestError(f"{where} must be an object")
+        _key, inner = typing.get_args(hint)
+        return {str(key): _value(inner, item, f"{where}.{key}") for key, item in data.items()}
+    if dataclasses.is_dataclass(hint):
+        return _read(hint, data, where)  # type: ignore[arg-type]
+    if hint is float:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            raise ManifestError(f"{where} must be a number")
+        return data  # an int stays an int, so the stored JSON round-trips exactly
+    if hint in (int, str, bool):
+        if not isinstance(data, hint) or (hint is int and isinstance(data, bool)):
+            raise ManifestError(f"{where} must be of type {hint.__name__}")
+        return data
+    raise ManifestError(f"{where}: the schema uses a type it cannot read ({hint!r})")

@@ -1,0 +1,54 @@
+"""Released manifests as every surface reads them: parsed once per process, never changed."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..domain.manifest import Manifest, parse
+from ..models import Release, Round
+
+# Parsed manifests kept per process (about 1-2 MB each for an organisation of 2,000 people).
+MANIFESTS_KEPT = 128
+_manifests: OrderedDict[tuple[int, str], Manifest] = OrderedDict()
+_manifests_lock = threading.Lock()
+
+
+def released_manifests(session: Session, program_id: int | None = None) -> list[Manifest]:
+    """Return a programme's released manifests, oldest first, each parsed once per process.
+
+    Only release ids and digests are read on every call; a manifest is loaded (and its JSON
+    decoded) the first time its (id, digest) is seen. The digest is that of the manifest's
+    canonical JSON, recorded at release and never changed, so a kept manifest is exactly the
+    stored one. The returned manifests are frozen and shared between requests.
+    """
+    query = (
+        select(Release.id, Release.digest)
+        .join(Round, Release.round_id == Round.id)
+        .order_by(Round.program_id, Round.number)
+    )
+    if program_id is not None:
+        query = query.where(Round.program_id == program_id)
+    rows = session.execute(query).all()
+    keys = [(int(rid), str(digest)) for rid, digest in rows]
+    found: dict[tuple[int, str], Manifest] = {}
+    with _manifests_lock:
+        for key in keys:
+            if key in _manifests:
+                found[key] = _manifests[key]
+    digests = dict(keys)
+    missing = [rid for rid, digest in keys if (rid, digest) not in found]
+    if missing:
+        load = select(Release.id, Release.manifest).where(Release.id.in_(missing))
+        for rid, manifest in session.execute(load):
+            found[(rid, digests[rid])] = parse(manifest)
+    with _manifests_lock:
+        for key in keys:
+            _manifests[key] = found[key]
+            _manifests.move_to_end(key)
+        while len(_manifests) > MANIFESTS_KEPT:
+            _manifests.popitem(last=False)
+    return [found[key] for key in keys]

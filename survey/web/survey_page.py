@@ -1,0 +1,93 @@
+"""What the survey form shows, read in one go, and the copy each process keeps of it.
+
+Invariant: the survey form can always be shown again with the answers someone sent, even
+while the database is down, restarting or locked, as long as this process has shown the
+round's form before. The copy holds only what every invited person sees (the round's frozen
+questions, its label and thresholds, the actions and link hand-outs on its page), never
+anything about who answers; it is replaced each time the page is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, g
+
+from ..db import UNAVAILABLE, abandon_session, get_session
+from ..domain.questions import Bank, Item
+from ..services import actions, audit_trail, submission
+
+# Where the copies live (app.extensions), and how many rounds' copies a process keeps.
+PAGES = "candor.survey_pages"
+PAGES_KEPT = 64
+
+
+@dataclass(frozen=True)
+class ShownRound:
+    """The round as its survey page names it."""
+
+    id: int
+    label: str
+    k: int | None
+    comment_k: int | None
+
+
+@dataclass(frozen=True)
+class SurveyPage:
+    """Everything the survey form shows, as plain values: showing it reads no database."""
+
+    round: ShownRound
+    bank: Bank
+    items: tuple[Item, ...]
+    unlinkable_required: bool
+    actions: tuple[actions.ShownAction, ...]
+    handed_out: tuple[audit_trail.LinksHandedOut, ...]
+
+
+def read(round_id: int) -> SurveyPage:
+    """Read the survey page of an open round and keep it as this process's copy.
+
+    Raises what :func:`submission.survey_for` raises, or one of :data:`UNAVAILABLE`.
+    """
+    session = get_session()
+    survey = submission.survey_for(session, round_id)
+    rnd = survey.round
+    page = SurveyPage(
+        ShownRound(rnd.id, rnd.label, rnd.k, rnd.comment_k),
+        survey.bank,
+        survey.items,
+        rnd.program.unlinkable_required,
+        tuple(actions.actions_for_next_rounds(session, rnd.program_id, rnd.number)),
+        tuple(audit_trail.links_handed_out(session, rnd.id)),
+    )
+    pages: dict[int, SurveyPage] = current_app.extensions.setdefault(PAGES, {})
+    pages.pop(round_id, None)
+    pages[round_id] = page
+    while len(pages) > PAGES_KEPT:
+        pages.pop(next(iter(pages)))
+    return page
+
+
+def kept(round_id: int) -> SurveyPage | None:
+    """Return this process's copy of a round's survey page, if it has shown one."""
+    pages: dict[int, SurveyPage] = current_app.extensions.get(PAGES, {})
+    return pages.get(round_id)
+
+
+def again(round_id: int) -> SurveyPage | None:
+    """Return the survey page to show a form again: read now or, if the database cannot
+    answer (or the round is no longer open), this process's copy, if any."""
+    try:
+        return read(round_id)
+    except UNAVAILABLE:
+        database_gone()
+    except (submission.LinkUnusable, submission.RoundNotOpen):
+        abandon_session()
+    return kept(round_id)
+
+
+def database_gone() -> None:
+    """Forget this request's session and everything loaded through it, so that the page
+    shown next reads nothing more from a database that is not answering."""
+    abandon_session()
+    g.user = None  # the staff menu of base.html would read the account
