@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from . import db
 from .demo_comments import PHASES, CommentWriter, samples
+from .domain import cadence
 from .domain.questions import Item, load_bank
 from .models import ActionStatus, Cadence, OrgUnit, Person, Program, Round, RoundStatus, User
 from .services import accounts, actions, events, instance, org, rounds, submission
@@ -27,7 +28,7 @@ from .services import accounts, actions, events, instance, org, rounds, submissi
 DEMO_PROGRAM = "Example AI Lab pulse"
 RELEASED_ROUNDS = 12
 CADENCE_DAYS = 14
-WINDOW_DAYS = 5
+WINDOW_DAYS = cadence.DEFAULT_WINDOW_DAYS
 BANDS = ("<1y", "1-3y", "3y+", "unstated")
 STAFF = (("admin@example.org", "admin"), ("hr@example.org", "hr"), ("lead@example.org", "leader"))
 # Department -> team -> headcount. Some teams are deliberately below k = 5.

@@ -31,6 +31,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from .domain.access import Role as Role  # re-exported: roles and their rights live in the domain
+from .domain.cadence import DEFAULT_WINDOW_DAYS
+from .domain.disclosure import DEFAULT_COMMENT_K, DEFAULT_K
+from .domain.rotation import DEFAULT_ROTATION_EVERY
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -205,17 +208,17 @@ class Program(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     bank: Mapped[str] = mapped_column(String(64), default="core-v1")
-    k: Mapped[int] = mapped_column(default=5)
-    comment_k: Mapped[int] = mapped_column(default=10)
+    k: Mapped[int] = mapped_column(default=DEFAULT_K)
+    comment_k: Mapped[int] = mapped_column(default=DEFAULT_COMMENT_K)
     strict_links: Mapped[bool] = mapped_column(default=False)
     # Refuse the no-JavaScript path (check-in and ballot in one request) and the links export.
     unlinkable_required: Mapped[bool] = mapped_column(default=False)
     cadence: Mapped[Cadence] = mapped_column(
         Enum(Cadence, native_enum=False, length=16), default=Cadence.MANUAL
     )
-    window_days: Mapped[int] = mapped_column(default=5)
+    window_days: Mapped[int] = mapped_column(default=DEFAULT_WINDOW_DAYS)
     # Each rotating theme is asked at least once every ``rotation_every`` rounds.
-    rotation_every: Mapped[int] = mapped_column(default=3)
+    rotation_every: Mapped[int] = mapped_column(default=DEFAULT_ROTATION_EVERY)
     # Custody of each round's opening key, fixed when the round opens (custody/retention: 0008).
     custody: Mapped[Custody] = mapped_column(
         Enum(Custody, native_enum=False, length=16), default=Custody.INSTANCE

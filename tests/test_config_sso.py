@@ -8,18 +8,8 @@ from typing import Any
 import pytest
 
 from survey import config, create_app
-from survey.services import accounts
 from tests.conftest import make_config
-
-# A configuration production accepts (as in tests/test_config.py), with single sign-on.
-SAFE_PRODUCTION = {
-    "CANDOR_ENV": "production",
-    "TESTING": False,
-    "WTF_CSRF_ENABLED": True,
-    "PUBLIC_URL": "https://candor.example.org",
-    "ARGON2_TIME_COST": accounts.OWASP_TIME_COST,
-    "ARGON2_MEMORY_KIB": accounts.OWASP_MEMORY_KIB,
-}
+from tests.test_config import SAFE_PRODUCTION  # the one configuration production accepts
 
 SSO = {
     "OIDC_ISSUER": "https://id.example.org/realms/staff",

@@ -8,6 +8,9 @@ import click
 from sqlalchemy import select
 
 from .. import db
+from ..domain.cadence import DEFAULT_WINDOW_DAYS
+from ..domain.disclosure import DEFAULT_COMMENT_K, DEFAULT_K
+from ..domain.rotation import DEFAULT_ROTATION_EVERY
 from ..models import Cadence, Program
 from ..services import programs
 from .common import fail, needs_instance, the_app
@@ -22,10 +25,12 @@ def program_group() -> None:
 @click.argument("name")
 @click.option("--cadence", type=click.Choice([c.value for c in Cadence]), default="manual")
 @click.option("--first-open", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
-@click.option("--window", "window_days", type=int, default=5, show_default=True)
-@click.option("--rotate", "rotation_every", type=int, default=3, show_default=True)
-@click.option("--k", type=int, default=5, show_default=True)
-@click.option("--comment-k", type=int, default=10, show_default=True)
+@click.option("--window", "window_days", type=int, default=DEFAULT_WINDOW_DAYS, show_default=True)
+@click.option(
+    "--rotate", "rotation_every", type=int, default=DEFAULT_ROTATION_EVERY, show_default=True
+)
+@click.option("--k", type=int, default=DEFAULT_K, show_default=True)
+@click.option("--comment-k", type=int, default=DEFAULT_COMMENT_K, show_default=True)
 @click.option("--bank", default="core-v1", show_default=True)
 @click.option("--strict", is_flag=True, help="Forget the link secret once invitations are sent.")
 @click.option(

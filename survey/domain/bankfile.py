@@ -57,7 +57,6 @@ COLUMNS = (
 )
 PREFER_COLUMN = "prefer_not_to_say"  # optional: written only for a bank that marks an item
 REQUIRED_COLUMNS = ("theme", "item", "text")
-TRANSLATABLE_COLUMNS = ("text", "theme_label")  # each may have ``<column>_<lang>`` columns
 TRANSLATED_COLUMN = re.compile(r"^(text|theme_label)_(.+)$")
 SCALES = ("likert5", "nps")
 DEFAULT_SCALE = "likert5"

@@ -11,6 +11,7 @@ import datetime as dt
 
 PERIOD_DAYS = {"weekly": 7, "fortnightly": 14}
 MIN_WINDOW_DAYS = 1
+DEFAULT_WINDOW_DAYS = 5  # a new programme's rounds stay open this many days
 
 
 def add_period(day: dt.date, cadence: str) -> dt.date:

@@ -15,6 +15,7 @@ from .questions import Bank
 
 MAX_ITEMS = 10  # about three minutes
 NO_ROTATION = 1
+DEFAULT_ROTATION_EVERY = 3  # a new programme asks each rotating theme every 3 rounds
 
 
 class RotationError(ValueError):

@@ -21,7 +21,6 @@ from .questions import LIKERT_MAX, LIKERT_MIN, Bank, Item
 FAVOURABLE_AT = 4.0  # a theme mean of "agree" or better on the 1..5 scale, after reversal
 PROMOTER_AT = 9
 DETRACTOR_AT = 6
-CONFIDENCE = 0.95
 
 # Two-sided 95 % Student-t quantiles for small samples; above 30 degrees of freedom the normal
 # quantile is within 2 % and is used instead.
@@ -185,7 +184,6 @@ def spread_steps(scores: Iterable[ThemeScore]) -> float:
 
 
 ALPHA_INTERPRETABLE = 0.6  # below this a scale's items do not hang together well enough
-AGREEMENT_STRONG = 0.7  # r_wg(J) at or above this: members largely agree
 UNIFORM_VARIANCE_LIKERT5 = 2.0  # variance of a uniform answer on 1..5: (5**2 - 1) / 12
 
 

@@ -9,8 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..domain import cadence, disclosure, noise, rotation
+from ..domain.cadence import DEFAULT_WINDOW_DAYS
 from ..domain.custody import MAX_CUSTODIANS as MAX_QUORUM
 from ..domain.questions import BankError
+from ..domain.rotation import DEFAULT_ROTATION_EVERY
 from ..models import Cadence, Custody, Program
 from . import banks
 from .retention import MAX_RETENTION_DAYS
@@ -36,8 +38,8 @@ class ProgramSettings:
     k: int = disclosure.DEFAULT_K
     comment_k: int = disclosure.DEFAULT_COMMENT_K
     cadence: str = Cadence.MANUAL.value
-    window_days: int = 5
-    rotation_every: int = 3
+    window_days: int = DEFAULT_WINDOW_DAYS
+    rotation_every: int = DEFAULT_ROTATION_EVERY
     first_open_on: dt.date | None = None
     strict_links: bool = False
     unlinkable_required: bool = False

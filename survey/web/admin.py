@@ -23,10 +23,12 @@ from wtforms.validators import InputRequired, Length, Optional
 from ..clock import utcnow
 from ..db import get_session, session_scope
 from ..domain import export
+from ..domain.cadence import DEFAULT_WINDOW_DAYS
 from ..domain.crypto import CryptoError
+from ..domain.disclosure import DEFAULT_COMMENT_K, DEFAULT_K
 from ..domain.mail import DEFAULT_SENDER, MailError, build_test_message
 from ..domain.questions import BankError
-from ..domain.rotation import RotationError
+from ..domain.rotation import DEFAULT_ROTATION_EVERY, RotationError
 from ..models import Cadence, Custody, Program, QuestionBankRecord, Role, RoundStatus
 from ..services import audit_trail, custody, hygiene, programs, rounds, transports
 from ..services.participation import participation_today
@@ -47,16 +49,20 @@ class ProgramForm(FlaskForm):  # type: ignore[misc]
 
     name = StringField("Name", validators=[InputRequired(), Length(max=programs.MAX_NAME)])
     bank = SelectField("Question bank")
-    k = IntegerField("k: fewest respondents any figure may describe", default=5)
-    comment_k = IntegerField("Fewest respondents before comments are shown", default=10)
+    k = IntegerField("k: fewest respondents any figure may describe", default=DEFAULT_K)
+    comment_k = IntegerField(
+        "Fewest respondents before comments are shown", default=DEFAULT_COMMENT_K
+    )
     cadence = SelectField(
         "Cadence",
         choices=[SelectChoice(c.value, c.value.capitalize()) for c in Cadence],
         default=Cadence.MANUAL.value,
     )
     first_open_on = DateField("First round opens on", validators=[Optional()])
-    window_days = IntegerField("Days each round stays open", default=5)
-    rotation_every = IntegerField("Rotate themes over this many rounds", default=3)
+    window_days = IntegerField("Days each round stays open", default=DEFAULT_WINDOW_DAYS)
+    rotation_every = IntegerField(
+        "Rotate themes over this many rounds", default=DEFAULT_ROTATION_EVERY
+    )
     strict_links = BooleanField("Strict links: forget the link secret after the invitations")
     unlinkable_required = BooleanField(
         "Unlinkable ballots required: refuse answers sent without JavaScript, and never "

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Locator, Page, expect
 
-from survey.domain import reporting
+from survey.domain import manifest, reporting
 from survey.domain.disclosure import HIDDEN_TEXT
 from tests.conftest import Org
 from tests.e2e.conftest import OpenPage, log_in, screenshot
@@ -46,7 +46,8 @@ def test_hr_reads_the_analytics_and_downloads_reports(
 
     page.goto("/dashboard")
     expect(heading(page)).to_have_text("Overview: Lab")
-    expect(page.locator("li.headline")).to_have_count(len(reporting.themes_of(released)))
+    typed = [manifest.parse(m) for m in released]
+    expect(page.locator("li.headline")).to_have_count(len(reporting.themes_of(typed)))
     expect(page.get_by_role("heading", name="Largest changes")).to_be_visible()
     expect(page.locator("ol.movements li").first).to_contain_text("Lab/Research")
     assert "Small" not in page.content()

@@ -15,7 +15,10 @@ from tests.e2e.conftest import OpenPage, log_in, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CSV_HEADER = "round,closed_on,unit_path,theme,n,mean,favourable_pct,ci_low,ci_high,status"
+CSV_HEADER = (
+    "round,closed_on,unit_path,tenure,theme,n,mean,favourable_pct,ci_low,ci_high,"
+    "participation_pct,status"
+)
 
 
 def check_panels(page: Page, unit_id: int) -> int:
