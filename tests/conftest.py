@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -30,10 +31,29 @@ def pytest_report_header() -> str:
     return f"PostgreSQL tests: {'ON (' + url + ')' if url else 'SKIPPED: set ' + PG_ENV}"
 
 
+def _worker_database(url: str) -> str:
+    """Return the PostgreSQL URL this test process uses: under pytest-xdist each worker gets
+    its own database next to the configured one (``test`` -> ``test_gw0``), created if needed,
+    so that workers never truncate each other's tables."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/')}_{worker}"
+    admin = db.make_engine(parts._replace(path="/postgres").geturl())
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if exists.first() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return parts._replace(path="/" + name).geturl()
+
+
 @pytest.fixture(scope="session")
 def _pg_url() -> str | None:
     url = os.environ.get(PG_ENV)
     if url:
+        url = _worker_database(url)
         engine = db.make_engine(url)
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))

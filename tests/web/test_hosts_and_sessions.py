@@ -11,9 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from survey import clock, create_app
-from survey.services.accounts import OWASP_MEMORY_KIB, OWASP_TIME_COST
 from survey.web import security
 from tests.conftest import PASSWORD, STAFF, login
+from tests.test_config import SAFE_PRODUCTION
 
 HTTPS = "https://candor.example.org"
 
@@ -35,9 +35,7 @@ def test_an_unknown_host_gets_400(client: FlaskClient) -> None:
 
 def test_production_trusts_only_the_public_host(config: dict[str, Any]) -> None:
     app = create_app(
-        {**config, "CANDOR_ENV": "production", "TESTING": False, "WTF_CSRF_ENABLED": True}
-        | {"PUBLIC_URL": HTTPS}
-        | {"ARGON2_TIME_COST": OWASP_TIME_COST, "ARGON2_MEMORY_KIB": OWASP_MEMORY_KIB}
+        {**config, **SAFE_PRODUCTION, "PUBLIC_URL": HTTPS}  # the production settings' one home
     )
     client = app.test_client()
     assert client.get("/privacy", base_url=HTTPS).status_code == 200
