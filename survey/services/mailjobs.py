@@ -18,11 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from .. import clock
@@ -121,7 +123,28 @@ def send_configured(
             stopped = str(exc)
             raise
         finally:
+            _record_end(session_factory, round_id, kind, stopped)
+
+
+# How often, and how far apart, the end of a run is written again when the database is busy:
+# a run whose end is never written reads as cut short on the admin page.
+END_ATTEMPTS = 5
+END_RETRY_SECONDS = 1.0
+
+
+def _record_end(
+    session_factory: SessionFactory, round_id: int, kind: MailKind, stopped: str
+) -> None:
+    """Write how a run ended, trying again while the database is busy or away."""
+    for attempt in range(1, END_ATTEMPTS + 1):
+        try:
             _record_run(session_factory, round_id, kind, started=False, stopped=stopped)
+            return
+        except OperationalError:
+            if attempt == END_ATTEMPTS:
+                raise
+            _LOG.warning("recording the end of a mail run failed; trying again")
+            time.sleep(END_RETRY_SECONDS)
 
 
 def _record_run(
