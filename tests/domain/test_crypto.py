@@ -103,7 +103,11 @@ def test_unpad_rejects_malformed(padded: bytes) -> None:
 # --- sealing ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("plaintext", [b"", b"x", ANSWER, os.urandom(400), os.urandom(3000)])
+@pytest.mark.parametrize(
+    "plaintext",
+    [b"", b"x", ANSWER, os.urandom(400), os.urandom(3000)],
+    ids=["empty", "one", "answer", "400", "3000"],
+)
 def test_seal_open_round_trip(keys: tuple[bytes, X25519PrivateKey], plaintext: bytes) -> None:
     public, private = keys
     blob = seal(plaintext, public, INFO)
@@ -202,7 +206,9 @@ def test_seal_rejects_bad_public_key(public: bytes) -> None:
 # --- wrapping -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("secret", [b"", b"s", os.urandom(32), os.urandom(1000)])
+@pytest.mark.parametrize(
+    "secret", [b"", b"s", os.urandom(32), os.urandom(1000)], ids=["empty", "one", "32", "1000"]
+)
 def test_wrap_round_trip(secret: bytes) -> None:
     blob = wrap(secret, KEK, LABEL)
     if len(secret) >= 16:
@@ -268,7 +274,9 @@ def test_check_canary(kek: bytes, expected: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    "canary", [b"", b"\x01" + bytes(40), wrap(b"not the canary", KEK, b"canary")]
+    "canary",
+    [b"", b"\x01" + bytes(40), wrap(b"not the canary", KEK, b"canary")],
+    ids=["empty", "version-only", "other-wrap"],
 )
 def test_check_canary_rejects_other_blobs(canary: bytes) -> None:
     assert check_canary(canary, KEK) is False
@@ -305,7 +313,7 @@ def test_derived_tokens_are_distinct_across_many_people() -> None:
     assert len(tokens) == 2000
 
 
-@pytest.mark.parametrize("token", [derive_token(b"s", "p"), new_token()])
+@pytest.mark.parametrize("token", [derive_token(b"s", "p"), new_token()], ids=["derived", "new"])
 def test_tokens_are_url_safe_and_long(token: str) -> None:
     assert _bits(token) >= 128
     assert set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
