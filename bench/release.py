@@ -52,6 +52,7 @@ if ROOT not in sys.path:
 
 from survey.domain import audit, disclosure, release  # noqa: E402
 from survey.domain import manifest as manifests  # noqa: E402
+from survey.domain.blocks import merge_into_blocks  # noqa: E402
 from survey.domain.questions import load_bank  # noqa: E402
 
 OUT_DIR = os.path.join(ROOT, "bench", "out")
@@ -336,7 +337,7 @@ def block_diagnostics(org: Org) -> dict[str, Any]:
     parents = {int(u): info["parent"] for u, info in org.data.snapshot["units"].items()}
     direct = Counter(a.unit_id for a in org.data.answers)
     visibility = disclosure.decide_units(parents, direct, org.data.k, org.data.churn)
-    blocks = release._blocks(org.data.k, parents, visibility, org.counts)
+    blocks = merge_into_blocks(org.data.k, parents, visibility, org.counts)
     bands_in = [len({atom.split("|", 1)[1] for atom in block}) for block in blocks]
     return {
         "blocks": len(blocks),

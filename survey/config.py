@@ -103,7 +103,6 @@ DEFAULTS: dict[str, Any] = {
     # Password login off, except for the one admin account named by BREAK_GLASS_ADMIN.
     "SSO_ONLY": False,
     "BREAK_GLASS_ADMIN": "",
-    # --- end single sign-on ---
 }
 # Settings that may come from the environment, and how to read them.
 ENV_TYPES: dict[str, type] = {
@@ -353,6 +352,3 @@ def check_sso(config: Mapping[str, Any]) -> None:
             f"OIDC_ISSUER {issuer!r} is plain http on a host other than this machine, which "
             "production refuses: tokens and the client secret would cross the network in clear."
         )
-
-
-# --- end single sign-on ---

@@ -10,7 +10,6 @@ invited, never who answered what.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from typing import Any
 
 from sqlalchemy import (
@@ -32,7 +31,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from .domain.access import Role as Role  # re-exported: roles and their rights live in the domain
 from .domain.cadence import DEFAULT_WINDOW_DAYS
+from .domain.cadence import Cadence as Cadence  # re-exported, as the enums below
+from .domain.custody import Custody as Custody
 from .domain.disclosure import DEFAULT_COMMENT_K, DEFAULT_K
+from .domain.lifecycle import ActionStatus as ActionStatus
+from .domain.lifecycle import RoundStatus as RoundStatus
 from .domain.rotation import DEFAULT_ROTATION_EVERY
 
 NAMING = {
@@ -59,15 +62,6 @@ class Base(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dict[str, Any]: JSON}
-
-
-class RoundStatus(enum.StrEnum):
-    """The life of a round: answers are accepted only while OPEN, read only at RELEASE."""
-
-    DRAFT = "draft"
-    OPEN = "open"
-    CLOSED = "closed"
-    RELEASED = "released"
 
 
 class Setting(Base):
@@ -156,9 +150,6 @@ class LoginThrottle(Base):
     next_at: Mapped[int] = mapped_column(BigInteger)
 
 
-# --- end staff accounts ---
-
-
 class StaffSession(Base):
     """A server-side record of a logged-in staff session, deleted at logout."""
 
@@ -182,23 +173,6 @@ class SsoIdentity(Base):
     subject: Mapped[str] = mapped_column(String(255))
     linked_at: Mapped[dt.datetime] = mapped_column(DateTime)
     user: Mapped[User] = relationship()
-
-
-# --- end single sign-on ---
-class Cadence(enum.StrEnum):
-    """How often a programme opens a round by itself (``manual``: only when an admin says)."""
-
-    MANUAL = "manual"
-    WEEKLY = "weekly"
-    FORTNIGHTLY = "fortnightly"
-    MONTHLY = "monthly"
-
-
-class Custody(enum.StrEnum):
-    """What wraps the opening key of a programme's rounds (see survey/domain/custody.py)."""
-
-    INSTANCE = "instance"  # the instance key: the operator alone can open a round
-    CUSTODIANS = "custodians"  # k-of-n custodians' passphrases: the operator alone cannot
 
 
 class Program(Base):
@@ -461,14 +435,6 @@ class TimelineEvent(Base):
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
     on: Mapped[dt.date] = mapped_column(Date)
     label: Mapped[str] = mapped_column(String(80))
-
-
-class ActionStatus(enum.StrEnum):
-    """Where an action plan stands; employees see it beside the action."""
-
-    PLANNED = "planned"
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
 
 
 class Action(Base):

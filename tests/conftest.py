@@ -72,16 +72,13 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path: Any, _sqlite_template: str
-) -> Iterator[str]:
-    """Yield a migrated, empty database of each kind."""
+def empty_database(request: pytest.FixtureRequest, tmp: Any) -> str:
+    """Return an empty migrated database of the kind ``request.param`` names ("sqlite" or
+    "postgresql"); PostgreSQL is skipped when not configured (failed when it is required)."""
     if request.param == "sqlite":
-        path = tmp_path / "candor.db"
-        shutil.copy(_sqlite_template, path)
-        yield f"sqlite:///{path}"
-        return
+        path = tmp / "candor.db"
+        shutil.copy(request.getfixturevalue("_sqlite_template"), path)
+        return f"sqlite:///{path}"
     url = request.getfixturevalue("_pg_url")
     if not url:
         if os.environ.get("CANDOR_REQUIRE_ALL_TESTS"):
@@ -92,7 +89,13 @@ def database_url(
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
-    yield url
+    return str(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """Return a migrated, empty database of each kind."""
+    return empty_database(request, tmp_path)
 
 
 def make_config(instance: Any, url: str, **extra: Any) -> dict[str, Any]:

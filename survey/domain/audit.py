@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TypeAlias
 
-from .elimination import DEFAULT_MAX_SETS, AtomId, Elimination
+from .elimination import DEFAULT_MAX_SETS, AtomId, Elimination, combine_rows, reduce_content
 
 #: Most leak examples an ``AuditResult`` carries.
 MAX_LEAK_EXAMPLES = 5
@@ -232,19 +232,19 @@ def _rref(rows: Iterable[frozenset[int]]) -> dict[int, _IntRow]:
         vector: _IntRow = dict.fromkeys(sorted(row), 1)
         for pivot in [c for c in row if c in basis]:
             stored = basis[pivot]
-            _combine(vector, stored[pivot], stored, vector.pop(pivot), pivot)
+            combine_rows(vector, stored[pivot], stored, vector.pop(pivot), pivot)
         if not vector:
             continue
         pivot = min(vector, key=lambda c: (len(holders.get(c, ())), c))
         if vector[pivot] < 0:
             vector = {c: -v for c, v in vector.items()}
-        _reduce_content(vector)
+        reduce_content(vector)
         lead = vector[pivot]
         for other in sorted(holders.pop(pivot, set())):
             row_other = basis[other]
             before = set(row_other)
-            _combine(row_other, lead, vector, row_other.pop(pivot), pivot)
-            _reduce_content(row_other)
+            combine_rows(row_other, lead, vector, row_other.pop(pivot), pivot)
+            reduce_content(row_other)
             for col in set(row_other) - before:
                 holders.setdefault(col, set()).add(other)
             for col in before - set(row_other) - {pivot}:
@@ -254,29 +254,6 @@ def _rref(rows: Iterable[frozenset[int]]) -> dict[int, _IntRow]:
             if col != pivot:
                 holders.setdefault(col, set()).add(pivot)
     return basis
-
-
-def _combine(target: _IntRow, scale: int, source: _IntRow, factor: int, skip: int) -> None:
-    """Set ``target`` to ``scale * target - factor * source``, ignoring column ``skip``."""
-    if scale != 1:
-        for col in target:
-            target[col] *= scale
-    for col, value in source.items():
-        if col == skip:
-            continue
-        new = target.get(col, 0) - factor * value
-        if new:
-            target[col] = new
-        else:
-            target.pop(col, None)
-
-
-def _reduce_content(row: _IntRow) -> None:
-    """Divide an integer row by the gcd of its entries, in place."""
-    divisor = math.gcd(*row.values())
-    if divisor > 1:
-        for col in row:
-            row[col] //= divisor
 
 
 def _null_coordinates(j: int, basis: Mapping[int, _IntRow]) -> _Vector:

@@ -29,7 +29,7 @@ import io
 import re
 from dataclasses import dataclass
 
-from . import i18n
+from .bankcheck import min_rotation, unschedulable
 from .export import FORMULA_LEADERS, neutralise
 from .questions import (
     LANGUAGE_CODE,
@@ -42,7 +42,6 @@ from .questions import (
     parse_bank,
 )
 from .roster import CONTROL, FILE_COLUMN, LineError, csv_records
-from .rotation import MAX_ITEMS, RotationError, schedule
 
 COLUMNS = (
     "theme",
@@ -70,8 +69,6 @@ MAX_ITEMS_IN_FILE = 500
 MAX_TEXT_CHARS = 300
 MAX_LABEL_CHARS = 80
 MAX_DESCRIPTION_CHARS = 300
-DEFAULT_ROTATION = 3  # a new programme's rotation_every
-LONGEST_ROTATION = 12  # beyond this a theme would be measured too rarely to follow
 
 
 class BankFileError(BankError):
@@ -154,7 +151,7 @@ def parse_bank_csv(text: str, key: str | None = None) -> Bank:
     except BankError as exc:  # every rule is checked above; this is a safety net
         raise BankFileError([LineError(1, FILE_COLUMN, str(exc))]) from exc
     if min_rotation(bank) is None:
-        raise BankFileError([LineError(1, FILE_COLUMN, _unschedulable(bank))])
+        raise BankFileError([LineError(1, FILE_COLUMN, unschedulable(bank))])
     return bank
 
 
@@ -190,68 +187,6 @@ def bank_to_csv(bank: Bank) -> str:
         cells += [dict(theme.translations).get(lang, "") for lang in languages]
         writer.writerow([neutralise(cell) for cell in cells])
     return out.getvalue()
-
-
-def min_rotation(bank: Bank) -> int | None:
-    """Return the fewest rounds a programme can rotate ``bank`` over, or None if none fits."""
-    for every in range(1, LONGEST_ROTATION + 1):
-        try:
-            schedule(bank, every)
-        except RotationError:
-            continue
-        return every
-    return None
-
-
-def bank_warnings(bank: Bank) -> tuple[str, ...]:
-    """Return what an admin should know before using ``bank``: rotation and translation gaps."""
-    warnings = []
-    needed = min_rotation(bank)
-    if needed is not None and needed > DEFAULT_ROTATION:
-        try:
-            schedule(bank, DEFAULT_ROTATION)
-            reason = ""
-        except RotationError as exc:
-            reason = f" ({exc})"
-        warnings.append(
-            f"Programmes rotating their questions over {DEFAULT_ROTATION} rounds (the default) "
-            f"cannot ask this bank{reason}: raise their rotation to at least {needed} rounds."
-        )
-    for lang in bank.languages:
-        if lang == SOURCE_LANGUAGE:
-            continue
-        name = f"{i18n.NAMES.get(lang, lang)} ({lang})"
-        if lang not in i18n.SUPPORTED:
-            warnings.append(
-                f"{name}: the survey pages are not available in this language (only "
-                f"{', '.join(i18n.SUPPORTED)}), so employees are not offered these translations."
-            )
-            continue
-        gaps = []
-        items = sum(1 for item in bank.items if not item.has_text_in(lang))
-        themes = sum(1 for theme in bank.themes if not theme.has_label_in(lang))
-        if items:
-            gaps.append(f"{items} of {len(bank.items)} item texts")
-        if themes:
-            gaps.append(f"{themes} of {len(bank.themes)} theme labels")
-        if bank.comment_prompt and not bank.has_comment_prompt_in(lang):
-            gaps.append("the comment prompt")
-        if gaps:
-            listed = ", ".join(gaps[:-1]) + " and " + gaps[-1] if len(gaps) > 1 else gaps[0]
-            warnings.append(f"{name}: no translation for {listed}; English is shown instead.")
-    return tuple(warnings)
-
-
-def _unschedulable(bank: Bank) -> str:
-    """Return why no rotation fits ``bank``, with what to change."""
-    try:
-        schedule(bank, LONGEST_ROTATION)
-    except RotationError as exc:
-        return (
-            f"No rotation can ask this bank: {exc}. A round asks at most {MAX_ITEMS} items, so "
-            "mark fewer items as core or split large themes."
-        )
-    return "No rotation can ask this bank."  # pragma: no cover - min_rotation found none
 
 
 def _setting(

@@ -8,10 +8,20 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import enum
 
 PERIOD_DAYS = {"weekly": 7, "fortnightly": 14}
 MIN_WINDOW_DAYS = 1
 DEFAULT_WINDOW_DAYS = 5  # a new programme's rounds stay open this many days
+
+
+class Cadence(enum.StrEnum):
+    """How often a programme opens a round by itself (``manual``: only when an admin says)."""
+
+    MANUAL = "manual"
+    WEEKLY = "weekly"
+    FORTNIGHTLY = "fortnightly"
+    MONTHLY = "monthly"
 
 
 def add_period(day: dt.date, cadence: str) -> dt.date:

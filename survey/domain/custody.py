@@ -17,6 +17,7 @@ Invariants:
 
 from __future__ import annotations
 
+import enum
 import hmac
 import os
 from collections.abc import Sequence
@@ -38,6 +39,13 @@ MAX_CUSTODIANS = 255  # share indices are one byte
 MIN_PASSPHRASE = 12
 SHARE_BYTES = 1 + 2 * HALF_BYTES
 LABEL_SEPARATOR = ":"  # "label:passphrase" lines, so no label may contain it
+
+
+class Custody(enum.StrEnum):
+    """What wraps the opening key of a programme's rounds (see survey/domain/custody.py)."""
+
+    INSTANCE = "instance"  # the instance key: the operator alone can open a round
+    CUSTODIANS = "custodians"  # k-of-n custodians' passphrases: the operator alone cannot
 
 
 class CustodyError(Exception):

@@ -93,13 +93,13 @@ class Elimination:
         vector: _Row = dict.fromkeys(sorted(self.index[a] for a in cell if a in self.index), 1)
         for pivot in [c for c in vector if c in self.basis]:
             stored = self.basis[pivot]
-            _combine(vector, stored[pivot], stored, vector.pop(pivot), pivot)
+            combine_rows(vector, stored[pivot], stored, vector.pop(pivot), pivot)
         if not vector:
             return True  # already derivable from what is published: nothing new is told
         pivot = min(vector, key=lambda c: (len(self.holders.get(c, ())), c))
         if vector[pivot] < 0:
             vector = {c: -v for c, v in vector.items()}
-        _reduce_content(vector)
+        reduce_content(vector)
         changed = [pivot, *sorted(self.holders.get(pivot, ()))]
         self._undo = [(j, dict(self.basis[j]) if j in self.basis else None) for j in changed]
         self._eliminate(pivot, vector)
@@ -122,8 +122,8 @@ class Elimination:
         for other in sorted(self.holders.pop(pivot, set())):
             row = self.basis[other]
             self._drop_row(other)
-            _combine(row, lead, vector, row.pop(pivot), pivot)
-            _reduce_content(row)
+            combine_rows(row, lead, vector, row.pop(pivot), pivot)
+            reduce_content(row)
             self._put_row(other, row)
         self._put_row(pivot, vector)
 
@@ -235,7 +235,7 @@ class Elimination:
         return False
 
 
-def _combine(target: _Row, scale: int, source: _Row, factor: int, skip: int) -> None:
+def combine_rows(target: _Row, scale: int, source: _Row, factor: int, skip: int) -> None:
     """Set ``target`` to ``scale * target - factor * source``, ignoring column ``skip``."""
     if scale != 1:
         for col in target:
@@ -250,7 +250,7 @@ def _combine(target: _Row, scale: int, source: _Row, factor: int, skip: int) -> 
             target.pop(col, None)
 
 
-def _reduce_content(row: _Row) -> None:
+def reduce_content(row: _Row) -> None:
     """Divide an integer row by the gcd of its entries, in place."""
     divisor = math.gcd(*row.values())
     if divisor > 1:

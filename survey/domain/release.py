@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import audit, churn, disclosure, noise, scoring
+from .blocks import block_audit, merge_into_blocks
+from .cells import Draw, lazy_opendp, published_cell, scale_quality, with_unit_n
 from .churn import EarlierRelease as EarlierRelease
 from .grouping import MIXED_BAND
 from .manifest import MANIFEST_VERSION, Manifest, parse, to_json
@@ -127,7 +129,7 @@ def build_manifest(
     if blocks is None:
         verdict = audit.audit(cells, rnd.counts, data.k)
     else:
-        verdict = _block_audit(cells, blocks, rnd.counts, data.k)
+        verdict = block_audit(cells, blocks, rnd.counts, data.k)
     if not verdict.ok:
         raise ReleaseError(
             "the disclosure audit found a group of fewer than k people that could be computed "
@@ -225,7 +227,7 @@ class _Round:
                 {s.theme: s for s in scoring.score_person(data.bank, data.asked, a.answers)}
                 for a in data.answers
             ),
-            budget=noise.Noise(sampler or _lazy_opendp(), epsilon, per_figure),
+            budget=noise.Noise(sampler or lazy_opendp(), epsilon, per_figure),
         )
 
     def noisy(self, n: int) -> bool:
@@ -240,57 +242,17 @@ class _Round:
         epsilon = self.budget.per_figure if self.noisy(len(indexes)) else None
         if coarse:
             epsilon = min(noise.CHURN_EPSILON, self.budget.per_figure or noise.CHURN_EPSILON)
-        draw = _Draw(self.budget.sampler, epsilon)
+        draw = Draw(self.budget.sampler, epsilon)
         out = {}
         for theme in self.themes:
             found = [s[theme.key] for s in mine if theme.key in s]
             summary = scoring.summarise(found)
             if summary is not None and summary.n >= self.data.k:
-                # --- prefer not to say (issue 13.5): see _skip_safe ---
+                # --- prefer not to say (issue 13.5): see cells.with_unit_n ---
                 exact_here = exact and summary.n >= disclosure.DISTRIBUTION_MIN_N
-                cell = _cell(summary, found, exact_here, coarse, draw)
-                out[theme.key] = _skip_safe(cell, len(mine))
+                cell = published_cell(summary, found, exact_here, coarse, draw)
+                out[theme.key] = with_unit_n(cell, len(mine))
         return out
-
-
-def _skip_safe(cell: dict[str, Any], respondents: int) -> dict[str, Any]:
-    """Return a theme cell that publishes the cell's respondents as its n.
-
-    A theme is published only where its own n (those who answered any of its items) reaches
-    k, but that n is never published: it would differ from the unit's n by the number who
-    preferred not to say, a group of 1..k-1 people, and a parent's and a child's counts could
-    be subtracted to the same effect. Likewise exact shares need DISTRIBUTION_MIN_N answers.
-    """
-    return {**cell, "n": respondents}
-
-
-# --- end prefer not to say ---
-
-
-@dataclass(frozen=True)
-class _Draw:
-    """The noise one cell's figures get (see :mod:`.noise`): epsilon None for exact ones."""
-
-    sampler: noise.Sampler
-    epsilon: float | None
-
-    def __call__(self, value: float, n: int, low: float, high: float) -> float:
-        """Return ``value``, with its noise drawn now if the cell gets any."""
-        if self.epsilon is None:
-            return value
-        return noise.draw(self.sampler, value, n, low, high, self.epsilon)
-
-
-def _lazy_opendp() -> noise.Sampler:
-    """Return a sampler that loads OpenDP on its first draw, so exact releases never do."""
-    loaded: list[noise.Sampler] = []
-
-    def sample(value: float, noise_scale: float) -> float:
-        if not loaded:
-            loaded.append(noise.opendp_sampler())
-        return loaded[0](value, noise_scale)
-
-    return sample
 
 
 def _decide_units(
@@ -369,7 +331,7 @@ def verify(
         return audit.audit(cells, counts, k)
     shown = {u.id: u.shown for u in manifest.units}
     visibility = {uid: disclosure.Visibility(shown.get(uid, False), 0) for uid in parents}
-    return _block_audit(cells, _blocks(k, parents, visibility, counts), counts, k)
+    return block_audit(cells, merge_into_blocks(k, parents, visibility, counts), counts, k)
 
 
 def reaudit(manifest: Manifest) -> audit.AuditResult:
@@ -467,7 +429,7 @@ def _attributes(
     if mode == MODE_EXACT:
         kept, _rejected = audit.select_cells(base_cells, candidates, counts, data.k, admit=admit)
     else:
-        blocks = _blocks(data.k, tree.parents, visibility, counts)
+        blocks = merge_into_blocks(data.k, tree.parents, visibility, counts)
         kept = []
         for name, cell in candidates:
             total = sum(counts.get(a, 0) for a in cell)
@@ -499,75 +461,6 @@ def _attributes(
     return rows, kept_defs, [definitions[n] for n in kept if n in coarse], mode, blocks
 
 
-def _regions(
-    parents: Mapping[int, int | None], visibility: Mapping[int, disclosure.Visibility]
-) -> dict[int, int]:
-    """Return unit -> the shown unit whose remainder it falls in (itself if shown)."""
-    out = {}
-    for unit in parents:
-        node: int | None = unit
-        while node is not None and not visibility[node].shown:
-            node = parents[node]
-        if node is not None:
-            out[unit] = node
-    return out
-
-
-def _blocks(
-    k: int,
-    parents: Mapping[int, int | None],
-    visibility: Mapping[int, disclosure.Visibility],
-    counts: Mapping[str, int],
-) -> list[frozenset[str]]:
-    """Merge each hierarchy region's atoms into blocks of at least k.
-
-    Inside a region, a band with k or more respondents gets blocks of its own (so band cells
-    can stay unions of whole blocks); the bands below k are merged together, and if even
-    those total less than k they join the region's last block.
-    """
-    region_of = _regions(parents, visibility)
-    grouped: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for atom in sorted(counts, key=lambda a: (a.split("|", 1)[1], int(a.split("|", 1)[0]))):
-        unit, band = atom.split("|", 1)
-        if int(unit) in region_of and counts[atom] > 0:
-            grouped[region_of[int(unit)]][band].append(atom)
-    blocks: list[frozenset[str]] = []
-    for by_band in grouped.values():
-        own: list[frozenset[str]] = []
-        leftover: list[str] = []
-        for atoms in by_band.values():
-            if sum(counts[a] for a in atoms) >= k:
-                own.extend(audit.merge_blocks(atoms, counts, k))
-            else:
-                leftover.extend(atoms)
-        if leftover and sum(counts[a] for a in leftover) >= k:
-            own.extend(audit.merge_blocks(leftover, counts, k))
-        elif leftover and own:
-            own[-1] = own[-1] | frozenset(leftover)
-        elif leftover:
-            own.append(frozenset(leftover))
-        blocks.extend(own)
-    return blocks
-
-
-def _block_audit(
-    cells: Sequence[frozenset[str]],
-    blocks: Sequence[frozenset[str]],
-    counts: Mapping[str, int],
-    k: int,
-) -> audit.AuditResult:
-    """Audit a block-mode release with blocks as atoms, after proving every cell is whole blocks."""
-    block_of = {atom: i for i, block in enumerate(blocks) for atom in block}
-    block_cells = []
-    for cell in cells:
-        used = {block_of[a] for a in cell if a in block_of}
-        if any(not blocks[i] <= cell for i in used):
-            return audit.AuditResult(False, (), len(cells), len(blocks), 0, True)
-        block_cells.append(frozenset(f"b{i}" for i in used))
-    block_counts = {f"b{i}": sum(counts.get(a, 0) for a in b) for i, b in enumerate(blocks)}
-    return audit.audit(block_cells, block_counts, k)
-
-
 def _add_distributions(
     unit_rows: list[dict[str, Any]], rnd: _Round, detailed: Mapping[int, disclosure.Visibility]
 ) -> None:
@@ -581,7 +474,7 @@ def _add_distributions(
         if row.get("noisy"):  # exact tallies would undo the noise
             continue
         answers = [data.answers[i] for i in rnd.tree.within[row["id"]]]
-        row["scale_quality"] = _scale_quality(data, answers)
+        row["scale_quality"] = scale_quality(data.bank, data.asked, answers)
         dist: dict[str, list[int]] = {}
         coded: dict[str, dict[str, Any]] = {}
         for item in items:
@@ -600,100 +493,6 @@ def _add_distributions(
                 dist[item.key] = tally
         row["distributions"] = dist
         row["distributions_coded"] = coded
-
-
-def _scale_quality(
-    data: ReleaseInput, answers: Sequence[OpenedAnswer]
-) -> dict[str, dict[str, Any]]:
-    """Return Cronbach's alpha and within-group agreement per multi-item Likert theme."""
-    by_theme: dict[str, list[Any]] = defaultdict(list)
-    for item in data.bank.items_for(data.asked):
-        if item.scale == "likert5":
-            by_theme[item.theme].append(item)
-    out = {}
-    for theme, items in by_theme.items():
-        if len(items) < 2:
-            continue
-        rows = [
-            [scoring.item_value(i, a.answers[i.key]) for i in items]
-            for a in answers
-            if all(i.key in a.answers for i in items)
-        ]
-        quality = scoring.scale_quality(rows)
-        out[theme] = {
-            "items": quality.items,
-            "alpha": None if quality.alpha is None else round(quality.alpha, 2),
-            "agreement": None if quality.agreement is None else round(quality.agreement, 2),
-            "interpretable": quality.interpretable,
-        }
-    return out
-
-
-def _cell(
-    summary: scoring.Summary,
-    scores: Sequence[scoring.ThemeScore],
-    exact: bool,
-    coarse: bool,
-    draw: _Draw,
-) -> dict[str, Any]:
-    """Return a published cell; ``exact`` marks cells safe for exact shares and distributions.
-
-    A coarsened cell (see :mod:`.churn`) publishes neither mean, spread nor interval but
-    ``mean_text``, its index rounded to the coarse step for its n, and ``coded``, why; its
-    favourable share is rounded the same way. A uniform cell (every answer within
-    ``UNIFORM_MAX_STEPS`` of every other) publishes no mean, spread or interval, which would
-    give each member's answer, but ``mean_text``, a coded index, and ``coded``, the reason;
-    its favourable share is coded too. ``draw`` adds the cell's noise, once (see :mod:`.noise`):
-    a coarsened figure is rounded after it, and a DP figure is a noisy integer with no spread
-    or interval.
-    """
-    low, high = scoring.index_bounds(scores[0].theme)
-    mean = draw(summary.mean, summary.n, low, high)
-    share = draw(summary.favourable_pct, summary.n, 0.0, 100.0)
-    if coarse:
-        return {
-            "n": summary.n,
-            "mean": None,
-            "mean_text": churn.coarse_index(mean, summary.n, low, high),
-            "coded": churn.COARSE_TEXT,
-            "favourable_pct": None,
-            "favourable_text": churn.coarse_share(share, summary.n),
-            "sd": None,
-            "ci_low": None,
-            "ci_high": None,
-        }
-    if disclosure.is_uniform(scoring.spread_steps(scores)):
-        return {
-            "n": summary.n,
-            "mean": None,
-            "mean_text": disclosure.coded_index(mean, low, high),
-            "coded": disclosure.UNIFORM_TEXT,
-            "favourable_pct": None,
-            "favourable_text": disclosure.published_share(share, False),
-            "sd": None,
-            "ci_low": None,
-            "ci_high": None,
-        }
-    if draw.epsilon is not None:
-        return {
-            "n": summary.n,
-            "mean": mean,
-            "favourable_pct": share if exact else None,
-            "favourable_text": disclosure.published_share(share, exact),
-            "sd": None,
-            "ci_low": None,
-            "ci_high": None,
-            "coded": noise.DP_TEXT,
-        }
-    return {
-        "n": summary.n,
-        "mean": round(summary.mean, 1),
-        "favourable_pct": round(summary.favourable_pct, 1) if exact else None,
-        "favourable_text": disclosure.published_share(summary.favourable_pct, exact),
-        "sd": round(summary.sd, 1),
-        "ci_low": round(summary.ci_low, 1),
-        "ci_high": round(summary.ci_high, 1),
-    }
 
 
 def _comment_groups(

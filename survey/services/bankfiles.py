@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain.bankfile import bank_to_csv, bank_warnings, min_rotation, parse_bank_csv
+from ..domain.bankcheck import bank_warnings, min_rotation
+from ..domain.bankfile import bank_to_csv, parse_bank_csv
 from ..domain.questions import Bank, bank_to_dict, shipped_bank_keys
 from ..models import Program, QuestionBankRecord, Round
 from . import banks

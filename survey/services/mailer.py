@@ -55,6 +55,7 @@ __all__ = [
     "SessionFactory",
     "claimable",
     "count_rows",
+    "ledger_counts",
     "rows_of",
     "send_round_mail",
 ]
@@ -90,6 +91,24 @@ class SendReport:
             f"{what}: {self.sent_now} sent now, {self.sent_before} sent before, "
             f"{self.failed} to retry, {self.given_up} given up, of {self.invited} invited."
         )
+
+
+def ledger_counts(session: Session, round_id: int, kind: MailKind) -> tuple[dict[str, int], int]:
+    """Return a job's ledger rows per status, and how many of the failed ones were given up."""
+    by_status: dict[str, int] = dict(
+        session.execute(
+            select(Delivery.status, func.count())
+            .where(rows_of(round_id, kind))
+            .group_by(Delivery.status)
+        ).all()
+    )
+    given_up = count_rows(
+        session,
+        rows_of(round_id, kind),
+        Delivery.status == DeliveryStatus.FAILED,
+        Delivery.attempts >= MAX_ATTEMPTS,
+    )
+    return by_status, given_up
 
 
 def send_round_mail(
@@ -201,19 +220,7 @@ def send_round_mail(
             sent_now += 1
 
     with session_factory() as session, session.begin():
-        by_status: dict[str, int] = dict(
-            session.execute(
-                select(Delivery.status, func.count())
-                .where(rows_of(round_id, kind))
-                .group_by(Delivery.status)
-            ).all()
-        )
-        given_up = count_rows(
-            session,
-            rows_of(round_id, kind),
-            Delivery.status == DeliveryStatus.FAILED,
-            Delivery.attempts >= MAX_ATTEMPTS,
-        )
+        by_status, given_up = ledger_counts(session, round_id, kind)
         rnd = rounds.get_round(session, round_id)
         unfinished = sum(by_status.values()) - by_status.get(DeliveryStatus.SENT, 0) - given_up
         if strict and kind is MailKind.INVITATION and not unfinished:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -33,12 +33,10 @@ from ..models import Delivery, MailRun, Round, RoundStatus
 from . import locks, rounds
 from .mailer import (
     ERROR_MAX_CHARS,
-    MAX_ATTEMPTS,
     SendReport,
     SessionFactory,
     claimable,
-    count_rows,
-    rows_of,
+    ledger_counts,
     send_round_mail,
 )
 from .transports import mailer_from_config
@@ -253,19 +251,7 @@ def progress(
     session: Session, engine: Engine, round_id: int, kind: MailKind, *, lock_dir: str
 ) -> MailProgress:
     """Return the progress of a round's invitations or reminders (counts only, no names)."""
-    by_status: dict[str, int] = dict(
-        session.execute(
-            select(Delivery.status, func.count())
-            .where(rows_of(round_id, kind))
-            .group_by(Delivery.status)
-        ).all()
-    )
-    given_up = count_rows(
-        session,
-        rows_of(round_id, kind),
-        Delivery.status == DeliveryStatus.FAILED,
-        Delivery.attempts >= MAX_ATTEMPTS,
-    )
+    by_status, given_up = ledger_counts(session, round_id, kind)
     run = session.scalars(
         select(MailRun).where(MailRun.round_id == round_id, MailRun.kind == kind.value)
     ).one_or_none()

@@ -96,7 +96,6 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
     if password_off is not None:
         flash(password_off, "error")
         return render_template("auth/login.html", form=form), 403
-    # --- end single sign-on ---
     now, client, secret = utcnow(), client_address(), _throttle_secret()
     email = form.email.data.strip().lower()
     device = throttle.known_device(email, request.cookies.get(_device_cookie_name(), ""), secret)

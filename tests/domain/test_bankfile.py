@@ -7,13 +7,8 @@ import io
 
 import pytest
 
-from survey.domain.bankfile import (
-    BankFileError,
-    bank_to_csv,
-    bank_warnings,
-    min_rotation,
-    parse_bank_csv,
-)
+from survey.domain.bankcheck import bank_warnings, min_rotation
+from survey.domain.bankfile import BankFileError, bank_to_csv, parse_bank_csv
 from survey.domain.questions import Bank, BankError, bank_to_dict, load_bank, parse_bank
 
 HEADER = "theme,theme_label,theme_description,item,text,scale,reverse,core,text_de,theme_label_de"

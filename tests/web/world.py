@@ -9,8 +9,6 @@ published. Managers: one of Alpha (published) and one of Gamma (hidden: Ops stan
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +17,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
 
 from survey import create_app, db
-from survey.models import Base, Person, Program
+from survey.models import Person, Program
 from survey.services import accounts, ballotkeys, events, org, rounds, submission
-from tests.conftest import ORG_SHAPE, PASSWORD, PG_ENV, STAFF, initialise, make_config
+from tests.conftest import ORG_SHAPE, PASSWORD, STAFF, empty_database, initialise, make_config
 
 MANAGERS = {"manager_alpha": "m-alpha@example.org", "manager_gamma": "m-gamma@example.org"}
 SPARE = "spare@example.org"  # an account the admin page may change without harm
@@ -51,21 +48,7 @@ class World:
 
 def world_database(request: pytest.FixtureRequest, tmp: Path) -> str:
     """Return an empty migrated database of the kind ``request.param`` names."""
-    if request.param == "sqlite":
-        path = tmp / "candor.db"
-        shutil.copy(request.getfixturevalue("_sqlite_template"), path)
-        return f"sqlite:///{path}"
-    url = request.getfixturevalue("_pg_url")
-    if not url:
-        if os.environ.get("CANDOR_REQUIRE_ALL_TESTS"):
-            pytest.fail(f"PostgreSQL: {PG_ENV} is not set but CANDOR_REQUIRE_ALL_TESTS is")
-        pytest.skip(f"PostgreSQL: {PG_ENV} is not set")
-    engine = db.make_engine(url)
-    tables = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-    return str(url)
+    return empty_database(request, tmp)
 
 
 def build_world(url: str, tmp: Path) -> Iterator[World]:
