@@ -21,6 +21,7 @@ from wtforms.validators import InputRequired, Length
 from ..clock import utcnow
 from ..db import get_session
 from ..domain import reporting
+from ..domain.disclosure import DISTRIBUTION_MIN_N
 from ..domain.manifest import Manifest
 from ..models import Program, Round
 from ..services import actions as actions_service
@@ -322,6 +323,7 @@ def distributions() -> str:
         cells=cell.themes,
         themes=[(t.key, t.label) for t in manifest.themes],
         favourable_note=reporting.FAVOURABLE_CODING,
+        distribution_min_n=DISTRIBUTION_MIN_N,
     )
 
 
