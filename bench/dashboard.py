@@ -49,7 +49,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from bench.submit import CSRF_INPUT, Server, free_port, gunicorn, log  # noqa: E402
+from bench.submit import Server, free_port, gunicorn, hidden_value, log  # noqa: E402
 from survey import create_app, db, demo  # noqa: E402
 from survey.models import OrgUnit, Person, Program  # noqa: E402
 from survey.services import accounts, org, rounds, submission  # noqa: E402
@@ -201,13 +201,12 @@ def login(base: str) -> requests.Session:
     """Return an HTTP session logged in as HR through the real login form."""
     http = requests.Session()
     page = http.get(base + "/login", timeout=TIMEOUT_S)
-    token = CSRF_INPUT.search(page.text)
     sent = http.post(
         base + "/login",
         data={
             "email": HR_EMAIL,
             "password": STAFF_PASSWORD,
-            "csrf_token": token.group(1) if token else "",
+            "csrf_token": hidden_value(page.text, "csrf_token"),
         },
         allow_redirects=False,
         timeout=TIMEOUT_S,
