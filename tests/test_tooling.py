@@ -26,3 +26,18 @@ def test_ruff() -> None:
 def test_mypy_strict() -> None:
     result = _run("mypy", "survey")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_benchmarks_import() -> None:
+    """Every benchmark script loads (a name it imports from another one still exists)."""
+    names = sorted(
+        name[:-3]
+        for name in os.listdir(os.path.join(ROOT, "bench"))
+        if name.endswith(".py") and name != "__init__.py"
+    )
+    assert "dashboard" in names and "submit" in names
+    code = "import importlib, sys; [importlib.import_module('bench.' + n) for n in sys.argv[1:]]"
+    result = subprocess.run(  # noqa: S603 - this interpreter, fixed code
+        [sys.executable, "-c", code, *names], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
