@@ -71,9 +71,16 @@ class SigningKey:
 
     @classmethod
     def from_der(cls, der: bytes) -> SigningKey:
-        """Load an unencrypted PKCS#8 DER private key."""
+        """Load an unencrypted PKCS#8 DER private key.
+
+        OpenSSL's consistency check of the key (tens of milliseconds, more than a signature)
+        is skipped: Candor only loads keys it made, from an authenticated wrap, and
+        :func:`blind_sign` checks every signature against the public key before it leaves.
+        """
         try:
-            key = serialization.load_der_private_key(der, password=None)
+            key = serialization.load_der_private_key(
+                der, password=None, unsafe_skip_rsa_key_validation=True
+            )
         except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise BlindSignatureError("not an unencrypted PKCS#8 private key") from exc
         if not isinstance(key, rsa.RSAPrivateKey):

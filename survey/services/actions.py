@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..domain.questions import Theme
@@ -267,23 +267,30 @@ def _last_activity() -> Any:
     return func.coalesce(latest, Action.recorded_on)
 
 
+# Built once: this runs on every survey page and thanks page.
+_LATEST_SHOWN = (
+    select(Action, Round)
+    .join(Round, Action.round_id == Round.id)
+    .where(
+        Action.program_id == bindparam("program_id"),
+        Round.program_id == bindparam("program_id"),
+        Round.number < bindparam("before"),
+        Round.status == RoundStatus.RELEASED,
+    )
+    # Newest round first, then the latest news: an action just done comes before one merely
+    # planned the same day.
+    .order_by(Round.number.desc(), _last_activity().desc(), Action.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 def actions_for_next_rounds(
     session: Session, program_id: int, before_round_number: int, limit: int = SHOWN_TO_EMPLOYEES
 ) -> list[ShownAction]:
     """Return the latest actions on released rounds of a programme before a round number."""
     rows = session.execute(
-        select(Action, Round)
-        .join(Round, Action.round_id == Round.id)
-        .where(
-            Action.program_id == program_id,
-            Round.program_id == program_id,
-            Round.number < before_round_number,
-            Round.status == RoundStatus.RELEASED,
-        )
-        # Newest round first, then the latest news: an action just done comes before one
-        # merely planned the same day.
-        .order_by(Round.number.desc(), _last_activity().desc(), Action.id.desc())
-        .limit(limit)
+        _LATEST_SHOWN,
+        {"program_id": program_id, "before": before_round_number, "limit": limit},
     ).all()
     if not rows:
         return []

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -33,6 +35,7 @@ class PublicBallotKey:
     public_der: bytes
     fingerprint: str
     jwk: dict[str, str]
+    public: rsa.RSAPublicKey = field(repr=False, compare=False)
 
 
 def wrap_label(round_id: int, key_id: int) -> bytes:
@@ -65,14 +68,21 @@ def create_keys(
 
 
 def _public(row: BallotKey) -> PublicBallotKey:
-    public = blindrsa.load_public(row.public_key)
+    return _public_key(row.key_id, row.unit_id, row.band, row.public_key)
+
+
+@lru_cache(maxsize=1024)
+def _public_key(key_id: int, unit_id: int, band: str, der: bytes) -> PublicBallotKey:
+    """Parse a public ballot key once per process (its row never changes)."""
+    public = blindrsa.load_public(der)
     return PublicBallotKey(
-        row.key_id,
-        row.unit_id,
-        row.band,
-        row.public_key,
-        blindrsa.fingerprint(row.public_key),
+        key_id,
+        unit_id,
+        band,
+        der,
+        blindrsa.fingerprint(der),
         blindrsa.public_jwk_fields(public),
+        public,
     )
 
 

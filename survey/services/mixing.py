@@ -22,7 +22,7 @@ import random
 import time
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, text
+from sqlalchemy import Engine, bindparam, delete, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -49,6 +49,15 @@ SCRUBBED_TABLES = (
     "custody_shares",
     "pending_shares",
 )
+# What check-ins, ballots and mixes change while a round is open: the scrub after a mix.
+MIXED_TABLES = (
+    "ballot_inbox",
+    "responses",
+    "comments",
+    "invitations",
+    "spent_ballots",
+    "check_ins",
+)
 # How long a scrub waits for transactions (or, on SQLite, readers) that began before it.
 SCRUB_WAIT_SECONDS = 2.0
 SCRUB_PENDING = "scrub_pending"
@@ -74,16 +83,45 @@ def waiting(session: Session, round_id: int) -> int:
     )
 
 
+# Whether a mix is due, in one statement built once (it runs after every ballot): how many
+# ballots wait, counted no further than MIX_WAITING_MAX, and when the round was last mixed.
+_DUE = select(
+    select(func.count())
+    .select_from(
+        select(InboxEntry.id)
+        .where(InboxEntry.round_id == bindparam("round_id"), InboxEntry.kind == RESPONSE)
+        .limit(MIX_WAITING_MAX)
+        .subquery()
+    )
+    .scalar_subquery(),
+    select(RoundMix.mixed_at).where(RoundMix.round_id == bindparam("round_id")).scalar_subquery(),
+)
+
+
 def mix_due(session: Session, round_id: int, now: dt.datetime) -> bool:
     """Return whether the round's inbox should be mixed now (see the module's invariants)."""
-    count = waiting(session, round_id)
-    if count == 0:
+    count, last = session.execute(_DUE, {"round_id": round_id}).one()
+    if not count:
         return False
     if count >= MIX_WAITING_MAX:
         return True
-    last = session.get(RoundMix, round_id)
     # A clock that went backwards (or a round opened "in the future") must not stop mixing.
-    return last is None or not dt.timedelta(0) <= now - last.mixed_at < MIX_INTERVAL
+    return last is None or not dt.timedelta(0) <= now - last < MIX_INTERVAL
+
+
+def mix_if_due(session: Session, round_id: int, now: dt.datetime) -> int:
+    """Mix the round's inbox if it is due; return how many ballots moved (0: not due).
+
+    Asked again once the round's mixing row is locked: ballots that arrive together all see
+    a full inbox, and the first mix empties it for the others. The caller commits, then
+    calls :func:`scrub` with :data:`MIXED_TABLES` if anything moved.
+    """
+    if not mix_due(session, round_id, now):
+        return 0
+    session.get(RoundMix, round_id, with_for_update=True, populate_existing=True)
+    if not mix_due(session, round_id, now):
+        return 0
+    return mix(session, round_id, now)
 
 
 def mix(session: Session, round_id: int, now: dt.datetime) -> int:
@@ -129,7 +167,7 @@ def mix(session: Session, round_id: int, now: dt.datetime) -> int:
     return len(inbox)
 
 
-def scrub(engine: Engine) -> bool:
+def scrub(engine: Engine, tables: tuple[str, ...] = SCRUBBED_TABLES) -> bool:
     """Make storage forget deleted rows and old row versions; return whether it fully did.
 
     PostgreSQL: wait (at most :data:`SCRUB_WAIT_SECONDS`) until no transaction that began
@@ -143,9 +181,12 @@ def scrub(engine: Engine) -> bool:
     database.
     """
     done = (
-        _scrub_postgresql(engine) if engine.dialect.name == "postgresql" else _scrub_sqlite(engine)
+        _scrub_postgresql(engine, tables)
+        if engine.dialect.name == "postgresql"
+        else _scrub_sqlite(engine)
     )
-    _mark_pending(engine, not done)
+    if not done or set(tables) >= set(SCRUBBED_TABLES):  # only a whole scrub clears a pending one
+        _mark_pending(engine, not done)
     return done
 
 
@@ -173,7 +214,7 @@ def _mark_pending(engine: Engine, pending: bool) -> None:
         pass  # a busy database: the next mix, close or tick scrubs again anyway
 
 
-def _scrub_postgresql(engine: Engine) -> bool:
+def _scrub_postgresql(engine: Engine, tables: tuple[str, ...]) -> bool:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         now = int(conn.exec_driver_sql("SELECT txid_current()").scalar_one()) % 2**32
         deadline = time.monotonic() + SCRUB_WAIT_SECONDS
@@ -183,7 +224,7 @@ def _scrub_postgresql(engine: Engine) -> bool:
             time.sleep(0.05)
         conn.exec_driver_sql(f"SET lock_timeout = '{SCRUB_LOCK_TIMEOUT}'")
         done = True
-        for table in SCRUBBED_TABLES:
+        for table in tables:
             try:
                 conn.exec_driver_sql(f"VACUUM FULL {table}")
             except OperationalError:

@@ -25,19 +25,22 @@ import hashlib
 import hmac
 import json
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..domain import blindrsa, crypto
 from ..domain.questions import PREFER_NOT_TO_SAY, Bank, Item
 from ..domain.release import COMMENT_MAX_DEPTH
-from ..models import CheckIn, InboxEntry, Invitation, Round, RoundStatus, SpentBallot
+from ..models import CheckIn, InboxEntry, Invitation, Program, Round, RoundStatus, SpentBallot
 from . import ballotkeys, banks, mixing
 
 # An access code is "<key id>.<secret>": the key id names the storage label's ballot key (so
@@ -68,10 +71,34 @@ class InvalidAnswers(ValueError):
 
 
 @dataclass(frozen=True)
+class OpenRound:
+    """What answering needs of an open round, frozen when it opened (plain values).
+
+    ``public_key`` is the round's HPKE key: 32 random bytes made at opening, so it names one
+    round of one database. ``comment_places`` maps each snapshot unit to the unit its comments
+    are kept in (see :func:`comment_unit`).
+    """
+
+    id: int
+    program_id: int
+    number: int
+    k: int | None
+    comment_k: int | None
+    public_key: bytes
+    unlinkable_required: bool
+    comment_places: Mapping[int, int] = field(hash=False, compare=False)
+
+    @property
+    def label(self) -> str:
+        """Return the short name people use for this round."""
+        return f"R{self.number}"
+
+
+@dataclass(frozen=True)
 class Survey:
     """What the survey page needs: the round, its items and its bank."""
 
-    round: Round
+    round: OpenRound
     bank: Bank
     items: tuple[Item, ...]
 
@@ -85,15 +112,61 @@ class Credential:
     signature: bytes
 
 
+# The one query each survey request makes about its round: whether it is open, the key that
+# names its frozen facts, and the one programme setting that may change while it is open.
+ROUND_STATE = (
+    select(Round.status, Round.public_key, Round.items.is_(None), Program.unlinkable_required)
+    .join(Program, Program.id == Round.program_id)
+    .where(Round.id == bindparam("round_id"))
+)
+# Open rounds' frozen facts per process, under (round id, public key).
+OPEN_KEPT = 64
+_open: OrderedDict[tuple[int, bytes], Survey] = OrderedDict()
+_open_lock = threading.Lock()
+
+
 def survey_for(session: Session, round_id: int) -> Survey:
-    """Return the survey of an open round, or raise :class:`RoundNotOpen`/:class:`LinkUnusable`."""
-    rnd = session.get(Round, round_id)
-    if rnd is None:
+    """Return the survey of an open round, or raise :class:`RoundNotOpen`/:class:`LinkUnusable`.
+
+    Reads one row; the round's frozen questions, bank and comment places are read and parsed
+    once per process (an open round's settings never change).
+    """
+    state = session.execute(ROUND_STATE, {"round_id": round_id}).first()
+    if state is None:
         raise LinkUnusable()
-    if rnd.status is not RoundStatus.OPEN or rnd.items is None:
-        raise RoundNotOpen(rnd.status.value)
+    status, public_key, no_items, unlinkable = state
+    if status is not RoundStatus.OPEN or no_items or public_key is None:
+        raise RoundNotOpen(status.value)
+    with _open_lock:
+        found = _open.get((round_id, public_key))
+    if found is None:
+        found = _read_open(session, round_id)
+        with _open_lock:
+            _open[(round_id, public_key)] = found
+            while len(_open) > OPEN_KEPT:
+                _open.popitem(last=False)
+    if found.round.unlinkable_required != unlinkable:
+        found = replace(found, round=replace(found.round, unlinkable_required=unlinkable))
+    return found
+
+
+def _read_open(session: Session, round_id: int) -> Survey:
+    rnd = session.get(Round, round_id)
+    if rnd is None or rnd.items is None or rnd.public_key is None:
+        raise LinkUnusable()
     bank = banks.frozen_bank(rnd)
-    return Survey(rnd, bank, bank.items_for(tuple(rnd.items["asked"])))
+    units = (rnd.snapshot or {}).get("units", {})
+    facts = OpenRound(
+        rnd.id,
+        rnd.program_id,
+        rnd.number,
+        rnd.k,
+        rnd.comment_k,
+        rnd.public_key,
+        rnd.program.unlinkable_required,
+        {int(unit): comment_unit(rnd.snapshot or {}, int(unit)) for unit in units},
+    )
+    return Survey(facts, bank, bank.items_for(tuple(rnd.items["asked"])))
 
 
 def key_id_of(code: str) -> int:
@@ -138,15 +211,14 @@ def check_in(
         signed = blindrsa.blind_sign(key, blinded)
     except (ballotkeys.KeyUnavailable, blindrsa.BlindSignatureError) as exc:
         raise LinkUnusable() from exc
-    session.add(
-        CheckIn(
+    session.execute(
+        insert(CheckIn).values(
             token_hash=token_hash,
             round_id=rnd.id,
             blinded_digest=blinded_digest,
             blind_signature=signed,
         )
     )
-    session.flush()
     return key_id, signed
 
 
@@ -154,9 +226,7 @@ def server_credential(session: Session, survey: Survey, code: str, kek: bytes) -
     """Check in on the person's behalf (the no-JavaScript path); the caller commits."""
     key_id = key_id_of(code)
     try:
-        public = blindrsa.load_public(
-            ballotkeys.public_key(session, survey.round.id, key_id).public_der
-        )
+        public = ballotkeys.public_key(session, survey.round.id, key_id).public
     except ballotkeys.KeyUnavailable as exc:
         raise LinkUnusable() from exc
     message = blindrsa.prepare(crypto.new_response_id() * 2)
@@ -238,12 +308,11 @@ def cast_ballot(
     (nothing written). Raises :class:`BallotRefused` for anything else, having written nothing.
     """
     rnd = survey.round
-    if rnd.public_key is None or len(credential.message) != MESSAGE_BYTES:
+    if len(credential.message) != MESSAGE_BYTES:
         raise BallotRefused()
     try:
         key = ballotkeys.public_key(session, rnd.id, credential.key_id)
-        public = blindrsa.load_public(key.public_der)
-        valid = blindrsa.verify(public, credential.message, credential.signature)
+        valid = blindrsa.verify(key.public, credential.message, credential.signature)
     except (ballotkeys.KeyUnavailable, blindrsa.BlindSignatureError) as exc:
         raise BallotRefused() from exc
     if not valid:
@@ -251,52 +320,59 @@ def cast_ballot(
     text = clean_comment(comment)
     digest = _spent_digest(rnd.id, credential.message)
     replay = _replay_digest(credential.message, answers, text)
-    spent = session.get(SpentBallot, digest)
-    if spent is not None:
-        if hmac.compare_digest(spent.replay_digest, replay):
+    if not _spend(session, digest, rnd.id, replay):  # spent before, or concurrently
+        earlier = session.scalar(
+            select(SpentBallot.replay_digest).where(SpentBallot.digest == digest)
+        )
+        if earlier is not None and hmac.compare_digest(earlier, replay):
             return False
         raise BallotRefused()
-    try:
-        with session.begin_nested():
-            session.add(SpentBallot(digest=digest, round_id=rnd.id, replay_digest=replay))
-    except IntegrityError as exc:  # the same credential, posted concurrently
-        spent = session.get(SpentBallot, digest, populate_existing=True)
-        if spent is not None and hmac.compare_digest(spent.replay_digest, replay):
-            return False
-        raise BallotRefused() from exc
     payload = json.dumps({"v": 1, "answers": dict(answers)}, separators=(",", ":")).encode()
-    entries = [
-        InboxEntry(
-            kind=mixing.RESPONSE,
-            unit_id=key.unit_id,
-            band=key.band,
-            sealed=crypto.seal(
-                payload, rnd.public_key, crypto.context("response", rnd.id, key.unit_id, key.band)
-            ),
-        )
-    ]
+    context = crypto.context("response", rnd.id, key.unit_id, key.band)
+    entries = [_entry(rnd, mixing.RESPONSE, key.unit_id, key.band, payload, context)]
     if text:
         body = json.dumps({"v": 1, "text": text}, ensure_ascii=False).encode()
         # Comments are only ever published per department, so they are stored no finer.
-        place = comment_unit(rnd.snapshot or {}, key.unit_id)
-        entries.append(
-            InboxEntry(
-                kind=mixing.COMMENT,
-                unit_id=place,
-                band="",
-                sealed=crypto.seal(
-                    body,
-                    rnd.public_key,
-                    crypto.context("comment", rnd.id, place, ""),
-                    at_least=crypto.COMMENT_BUCKET,
-                ),
-            )
-        )
-    for entry in entries:
-        entry.id, entry.round_id = crypto.new_response_id(), rnd.id
-    session.add_all(entries)
-    session.flush()
+        place = rnd.comment_places.get(key.unit_id, key.unit_id)
+        context = crypto.context("comment", rnd.id, place, "")
+        entries.append(_entry(rnd, mixing.COMMENT, place, "", body, context, crypto.COMMENT_BUCKET))
+    session.execute(insert(InboxEntry), entries)
     return True
+
+
+def _entry(
+    rnd: OpenRound,
+    kind: str,
+    unit_id: int,
+    band: str,
+    plaintext: bytes,
+    context: bytes,
+    at_least: int = 0,
+) -> dict[str, Any]:
+    """Return an inbox row: the plaintext sealed to the round under its storage label."""
+    sealed = crypto.seal(plaintext, rnd.public_key, context, at_least=at_least)
+    return {
+        "id": crypto.new_response_id(),
+        "round_id": rnd.id,
+        "kind": kind,
+        "unit_id": unit_id,
+        "band": band,
+        "sealed": sealed,
+    }
+
+
+def _spend(session: Session, digest: bytes, round_id: int, replay: bytes) -> bool:
+    """Add a credential to the spent set; return False if it is there already (or is being
+    added by a concurrent ballot, which this waits for)."""
+    dialect = session.get_bind().dialect.name
+    make = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    added = session.execute(
+        make(SpentBallot)
+        .values(digest=digest, round_id=round_id, replay_digest=replay)
+        .on_conflict_do_nothing(index_elements=[SpentBallot.digest])
+        .returning(SpentBallot.digest)
+    ).first()
+    return added is not None
 
 
 def submit(

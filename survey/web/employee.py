@@ -26,9 +26,20 @@ import logging
 from functools import partial
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as cookie_session
+from flask_wtf.csrf import CSRFError, generate_csrf
 from markupsafe import Markup
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
@@ -158,6 +169,35 @@ def _blank_questions(survey: survey_page.SurveyPage, form: Any, lang: str) -> Ma
     return html
 
 
+# Where each process keeps the whole page of a blank form, per round, language and what the
+# page shows around the questions (actions, link hand-outs, mode), split around its CSRF token:
+# the same for every visitor who is not signed in as staff, apart from that token.
+BLANK_PAGES = "candor.blank_pages"
+
+
+def _blank_page(survey: survey_page.SurveyPage, lang: str) -> str:
+    """Return the survey page of a visitor without a staff session, flash or path code.
+
+    Rendered once per process and page content; each visitor gets their own CSRF token.
+    """
+    kept: dict[tuple[Any, ...], tuple[str, ...]] = current_app.extensions.setdefault(
+        BLANK_PAGES, {}
+    )
+    key = (survey.round, lang, survey.actions, survey.handed_out, survey.unlinkable_required)
+    parts = kept.get(key)
+    if parts is None:
+        form = survey_form_class(survey.items, lang)(formdata=None)
+        html, _ = _render(survey, form, lang, questions=_blank_questions(survey, form, lang))
+        token = getattr(getattr(form, "csrf_token", None), "current_token", None)
+        parts = tuple(html.split(token)) if token else (html,)
+        if len(parts) > 2:  # the token also appears elsewhere: do not keep this page
+            return html
+        while len(kept) >= BLANK_QUESTIONS_KEPT:
+            kept.pop(next(iter(kept)))
+        kept[key] = parts
+    return generate_csrf().join(parts) if len(parts) == 2 else parts[0]
+
+
 def _form_again(
     round_id: int,
     lang: str,
@@ -272,14 +312,20 @@ def _retry_after(response: Response) -> Response:
     return response
 
 
-def _mix_if_due(round_id: int) -> None:
-    """After a ballot is committed, mix the round's inbox if it is due; never fail the ballot."""
+def _mix_is_due(round_id: int) -> bool:
+    """Return whether the round's inbox is due to be mixed, asked inside the ballot's own
+    transaction (so that a ballot which starts no mix starts no second transaction)."""
+    return mixing.mix_due(get_session(), round_id, utcnow())
+
+
+def _mix(round_id: int) -> None:
+    """After a ballot is committed, mix the round's inbox (if still due); never fail the ballot."""
     session = get_session()
     try:
-        if mixing.mix_due(session, round_id, utcnow()):
-            mixing.mix(session, round_id, utcnow())
-            session.commit()
-            mixing.scrub(current_app.extensions["candor.engine"])
+        moved = mixing.mix_if_due(session, round_id, utcnow())
+        session.commit()
+        if moved:
+            mixing.scrub(current_app.extensions["candor.engine"], mixing.MIXED_TABLES)
     except SQLAlchemyError:
         abandon_session()
         log.warning("mixing the ballot inbox failed; the next ballot or tick retries")
@@ -300,6 +346,8 @@ def show(round_id: int, token: str = "") -> tuple[str, int]:
         return _unusable(lang)
     except submission.RoundNotOpen as closed:
         return _not_open(lang, str(closed))
+    if not token and g.get("user") is None and not cookie_session.get("_flashes"):
+        return _blank_page(survey, lang), 200
     form = survey_form_class(survey.items, lang)(formdata=None, token=token)
     return _render(survey, form, lang, questions=_blank_questions(survey, form, lang))
 
@@ -370,6 +418,7 @@ def ballot(round_id: int) -> tuple[Response, int]:
             int(body.get("key_id", -1)), _unb64(body.get("message")), _unb64(body.get("signature"))
         )
         new = submission.cast_ballot(session, survey, credential, answers, comment)
+        due = new and _mix_is_due(round_id)
         session.commit()
     except submission.InvalidAnswers as invalid:
         return jsonify({"status": "invalid", "errors": invalid.errors}), 400
@@ -383,8 +432,8 @@ def ballot(round_id: int) -> tuple[Response, int]:
     except UNAVAILABLE:
         survey_page.database_gone()
         return _busy()
-    if new:
-        _mix_if_due(round_id)
+    if due:
+        _mix(round_id)
     thanks = url_for("employee.thanks", round_id=round_id, lang=_lang_param(lang))
     return jsonify({"status": "recorded" if new else "already recorded", "next": thanks}), 200
 
@@ -422,7 +471,7 @@ def answer(round_id: int) -> Response | tuple[str, int]:
     form = survey_form_class(survey.items, lang)()
     form.lang.data = lang
     credential = _posted_credential()
-    if survey.round.program.unlinkable_required and credential is None:
+    if survey.round.unlinkable_required and credential is None:
         message = i18n.t(lang, "ballot.nojs_refused")
         return _form_again(round_id, lang, 400, message, form=form)
     if credential is not None:
@@ -450,6 +499,7 @@ def answer(round_id: int) -> Response | tuple[str, int]:
         new = submission.cast_ballot(
             session, survey, credential, answers_from(form, survey.items), form.comment.data or ""
         )
+        due = new and _mix_is_due(round_id)
         session.commit()
     except submission.BallotRefused:
         session.rollback()
@@ -459,8 +509,8 @@ def answer(round_id: int) -> Response | tuple[str, int]:
         survey_page.database_gone()
         busy = i18n.t(lang, "errors.busy")
         return _form_again(round_id, lang, 503, busy, credential, form)
-    if new:
-        _mix_if_due(round_id)
+    if due:
+        _mix(round_id)
     return redirect(url_for("employee.thanks", round_id=round_id, lang=_lang_param(lang)), code=303)
 
 
@@ -472,10 +522,8 @@ def thanks(round_id: int) -> tuple[str, int]:
     """
     lang = i18n.pick(request.args.get("lang"))
     session = get_session()
-    rnd = session.get(Round, round_id)
-    shown = (
-        actions.actions_for_next_rounds(session, rnd.program_id, rnd.number)
-        if rnd is not None
-        else []
-    )
+    rnd = session.execute(
+        select(Round.program_id, Round.number).where(Round.id == round_id)
+    ).first()
+    shown = actions.actions_for_next_rounds(session, *rnd) if rnd is not None else []
     return _page("employee/thanks.html", lang, round_id=round_id, actions=shown)

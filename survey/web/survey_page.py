@@ -56,7 +56,7 @@ def read(round_id: int) -> SurveyPage:
         ShownRound(rnd.id, rnd.label, rnd.k, rnd.comment_k),
         survey.bank,
         survey.items,
-        rnd.program.unlinkable_required,
+        rnd.unlinkable_required,
         tuple(actions.actions_for_next_rounds(session, rnd.program_id, rnd.number)),
         tuple(audit_trail.links_handed_out(session, rnd.id)),
     )

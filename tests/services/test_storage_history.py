@@ -148,12 +148,11 @@ class Browser:
             assert submission.cast_ballot(session, survey, self.credential, answers, comment)
             session.commit()
             history.since_mix.append(self.person)
-            if mixing.mix_due(session, self.rnd.round_id, now):  # as the ballot view does
-                mixing.mix(session, self.rnd.round_id, now)
+            if mixing.mix_if_due(session, self.rnd.round_id, now):  # as the ballot view does
                 xid = _xid(session)
                 session.commit()
                 sf.settle(engine, xid)
-                assert mixing.scrub(engine)
+                assert mixing.scrub(engine, mixing.MIXED_TABLES)
                 history.mixed.update(history.since_mix)
                 history.since_mix, history.mixes = [], history.mixes + 1
 
