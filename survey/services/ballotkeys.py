@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ..domain import blindrsa, crypto
@@ -94,12 +94,17 @@ def public_keys(session: Session, round_id: int) -> list[PublicBallotKey]:
     return [_public(row) for row in rows]
 
 
+_ONE_PUBLIC = select(BallotKey.unit_id, BallotKey.band, BallotKey.public_key).where(
+    BallotKey.round_id == bindparam("round_id"), BallotKey.key_id == bindparam("key_id")
+)
+
+
 def public_key(session: Session, round_id: int, key_id: int) -> PublicBallotKey:
     """Return one ballot key of a round, or raise :class:`KeyUnavailable`."""
-    row = session.get(BallotKey, (round_id, key_id))
+    row = session.execute(_ONE_PUBLIC, {"round_id": round_id, "key_id": key_id}).first()
     if row is None:
         raise KeyUnavailable()
-    return _public(row)
+    return _public_key(key_id, row.unit_id, row.band, row.public_key)
 
 
 # Unwrapped signing keys kept per process: parsing a PKCS#8 RSA key costs more than a signature.

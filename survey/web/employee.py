@@ -142,7 +142,7 @@ def _render(
 # how many it keeps. A blank form is the same for every invited person (no answer, no code, no
 # token: those sit outside the questions), and an open round's questions are frozen.
 BLANK_QUESTIONS = "candor.blank_questions"
-BLANK_QUESTIONS_KEPT = 128
+KEPT_PER_PROCESS = 128
 
 
 def _blank_questions(survey: survey_page.SurveyPage, form: Any, lang: str) -> Markup:
@@ -163,7 +163,7 @@ def _blank_questions(survey: survey_page.SurveyPage, form: Any, lang: str) -> Ma
                 field_name=field_name,
             )
         )
-        while len(kept) >= BLANK_QUESTIONS_KEPT:
+        while len(kept) >= KEPT_PER_PROCESS:
             kept.pop(next(iter(kept)))
         kept[key] = html
     return html
@@ -173,6 +173,8 @@ def _blank_questions(survey: survey_page.SurveyPage, form: Any, lang: str) -> Ma
 # page shows around the questions (actions, link hand-outs, mode), split around its CSRF token:
 # the same for every visitor who is not signed in as staff, apart from that token.
 BLANK_PAGES = "candor.blank_pages"
+# And the thanks page, per round, language and the actions it shows.
+THANKS_PAGES = "candor.thanks_pages"
 
 
 def _blank_page(survey: survey_page.SurveyPage, lang: str) -> str:
@@ -192,7 +194,7 @@ def _blank_page(survey: survey_page.SurveyPage, lang: str) -> str:
         parts = tuple(html.split(token)) if token else (html,)
         if len(parts) > 2:  # the token also appears elsewhere: do not keep this page
             return html
-        while len(kept) >= BLANK_QUESTIONS_KEPT:
+        while len(kept) >= KEPT_PER_PROCESS:
             kept.pop(next(iter(kept)))
         kept[key] = parts
     return generate_csrf().join(parts) if len(parts) == 2 else parts[0]
@@ -346,7 +348,7 @@ def show(round_id: int, token: str = "") -> tuple[str, int]:
         return _unusable(lang)
     except submission.RoundNotOpen as closed:
         return _not_open(lang, str(closed))
-    if not token and g.get("user") is None and not cookie_session.get("_flashes"):
+    if not token and _anonymous():
         return _blank_page(survey, lang), 200
     form = survey_form_class(survey.items, lang)(formdata=None, token=token)
     return _render(survey, form, lang, questions=_blank_questions(survey, form, lang))
@@ -525,5 +527,21 @@ def thanks(round_id: int) -> tuple[str, int]:
     rnd = session.execute(
         select(Round.program_id, Round.number).where(Round.id == round_id)
     ).first()
-    shown = actions.actions_for_next_rounds(session, *rnd) if rnd is not None else []
-    return _page("employee/thanks.html", lang, round_id=round_id, actions=shown)
+    shown = tuple(actions.actions_for_next_rounds(session, *rnd) if rnd is not None else ())
+    if not _anonymous():
+        return _page("employee/thanks.html", lang, round_id=round_id, actions=shown)
+    kept: dict[tuple[Any, ...], str] = current_app.extensions.setdefault(THANKS_PAGES, {})
+    key = (round_id, lang, shown)
+    html = kept.get(key)
+    if html is None:
+        html, _ = _page("employee/thanks.html", lang, round_id=round_id, actions=shown)
+        while len(kept) >= KEPT_PER_PROCESS:
+            kept.pop(next(iter(kept)))
+        kept[key] = html
+    return html, 200
+
+
+def _anonymous() -> bool:
+    """Return whether this page is the same for every visitor: no staff session (the menu
+    names the account) and no message waiting to be shown once."""
+    return g.get("user") is None and not cookie_session.get("_flashes")
