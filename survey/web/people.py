@@ -20,15 +20,15 @@ from wtforms.validators import InputRequired, Length
 
 from ..clock import utcnow
 from ..db import get_session
+from ..domain.csvlines import LineError
 from ..domain.roster import (
     KNOWN_BANDS,
     MAX_EMAIL_CHARS,
     MAX_NAME_CHARS,
     MAX_ROWS,
     PATH_SEPARATOR,
-    LineError,
-    all_errors,
 )
+from ..domain.roster_plan import all_errors
 from ..models import Role
 from ..services import audit_trail, roster
 from .forms import ActionForm
