@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any
 
 from flask import Flask
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from survey.domain import blindrsa
-from survey.models import InboxEntry, Response
+from survey.models import InboxEntry, Invitation, Response
 from survey.services import mixing, submission
 
 
@@ -23,6 +24,17 @@ def stored_answers(session: Session, round_id: int | None = None) -> int:
         mixed = mixed.where(Response.round_id == round_id)
         waiting = waiting.where(InboxEntry.round_id == round_id)
     return int(session.scalar(mixed) or 0) + int(session.scalar(waiting) or 0)
+
+
+def invitation_unused(session: Session, round_id: int, code: str) -> bool:
+    """Return whether the invitation ``code`` names is still stored for this round (reads only).
+
+    The tests' own oracle, written apart from the product's token checks: the invitations table
+    keeps only the SHA-256 of each link's token, and a check-in deletes the row.
+    """
+    digest = hashlib.sha256(code.encode()).digest()
+    found = session.scalar(select(Invitation.round_id).where(Invitation.token_hash == digest))
+    return found == round_id
 
 
 def b64(raw: bytes) -> str:

@@ -20,7 +20,7 @@ from survey.domain.questions import PREFER_NOT_TO_SAY
 from survey.models import InboxEntry, Response, Round
 from survey.services import banks, custody, mixing, submission
 from tests.conftest import OpenRound, answers_for
-from tests.helpers import b64
+from tests.helpers import b64, invitation_unused
 
 
 def marked_and_unmarked(app: Flask, round_id: int) -> tuple[list[str], list[str]]:
@@ -104,7 +104,7 @@ def test_no_js_form_refuses_it_on_an_unmarked_item_and_keeps_the_answers(
     assert kept == expected  # every other answer, "prefer not to say" included, is kept
     assert opened_payloads(app, open_round.round_id) == []
     with db.session_scope(app) as session:  # the no-JS path checks in after validating
-        assert submission.check_token(session, open_round.round_id, token)
+        assert invitation_unused(session, open_round.round_id, token)
 
 
 def _credential(app: Flask, round_id: int, token: str) -> submission.Credential:
