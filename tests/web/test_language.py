@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 import re
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
 from survey import create_app, db
-from survey.domain import crypto
 from survey.domain.questions import bank_to_dict, load_bank, parse_bank
-from survey.models import InboxEntry, Program, QuestionBankRecord, Response, Round
+from survey.models import Program, QuestionBankRecord, Response
 from survey.services import rounds
 from tests.conftest import OpenRound, Org, answers_for
+from tests.helpers import opened_payloads
 
 GERMAN_ITEM = "An den meisten Tagen habe ich Energie für meine Arbeit."
 ENGLISH_ITEM = "Most days I have energy for my work."
@@ -146,32 +144,6 @@ def test_closed_round_in_german(app: Flask, client: FlaskClient, open_round: Ope
     assert "Diese Runde ist geschlossen" in page.data.decode()
     posted = client.post(f"/s/{open_round.round_id}", data={"lang": "de"})
     assert posted.status_code == 410 and "Diese Runde ist geschlossen" in posted.data.decode()
-
-
-def opened_payloads(app: Flask, round_id: int) -> list[dict[str, object]]:
-    """Unseal every stored response of a round, as the release would."""
-    kek = app.extensions["candor.kek"]
-    with db.session_scope(app) as session:
-        rnd = session.get(Round, round_id)
-        assert rnd is not None and rnd.wrapped_private_key is not None
-        private = crypto.unwrap_private_key(
-            rnd.wrapped_private_key, kek, crypto.key_label(rnd.id, "private")
-        )
-        return [
-            json.loads(
-                crypto.open_sealed(
-                    row.sealed, private, crypto.context("response", rnd.id, row.unit_id, row.band)
-                )
-            )
-            for row in [
-                *session.scalars(select(Response).where(Response.round_id == round_id)),
-                *session.scalars(
-                    select(InboxEntry).where(
-                        InboxEntry.round_id == round_id, InboxEntry.kind == "response"
-                    )
-                ),
-            ]
-        ]
 
 
 def test_the_language_is_stored_nowhere(config: dict, open_round: OpenRound) -> None:
