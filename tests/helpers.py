@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Collection
@@ -15,9 +16,11 @@ from sqlalchemy.orm import Session
 
 from survey import db
 from survey.domain import blindrsa, crypto
-from survey.models import InboxEntry, Invitation, Response, Round
-from survey.services import custody, mixing, submission
+from survey.models import InboxEntry, Invitation, Program, Response, Round
+from survey.services import custody, mixing, rounds, submission
 from tests.conftest import login
+
+OPENED_ON = dt.date(2026, 11, 2)  # when open_round_on_bank opens a round
 
 
 def stored_answers(session: Session, round_id: int | None = None) -> int:
@@ -52,6 +55,16 @@ def opened_payloads(app: Flask, round_id: int, *, waiting: bool = True) -> list[
             )
             for unit, band, blob in sealed
         ]
+
+
+def open_round_on_bank(app: Flask, session: Session, program_id: int, bank: str) -> Round:
+    """Set the programme's bank to ``bank`` and open its next round with it on 2026-11-02."""
+    program = session.get(Program, program_id)
+    assert program is not None
+    program.bank = bank
+    rnd = rounds.create_round(session, program)
+    rounds.open_round(session, rnd, app.extensions["candor.kek"], OPENED_ON)
+    return rnd
 
 
 def invitation_unused(session: Session, round_id: int, code: str) -> bool:

@@ -12,10 +12,10 @@ from flask.testing import FlaskClient
 
 from survey import create_app, db
 from survey.domain.questions import bank_to_dict, load_bank, parse_bank
-from survey.models import Program, QuestionBankRecord, Response
+from survey.models import QuestionBankRecord, Response
 from survey.services import rounds
 from tests.conftest import OpenRound, Org, answers_for
-from tests.helpers import opened_payloads
+from tests.helpers import open_round_on_bank, opened_payloads
 
 GERMAN_ITEM = "An den meisten Tagen habe ich Energie für meine Arbeit."
 ENGLISH_ITEM = "Most days I have energy for my work."
@@ -189,11 +189,7 @@ def english_only_round(app: Flask, organisation: Org) -> int:
     assert parse_bank(data).languages == ("en",)
     with db.session_scope(app) as session:
         session.add(QuestionBankRecord(key="plain-v1", definition=data))
-        program = session.get(Program, organisation.program_id)
-        assert program is not None
-        program.bank = "plain-v1"
-        rnd = rounds.create_round(session, program)
-        rounds.open_round(session, rnd, app.extensions["candor.kek"], dt.date(2026, 11, 2))
+        rnd = open_round_on_bank(app, session, organisation.program_id, "plain-v1")
         session.commit()
         return rnd.id
 
