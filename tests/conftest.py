@@ -15,6 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from survey import create_app, db
 from survey.models import Base, Person, Program
@@ -164,32 +165,40 @@ class Org:
 ORG_SHAPE = {"Research": {"Alpha": 8, "Beta": 7}, "Ops": {"Gamma": 6, "Small": 2}}
 
 
+def add_organisation(session: Session) -> tuple[dict[str, int], Program]:
+    """Add the organisation and roster in ORG_SHAPE and a programme with k = 5; return the
+    unit ids by name and the programme (flushed, not committed)."""
+    root = org.add_unit(session, "Lab", None)
+    units = {"Lab": root.id}
+    n = 0
+    for dept, teams in ORG_SHAPE.items():
+        d = org.add_unit(session, dept, root)
+        units[dept] = d.id
+        for team, size in teams.items():
+            t = org.add_unit(session, team, d)
+            units[team] = t.id
+            for _ in range(size):
+                n += 1
+                band = "<1y" if n % 3 == 0 else "3y+"
+                session.add(
+                    Person(
+                        email=f"p{n}@example.org",
+                        name=f"Person Number{n}",
+                        unit_id=t.id,
+                        tenure_band=band,
+                    )
+                )
+    program = Program(name="Pulse", k=5, comment_k=10)
+    session.add(program)
+    session.flush()
+    return units, program
+
+
 @pytest.fixture
 def organisation(app: Flask) -> Org:
     """Create the organisation and roster in ORG_SHAPE, and a programme with k = 5."""
     with db.session_scope(app) as session:
-        root = org.add_unit(session, "Lab", None)
-        units = {"Lab": root.id}
-        n = 0
-        for dept, teams in ORG_SHAPE.items():
-            d = org.add_unit(session, dept, root)
-            units[dept] = d.id
-            for team, size in teams.items():
-                t = org.add_unit(session, team, d)
-                units[team] = t.id
-                for _ in range(size):
-                    n += 1
-                    band = "<1y" if n % 3 == 0 else "3y+"
-                    session.add(
-                        Person(
-                            email=f"p{n}@example.org",
-                            name=f"Person Number{n}",
-                            unit_id=t.id,
-                            tenure_band=band,
-                        )
-                    )
-        program = Program(name="Pulse", k=5, comment_k=10)
-        session.add(program)
+        units, program = add_organisation(session)
         session.commit()
         return Org(units, program.id)
 

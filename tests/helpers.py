@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Collection
 from typing import Any
 
 from flask import Flask
@@ -10,9 +14,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from survey.domain import blindrsa
-from survey.models import InboxEntry, Response
-from survey.services import mixing, submission
+from survey import db
+from survey.domain import blindrsa, crypto
+from survey.models import InboxEntry, Invitation, Program, Response, Round
+from survey.services import custody, mixing, rounds, submission
+from tests.conftest import login
+
+OPENED_ON = dt.date(2026, 11, 2)  # when open_round_on_bank opens a round
 
 
 def stored_answers(session: Session, round_id: int | None = None) -> int:
@@ -23,6 +31,51 @@ def stored_answers(session: Session, round_id: int | None = None) -> int:
         mixed = mixed.where(Response.round_id == round_id)
         waiting = waiting.where(InboxEntry.round_id == round_id)
     return int(session.scalar(mixed) or 0) + int(session.scalar(waiting) or 0)
+
+
+def opened_payloads(app: Flask, round_id: int, *, waiting: bool = True) -> list[dict[str, Any]]:
+    """Open every sealed response of the round with the round's key, as the release would:
+    those mixed into storage and, unless ``waiting`` is false, those still in the inbox."""
+    with db.session_scope(app) as session:
+        rnd = session.get(Round, round_id)
+        assert rnd is not None
+        private = custody.opening_key(session, rnd, app.extensions["candor.kek"])
+        sealed = [
+            (r.unit_id, r.band, r.sealed)
+            for r in session.scalars(select(Response).where(Response.round_id == round_id))
+        ]
+        if waiting:
+            inbox = select(InboxEntry).where(
+                InboxEntry.round_id == round_id, InboxEntry.kind == mixing.RESPONSE
+            )
+            sealed += [(e.unit_id, e.band, e.sealed) for e in session.scalars(inbox)]
+        return [
+            json.loads(
+                crypto.open_sealed(blob, private, crypto.context("response", round_id, unit, band))
+            )
+            for unit, band, blob in sealed
+        ]
+
+
+def open_round_on_bank(app: Flask, session: Session, program_id: int, bank: str) -> Round:
+    """Set the programme's bank to ``bank`` and open its next round with it on 2026-11-02."""
+    program = session.get(Program, program_id)
+    assert program is not None
+    program.bank = bank
+    rnd = rounds.create_round(session, program)
+    rounds.open_round(session, rnd, app.extensions["candor.kek"], OPENED_ON)
+    return rnd
+
+
+def invitation_unused(session: Session, round_id: int, code: str) -> bool:
+    """Return whether the invitation ``code`` names is still stored for this round (reads only).
+
+    The tests' own oracle, written apart from the product's token checks: the invitations table
+    keeps only the SHA-256 of each link's token, and a check-in deletes the row.
+    """
+    digest = hashlib.sha256(code.encode()).digest()
+    found = session.scalar(select(Invitation.round_id).where(Invitation.token_hash == digest))
+    return found == round_id
 
 
 def b64(raw: bytes) -> str:
@@ -84,3 +137,34 @@ def keep_sealed(app: Flask, round_id: int, days: int = 30) -> None:
         assert rnd is not None
         rnd.program.retention_days = days
         session.commit()
+
+
+def assert_entry(
+    client: FlaskClient, role: str, routes: Collection[tuple[str, str]], allowed: Collection[str]
+) -> None:
+    """Assert who may enter ``routes`` (method, path) as ``role``, "anon" for nobody logged in.
+
+    The anonymous are sent to the login page; roles in ``allowed`` get a page, a redirect or a
+    form error (400); every other role is refused with 403.
+    """
+    client.post("/logout")
+    if role != "anon":
+        login(client, role)
+    for method, path in routes:
+        response = client.open(path, method=method)
+        if role == "anon":
+            assert response.status_code == 302 and "/login" in response.headers["Location"], path
+        elif role in allowed:
+            assert response.status_code in (200, 302, 400), path
+        else:
+            assert response.status_code == 403, path
+
+
+def assert_nav_link(client: FlaskClient, href: str, hidden_for: str, shown_for: str) -> None:
+    """Assert the navigation links to ``href`` for ``shown_for`` and not for ``hidden_for``."""
+    link = f'href="{href}"'.encode()
+    login(client, hidden_for)
+    assert link not in client.get("/reports").data
+    client.post("/logout")
+    login(client, shown_for)
+    assert link in client.get("/reports").data

@@ -20,7 +20,7 @@ def roster_group() -> None:
 @needs_instance
 def roster_import(file: str, apply_: bool) -> None:
     """Show what importing FILE (CSV, UTF-8) would change; with --apply, apply it whole."""
-    from ..domain.roster import all_errors
+    from ..domain.roster_plan import all_errors
 
     app = the_app()
     text = read_text(file)

@@ -27,10 +27,19 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
 
 from .bankcheck import min_rotation, unschedulable
-from .export import FORMULA_LEADERS, neutralise
+from .bankrows import (
+    COLUMNS,
+    MAX_TEXT_CHARS,
+    PREFER_COLUMN,
+    ItemRow,
+    read_header,
+    read_item,
+    text_cell,
+)
+from .csvlines import FILE_COLUMN, LineError, csv_records, join_numbers
+from .export import neutralise
 from .questions import (
     LANGUAGE_CODE,
     SOURCE_LANGUAGE,
@@ -41,34 +50,11 @@ from .questions import (
     Translations,
     parse_bank,
 )
-from .roster import CONTROL, FILE_COLUMN, LineError, csv_records
 
-COLUMNS = (
-    "theme",
-    "theme_label",
-    "theme_description",
-    "item",
-    "text",
-    "scale",
-    "reverse",
-    "core",
-    "prefer_not_to_say",
-)
-PREFER_COLUMN = "prefer_not_to_say"  # optional: written only for a bank that marks an item
-REQUIRED_COLUMNS = ("theme", "item", "text")
-TRANSLATED_COLUMN = re.compile(r"^(text|theme_label)_(.+)$")
-SCALES = ("likert5", "nps")
-DEFAULT_SCALE = "likert5"
-YES = ("yes", "y", "true", "1")
-NO = ("no", "n", "false", "0")
-KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")  # theme and item keys; Action.theme is 32
 BANK_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")  # question_banks.key is 64
 SETTING = re.compile(r"^#\s*([A-Za-z_]+)\s*:(.*)$", re.DOTALL)
 COMMENT_PROMPT = "comment_prompt"
 MAX_ITEMS_IN_FILE = 500
-MAX_TEXT_CHARS = 300
-MAX_LABEL_CHARS = 80
-MAX_DESCRIPTION_CHARS = 300
 
 
 class BankFileError(BankError):
@@ -82,16 +68,6 @@ class BankFileError(BankError):
         super().__init__(summary + more)
 
 
-@dataclass(frozen=True)
-class _Row:
-    """One valid item line, before the themes are assembled."""
-
-    line: int
-    theme: str
-    theme_fields: dict[str, str]  # theme_label, theme_description, theme_label_<lang>
-    item: Item
-
-
 def parse_bank_csv(text: str, key: str | None = None) -> Bank:
     """Return the bank a CSV file describes, or raise :class:`BankFileError` listing problems.
 
@@ -103,7 +79,7 @@ def parse_bank_csv(text: str, key: str | None = None) -> Bank:
     records = csv_records(text.removeprefix("\ufeff"), errors)
     columns: dict[str, int] | None = None
     header_seen = False
-    rows: list[_Row] = []
+    rows: list[ItemRow] = []
     item_lines: dict[str, list[int]] = {}
     count = 0
     for line, cells in records:
@@ -114,7 +90,7 @@ def parse_bank_csv(text: str, key: str | None = None) -> Bank:
             continue
         if not header_seen:
             header_seen = True
-            columns = _columns(cells, errors)
+            columns = read_header(cells, errors)
             if columns is None:
                 break
             continue
@@ -125,7 +101,7 @@ def parse_bank_csv(text: str, key: str | None = None) -> Bank:
                 LineError(line, FILE_COLUMN, f"A bank holds at most {MAX_ITEMS_IN_FILE} items.")
             )
             break
-        item_key, row = _row(line, cells, columns, errors)
+        item_key, row = read_item(line, cells, columns, errors)
         if item_key:
             item_lines.setdefault(item_key, []).append(line)
         if row is not None:
@@ -136,7 +112,8 @@ def parse_bank_csv(text: str, key: str | None = None) -> Bank:
         errors.append(LineError(1, FILE_COLUMN, "The file lists no items."))
     for item_key, lines in item_lines.items():
         if len(lines) > 1:
-            message = f"The item {item_key!r} appears on lines {_numbers(lines)}; keys are unique."
+            where = join_numbers(lines)
+            message = f"The item {item_key!r} appears on lines {where}; keys are unique."
             errors.extend(LineError(line, "item", message) for line in lines)
     themes = _themes(rows, errors)
     bank_key = _bank_key(key, settings, errors)
@@ -213,193 +190,7 @@ def _setting(
     settings[name] = (line, value)
 
 
-def _columns(header: list[str], errors: list[LineError]) -> dict[str, int] | None:
-    """Return column name -> index from the header, or None (with errors) if it is unusable."""
-    found = len(errors)
-    columns: dict[str, int] = {}
-    while header and not header[-1].strip():
-        header = header[:-1]  # spreadsheets may pad the header with empty cells
-    for index, raw in enumerate(header):
-        name = raw.strip().casefold()
-        translated = TRANSLATED_COLUMN.match(name)
-        if name in COLUMNS:
-            pass
-        elif translated:
-            lang = translated.group(2)
-            if not LANGUAGE_CODE.match(lang):
-                errors.append(
-                    LineError(
-                        1,
-                        name,
-                        f"{lang!r} in column {name!r} is not a language code; use a two-letter "
-                        "code such as de or fr.",
-                    )
-                )
-                continue
-            if lang == SOURCE_LANGUAGE:
-                errors.append(
-                    LineError(
-                        1,
-                        name,
-                        f"The column {name!r} is not needed: {translated.group(1)} is the "
-                        "English text.",
-                    )
-                )
-                continue
-        else:
-            shown = name or f"(empty, column {index + 1})"
-            errors.append(
-                LineError(
-                    1,
-                    shown,
-                    f"Unknown column {shown!r}; the columns are {', '.join(COLUMNS)}, and "
-                    "text_<language> or theme_label_<language> for translations.",
-                )
-            )
-            continue
-        if name in columns:
-            errors.append(LineError(1, name, f"The column {name!r} appears twice."))
-        else:
-            columns[name] = index
-    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
-    if missing:
-        hint = " (separate columns by commas)" if any(";" in cell for cell in header) else ""
-        errors.append(
-            LineError(
-                1,
-                FILE_COLUMN,
-                f"The first line that is not a # comment must name the columns; missing: "
-                f"{', '.join(missing)}{hint}.",
-            )
-        )
-    return None if len(errors) > found else columns
-
-
-def _unneutralise(cell: str) -> str:
-    """Undo :func:`~survey.domain.export.neutralise`: drop the ``'`` before a formula sign."""
-    if cell.startswith("'") and cell[1:].startswith(FORMULA_LEADERS):
-        return cell[1:]
-    return cell
-
-
-def _yes_no(line: int, column: str, raw: str, errors: list[LineError]) -> bool:
-    """Return a yes/no cell as a bool (empty is no), recording anything else as a problem."""
-    value = raw.casefold()
-    if value in YES:
-        return True
-    if value in NO or not value:
-        return False
-    errors.append(
-        LineError(line, column, f"{column} is {raw!r}; write yes or no (empty means no).")
-    )
-    return False
-
-
-def _row(
-    line: int, cells: list[str], columns: dict[str, int], errors: list[LineError]
-) -> tuple[str, _Row | None]:
-    """Return the item key on ``line`` and its item, or None after recording the problems."""
-    width = max(columns.values()) + 1
-    if len(cells) > width and any(cell.strip() for cell in cells[width:]):
-        errors.append(
-            LineError(
-                line,
-                FILE_COLUMN,
-                f"This line has {len(cells)} values but the header names {width} columns; put "
-                "double quotes around any value that contains a comma.",
-            )
-        )
-        return "", None
-    found = len(errors)
-
-    def cell(name: str) -> str:
-        index = columns.get(name)
-        raw = cells[index] if index is not None and index < len(cells) else ""
-        if CONTROL.search(raw):
-            errors.append(
-                LineError(line, name, f"The {name} contains a line break or control character.")
-            )
-            return ""
-        return _unneutralise(raw.strip())
-
-    theme = cell("theme")
-    item_key = cell("item")
-    for column, value in (("theme", theme), ("item", item_key)):
-        if not value:
-            errors.append(LineError(line, column, f"The {column} key is empty."))
-        elif not KEY.match(value):
-            errors.append(
-                LineError(
-                    line,
-                    column,
-                    f"The {column} key {value!r} must start with a letter and use only letters, "
-                    "digits, - and _ (at most 32).",
-                )
-            )
-    text = _text(line, "text", cell("text"), MAX_TEXT_CHARS, errors, required=True)
-    raw_scale = cell("scale")
-    scale = raw_scale.casefold() or DEFAULT_SCALE
-    if scale not in SCALES:
-        errors.append(
-            LineError(
-                line,
-                "scale",
-                f"Unknown scale {raw_scale!r}; use likert5 (agreement, 1 to 5) or nps "
-                "(0 to 10); empty means likert5.",
-            )
-        )
-    reverse = _yes_no(line, "reverse", cell("reverse"), errors)
-    core = _yes_no(line, "core", cell("core"), errors)
-    prefer_not_to_say = _yes_no(line, PREFER_COLUMN, cell(PREFER_COLUMN), errors)
-    if scale == "nps" and reverse:
-        errors.append(
-            LineError(
-                line,
-                "reverse",
-                "An nps item cannot be reverse-scored: 10 always means most likely to recommend.",
-            )
-        )
-    theme_fields = {
-        "theme_label": _text(line, "theme_label", cell("theme_label"), MAX_LABEL_CHARS, errors),
-        "theme_description": _text(
-            line,
-            "theme_description",
-            cell("theme_description"),
-            MAX_DESCRIPTION_CHARS,
-            errors,
-        ),
-    }
-    translations: list[tuple[str, str]] = []
-    for name in columns:
-        translated = TRANSLATED_COLUMN.match(name)
-        if translated is None:
-            continue
-        limit = MAX_TEXT_CHARS if translated.group(1) == "text" else MAX_LABEL_CHARS
-        value = _text(line, name, cell(name), limit, errors)
-        if translated.group(1) == "theme_label":
-            theme_fields[name] = value
-        elif value:
-            translations.append((translated.group(2), value))
-    if len(errors) > found:
-        return item_key, None
-    item = Item(
-        item_key, theme, text, scale, reverse, core, tuple(sorted(translations)), prefer_not_to_say
-    )
-    return item_key, _Row(line, theme, theme_fields, item)
-
-
-def _text(
-    line: int, column: str, value: str, limit: int, errors: list[LineError], required: bool = False
-) -> str:
-    """Return ``value``, recording a problem if it is too long or required and empty."""
-    if required and not value:
-        errors.append(LineError(line, column, f"The {column} is empty."))
-    elif len(value) > limit:
-        errors.append(LineError(line, column, f"The {column} is longer than {limit} characters."))
-    return value
-
-
-def _themes(rows: list[_Row], errors: list[LineError]) -> list[Theme]:
+def _themes(rows: list[ItemRow], errors: list[LineError]) -> list[Theme]:
     """Assemble the themes in order of first appearance; each field must agree across rows."""
     fields: dict[str, dict[str, tuple[int, str]]] = {}
     first_line: dict[str, int] = {}
@@ -482,7 +273,7 @@ def _comment_prompt(
         if name == "key":
             continue
         if name == COMMENT_PROMPT:
-            _text(line, name, value, MAX_TEXT_CHARS, errors)
+            text_cell(line, name, value, MAX_TEXT_CHARS, errors)
             continue
         lang = name.removeprefix(COMMENT_PROMPT + "_")
         if not LANGUAGE_CODE.match(lang) or lang == SOURCE_LANGUAGE:
@@ -501,7 +292,7 @@ def _comment_prompt(
                 LineError(line, name, f"{name!r} translates a comment_prompt the file lacks.")
             )
         else:
-            translations.append((lang, _text(line, name, value, MAX_TEXT_CHARS, errors)))
+            translations.append((lang, text_cell(line, name, value, MAX_TEXT_CHARS, errors)))
     return prompt, tuple(sorted(translations))
 
 
@@ -540,8 +331,3 @@ def _as_dict(
             for i in items
         ],
     }
-
-
-def _numbers(lines: list[int]) -> str:
-    """Return line numbers as prose: ``3, 5 and 9``."""
-    return ", ".join(str(n) for n in lines[:-1]) + f" and {lines[-1]}"

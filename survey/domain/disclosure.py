@@ -207,15 +207,6 @@ def published_share(pct: float, exact: bool) -> str:
     return f"{word} {value:.0f} %"
 
 
-def coded_share(pct: float, n: int) -> str:
-    """Return a favourable share as published: exact for n >= 10, else coded at the extremes."""
-    if n < DISTRIBUTION_MIN_N:
-        word, value = _coded(pct)
-        if word != "about":
-            return f"{word} {value:.0f} %"
-    return f"{pct:.0f} %"
-
-
 def coded_index(value: float, low: float, high: float) -> str:
     """Return the index of a uniform cell as published: top/bottom-coded, else rounded.
 

@@ -17,20 +17,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..domain.csvlines import LineError
 from ..domain.roster import (
-    LineError,
     Path,
-    PersonState,
     RosterParse,
-    RosterPlan,
-    all_errors,
     band_spellings,
     format_path,
     parse_roster,
     person_row,
-    plan,
-    plan_person,
 )
+from ..domain.roster_plan import PersonState, RosterPlan, all_errors, plan, plan_person
 from ..models import OrgUnit, Person
 
 PAGE_SIZE = 100

@@ -14,6 +14,7 @@ from ..domain.bankfile import BANK_KEY, MAX_ITEMS_IN_FILE, BankFileError
 from ..domain.questions import BankError
 from ..models import Role
 from ..services import bankfiles
+from .forms import IMPORT_INCOMPLETE, uploaded_text
 from .security import roles_required
 
 bp = Blueprint("banks", __name__, url_prefix="/admin/banks")
@@ -78,10 +79,8 @@ def preview() -> tuple[str, int]:
     form = UploadForm()
     if not form.validate_on_submit():
         return _index_page(form), 400
-    try:
-        text = form.file.data.read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        form.file.errors = ["The file is not UTF-8 text; save it as “CSV UTF-8” and try again."]
+    text = uploaded_text(form.file)
+    if text is None:
         return _index_page(form), 400
     return _preview_page(text, form.file.data.filename or "the file", form.key.data or None)
 
@@ -113,7 +112,7 @@ def import_() -> Response | tuple[str, int]:
     """Import a previewed file, after checking it again, or change nothing."""
     form = ImportForm()
     if not form.validate_on_submit():
-        flash("Nothing changed: the import form was incomplete; upload the file again.", "error")
+        flash(IMPORT_INCOMPLETE, "error")
         return redirect(url_for("banks.index"))
     session = get_session()
     try:

@@ -21,6 +21,9 @@ from ..domain.questions import PREFER_NOT_TO_SAY, Item
 from ..services.submission import COMMENT_MAX_CHARS
 
 ITEM_FIELD_PREFIX = "q_"
+NOT_UTF8 = "The file is not UTF-8 text; save it as “CSV UTF-8” and try again."
+# Flashed when a previewed import comes back without its file or fingerprint.
+IMPORT_INCOMPLETE = "Nothing changed: the import form was incomplete; upload the file again."
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
@@ -97,3 +100,13 @@ def answers_from(form: Any, items: tuple[Item, ...]) -> dict[str, int]:
         for item in items
         if form[field_name(item)].data != PREFER_NOT_TO_SAY
     }
+
+
+def uploaded_text(field: Any) -> str | None:
+    """Return the text of the file uploaded in ``field`` (UTF-8, a byte-order mark dropped),
+    or None after putting on the field why it cannot be read."""
+    try:
+        return str(field.data.read().decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        field.errors = [NOT_UTF8]
+        return None

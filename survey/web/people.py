@@ -20,18 +20,18 @@ from wtforms.validators import InputRequired, Length
 
 from ..clock import utcnow
 from ..db import get_session
+from ..domain.csvlines import LineError
 from ..domain.roster import (
     KNOWN_BANDS,
     MAX_EMAIL_CHARS,
     MAX_NAME_CHARS,
     MAX_ROWS,
     PATH_SEPARATOR,
-    LineError,
-    all_errors,
 )
+from ..domain.roster_plan import all_errors
 from ..models import Role
 from ..services import audit_trail, roster
-from .forms import ActionForm
+from .forms import IMPORT_INCOMPLETE, ActionForm, uploaded_text
 from .security import roles_required
 
 bp = Blueprint("people", __name__, url_prefix="/admin/org")
@@ -154,10 +154,8 @@ def preview() -> str | tuple[str, int]:
     form = UploadForm()
     if not form.validate_on_submit():
         return _index_page(form), 400
-    try:
-        text = form.file.data.read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        form.file.errors = ["The file is not UTF-8 text; save it as “CSV UTF-8” and try again."]
+    text = uploaded_text(form.file)
+    if text is None:
         return _index_page(form), 400
     return _preview_page(text, form.file.data.filename or "the file")
 
@@ -202,7 +200,7 @@ def apply() -> Response | str:
     """Apply a previewed file whole, after checking it again, or change nothing."""
     form = ApplyForm()
     if not form.validate_on_submit():
-        flash("Nothing changed: the import form was incomplete; upload the file again.", "error")
+        flash(IMPORT_INCOMPLETE, "error")
         return redirect(url_for("people.index"))
     session = get_session()
     try:

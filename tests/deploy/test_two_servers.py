@@ -15,7 +15,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import urllib.error
@@ -33,15 +32,14 @@ from flask import Flask
 from survey import db
 from survey.models import Cadence, Program
 from survey.services import rounds
+from tests import appserver
 from tests import smtp as loopback
 from tests.conftest import PASSWORD, STAFF, Org
-from tests.e2e.conftest import _free_port, _wait_until_serving
 from tests.smtp import Server
 
 pytestmark = pytest.mark.slow
 
 start_server = loopback.start_server  # fixture
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SENDER = "Candor <pulse@candor.test>"
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -94,8 +92,7 @@ def _instance(source: Path, folder: Path, url: str, secret: str, smtp_port: int)
         shutil.copy2(source / "candor.key", folder / "candor.key")
     os.chmod(folder / "candor.key", 0o600)
     (folder / "config.py").write_text(f"SECRET_KEY = {secret!r}\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CANDOR_")}
-    env.update(
+    env = appserver.server_environment(
         CANDOR_INSTANCE_PATH=str(folder),
         DATABASE_URL=url,  # the conventional name, as a deployment would set it
         CANDOR_MAIL_BACKEND="smtp",
@@ -124,7 +121,7 @@ def servers(
     """Start two gunicorns on one database, each with its own instance folder."""
     secret = secrets.token_urlsafe(48)
     source = Path(config["INSTANCE_PATH"])
-    ports = [_free_port(), _free_port()]
+    ports = [appserver.free_port(), appserver.free_port()]
     public = f"http://127.0.0.1:{ports[0]}"  # one public address, as behind a load balancer
     pair = [
         _instance(source, source, config["DATABASE_URL"], secret, smtp.port),
@@ -135,35 +132,17 @@ def servers(
         for instance, port in zip(pair, ports, strict=True):
             instance.env["CANDOR_PUBLIC_URL"] = public
             instance.base = f"http://127.0.0.1:{port}"
-            log = instance.folder / "gunicorn.log"
-            with log.open("wb") as out:
-                procs.append(
-                    subprocess.Popen(  # noqa: S603 (fixed argv)
-                        [
-                            str(BIN / "gunicorn"),
-                            "-c",
-                            "gunicorn.conf.py",
-                            "-b",
-                            f"127.0.0.1:{port}",
-                        ],
-                        cwd=PROJECT_ROOT,
-                        env=instance.env,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
-        for proc, instance in zip(procs, pair, strict=True):
-            _wait_until_serving(proc, f"{instance.base}/privacy", instance.folder / "gunicorn.log")
+            # The checkout's gunicorn.conf.py, with the workers CANDOR_WORKERS sets.
+            log = instance.folder / appserver.SERVER_LOG
+            procs.append(
+                appserver.start(instance.env, port, log, config="gunicorn.conf.py", app=None)
+            )
         yield pair[0], pair[1]
     finally:
         for proc in procs:
-            proc.send_signal(signal.SIGINT)
+            appserver.tell_to_stop(proc)
         for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            appserver.stop(proc)
 
 
 def _open_scheduled_round(app: Flask, organisation: Org, today: dt.date) -> tuple[int, int]:

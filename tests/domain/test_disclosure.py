@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from survey.domain.disclosure import (
     CHURN_FACTOR,
     DEFAULT_K,
-    DISTRIBUTION_MIN_N,
     MIN_K,
     REASON_ANCESTOR,
     REASON_CHURN,
@@ -22,8 +21,8 @@ from survey.domain.disclosure import (
     DisclosureError,
     Visibility,
     check_k,
-    coded_share,
     decide_units,
+    published_share,
     subtree_counts,
 )
 
@@ -432,23 +431,24 @@ def test_no_small_group_derivable_by_brute_force(
 
 
 @pytest.mark.parametrize(
-    ("pct", "n", "text"),
+    ("pct", "exact", "text"),
     [
-        (100.0, 5, "≥ 90 %"),
-        (90.0, 9, "≥ 90 %"),
-        (88.9, 9, "89 %"),
-        (50.0, 6, "50 %"),
-        (11.1, 9, "11 %"),
-        (10.0, 5, "≤ 10 %"),
-        (0.0, 5, "≤ 10 %"),
-        (100.0, DISTRIBUTION_MIN_N, "100 %"),
-        (90.0, DISTRIBUTION_MIN_N, "90 %"),
-        (10.0, DISTRIBUTION_MIN_N, "10 %"),
-        (0.0, DISTRIBUTION_MIN_N, "0 %"),
-        (0.0, 250, "0 %"),
-        (66.666, 12, "67 %"),
-        (33.3, 30, "33 %"),
+        (100.0, False, "≥ 90 %"),
+        (90.0, False, "≥ 90 %"),
+        (88.9, False, "about 90 %"),
+        (50.0, False, "about 50 %"),
+        (11.1, False, "about 10 %"),
+        (10.0, False, "≤ 10 %"),
+        (0.0, False, "≤ 10 %"),
+        (100.0, True, "100 %"),
+        (90.0, True, "90 %"),
+        (88.9, True, "89 %"),
+        (10.0, True, "10 %"),
+        (0.0, True, "0 %"),
+        (66.666, True, "67 %"),
+        (33.3, True, "33 %"),
     ],
 )
-def test_coded_share(pct: float, n: int, text: str) -> None:
-    assert coded_share(pct, n) == text
+def test_published_share(pct: float, exact: bool, text: str) -> None:
+    """Exact in the distribution-safe set; elsewhere coded at the extremes and rounded."""
+    assert published_share(pct, exact) == text

@@ -1,5 +1,6 @@
 """The domain is pure: no module under survey/domain imports the web or database layers,
-directly or through a relative import (``from ..models import X`` is resolved, then judged)."""
+directly or through a relative import (``from ..models import X`` is resolved, then judged,
+in a package's ``__init__.py`` too) or by a call of ``importlib.import_module``."""
 
 from __future__ import annotations
 
@@ -9,43 +10,13 @@ from pathlib import Path
 import pytest
 
 import survey.domain
+from tests.imports import imported_modules, module_name
 
 FORBIDDEN = ("flask", "flask_wtf", "wtforms", "sqlalchemy", "werkzeug", "alembic")
 # Candor's own layers above the domain.
 FORBIDDEN_OWN = ("survey.models", "survey.db", "survey.web", "survey.services", "survey.cli")
 DOMAIN = Path(survey.domain.__file__).parent
 MODULES = sorted(DOMAIN.rglob("*.py"))
-
-
-def module_name(path: Path) -> str:
-    """Return the dotted name of a module file under survey/domain."""
-    parts = ["survey", "domain", *path.relative_to(DOMAIN).with_suffix("").parts]
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def resolve(module: str | None, level: int, importer: str, is_package: bool = False) -> str:
-    """Return the absolute module a (possibly relative) ``from`` import names."""
-    if level == 0:
-        return module or ""
-    base = importer.split(".")
-    if not is_package:
-        base = base[:-1]
-    base = base[: len(base) - (level - 1)] if level > 1 else base
-    return ".".join([*base, module] if module else base)
-
-
-def imported_modules(tree: ast.AST, importer: str = "survey.domain.x") -> list[str]:
-    """Return every module imported anywhere in ``tree`` (also inside functions), absolute,
-    including each name of ``from PKG import name`` as ``PKG.name`` (it may be a module)."""
-    names = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.extend(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = resolve(node.module, node.level, importer)
-            names.append(base)
-            names.extend(f"{base}.{alias.name}" for alias in node.names)
-    return names
 
 
 def is_forbidden(module: str) -> bool:
@@ -63,7 +34,8 @@ def test_domain_modules_found() -> None:
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(DOMAIN)))
 def test_no_web_or_database_imports(path: Path) -> None:
     tree = ast.parse(path.read_text("utf-8"), filename=str(path))
-    bad = [name for name in imported_modules(tree, module_name(path)) if is_forbidden(name)]
+    found = imported_modules(tree, module_name(path), is_package=path.name == "__init__.py")
+    bad = [name for name in found if is_forbidden(name)]
     assert bad == [], f"{path.name} imports {bad}"
 
 
@@ -95,4 +67,22 @@ def test_no_web_or_database_imports(path: Path) -> None:
 )
 def test_checker_itself(source: str, forbidden: bool) -> None:
     found = imported_modules(ast.parse(source), "survey.domain.example")
+    assert any(is_forbidden(m) for m in found) is forbidden, found
+
+
+@pytest.mark.parametrize(
+    ("source", "forbidden"),
+    [
+        # In survey/domain/reporting/__init__.py, "." is survey.domain.reporting itself.
+        ("from ...models import Round", True),
+        ("from ... import db", True),
+        ("from ..models import Round", False),  # survey.domain.models: no such layer
+        ("from . import trends", False),
+        ("import importlib\nimportlib.import_module('survey.services.rounds')", True),
+        ("m = __import__('sqlalchemy')", True),
+        ("import importlib\nimportlib.import_module('json')", False),
+    ],
+)
+def test_checker_in_a_package(source: str, forbidden: bool) -> None:
+    found = imported_modules(ast.parse(source), "survey.domain.reporting", is_package=True)
     assert any(is_forbidden(m) for m in found) is forbidden, found

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from survey.domain.roster import (
-    MAX_ROWS,
-    Change,
-    LineError,
-    Move,
-    PersonState,
-    RosterRow,
-    all_errors,
-    parse_roster,
-    plan,
-)
+from survey.domain.csvlines import LineError
+from survey.domain.roster import MAX_ROWS, RosterRow, parse_roster
+from survey.domain.roster_plan import Change, Move, PersonState, all_errors, plan
 
 HEADER = "email,unit,tenure,name\n"
 

@@ -7,15 +7,9 @@ import io
 
 import pytest
 
-from survey.domain.roster import (
-    LineError,
-    PersonState,
-    RosterPlan,
-    band_spellings,
-    parse_roster,
-    person_row,
-    plan_person,
-)
+from survey.domain.csvlines import LineError
+from survey.domain.roster import band_spellings, parse_roster, person_row
+from survey.domain.roster_plan import PersonState, RosterPlan, plan_person
 
 UNITS = {("Lab",): 1, ("Lab", "Ops"): 2, ("Lab", "Research"): 3}
 PEOPLE = {

@@ -13,13 +13,7 @@ import datetime as dt
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,9 +31,9 @@ from playwright.sync_api import (
 
 from survey import db
 from survey.services import rounds
+from tests import appserver
 from tests.conftest import PASSWORD, STAFF, OpenRound, answers_for
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -55,8 +49,6 @@ PHONE: dict[str, Any] = {
     "has_touch": True,
 }
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 900}}
-SERVER_START_SECONDS = 30
-SERVER_LOG = "gunicorn.log"  # in the test's tmp_path: the server's stdout and stderr
 # Set to a folder to keep screenshots of the phone survey and the dashboard for a look by eye.
 SCREENSHOT_DIR = os.environ.get("CANDOR_E2E_SCREENSHOTS", "")
 
@@ -71,39 +63,6 @@ def database_url(tmp_path: Path, _sqlite_template: str) -> str:
     return f"sqlite:///{path}"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_serving(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"gunicorn exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (loopback)
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    pytest.fail(
-        f"gunicorn did not answer {url} within {SERVER_START_SECONDS} s:\n{log.read_text()}"
-    )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)  # gunicorn's quick shutdown: nothing is in flight
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @pytest.fixture(scope="session")
 def _stopping() -> Iterator[list[subprocess.Popen[bytes]]]:
     """Collect servers told to stop, and wait for them all at the end of the session.
@@ -114,7 +73,7 @@ def _stopping() -> Iterator[list[subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
     yield procs
     for proc in procs:
-        _stop(proc)
+        appserver.stop(proc)
 
 
 @pytest.fixture
@@ -124,54 +83,41 @@ def server_env() -> dict[str, str]:
 
 
 @pytest.fixture
+def server_workers() -> int:
+    """Return how many gunicorn workers serve the instance (a test module may override it)."""
+    return 2
+
+
+@pytest.fixture
 def server(
     config: dict[str, Any],
     tmp_path: Path,
     _stopping: list[subprocess.Popen[bytes]],
     server_env: dict[str, str],
+    server_workers: int,
 ) -> Iterator[str]:
     """Serve the instance of ``config`` with gunicorn in production mode; yield its base URL.
 
-    gunicorn runs with the shipped settings (``survey/gunicorn_conf.py``); everything it and the
-    app log, stdout and stderr, goes to ``tmp_path / "gunicorn.log"`` (:data:`SERVER_LOG`).
+    gunicorn runs with the shipped settings (``survey/gunicorn_conf.py``: the log hygiene under
+    test in test_logs.py); everything it and the app log, stdout and stderr, goes to
+    ``tmp_path / "gunicorn.log"`` (:data:`~tests.appserver.SERVER_LOG`).
     """
     instance = Path(config["INSTANCE_PATH"])
     (instance / "config.py").write_text(f"SECRET_KEY = {secrets.token_urlsafe(48)!r}\n")
-    port = _free_port()
+    port = appserver.free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CANDOR_")}
-    env.update(
+    env = appserver.server_environment(
         CANDOR_INSTANCE_PATH=str(instance),
         CANDOR_DATABASE_URL=config["DATABASE_URL"],
         CANDOR_PUBLIC_URL=base,
     )
     env.update(server_env)
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    log = tmp_path / SERVER_LOG
-    with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603 (fixed argv)
-            [
-                str(gunicorn),
-                "--config",  # the shipped settings: the log hygiene under test in test_logs.py
-                "python:survey.gunicorn_conf",
-                "--workers",
-                "2",
-                "--no-control-socket",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "app:app",
-            ],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = appserver.start(env, port, tmp_path / appserver.SERVER_LOG, workers=server_workers)
     _stopping.append(proc)
     try:
-        _wait_until_serving(proc, f"{base}/privacy", log)
         yield base
     finally:
-        proc.send_signal(signal.SIGINT)  # stop serving now; _stopping waits for the exit
+        appserver.tell_to_stop(proc)  # stop serving now; _stopping waits for the exit
 
 
 @pytest.fixture(scope="session")

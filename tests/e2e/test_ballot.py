@@ -13,11 +13,11 @@ from playwright.sync_api import Page, Request, expect
 
 from survey import db
 from survey.models import Program, Round
-from survey.services import ballotkeys, submission
+from survey.services import ballotkeys
 from tests.conftest import OpenRound, answers_for
 from tests.e2e.conftest import PHONE, OpenPage
 from tests.e2e.test_employee import THANKS, answer_by_clicks, question_names
-from tests.helpers import stored_answers
+from tests.helpers import invitation_unused, stored_answers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -39,7 +39,7 @@ def stored(app: Flask, round_id: int) -> int:
 def unused(app: Flask, round_id: int, token: str) -> bool:
     """Return whether the invitation of ``token`` still exists (read only)."""
     with db.session_scope(app) as session:
-        return submission.check_token(session, round_id, token)
+        return invitation_unused(session, round_id, token)
 
 
 def fingerprint(app: Flask, round_id: int, token: str) -> str:

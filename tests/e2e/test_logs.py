@@ -22,8 +22,8 @@ from flask import Flask
 
 from survey import db
 from survey.models import Round
+from tests.appserver import SERVER_LOG
 from tests.conftest import OpenRound
-from tests.e2e.conftest import SERVER_LOG
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from tests.e2e.conftest import OpenPage, screenshot
 from tests.e2e.test_accessibility import Audit
 from tests.e2e.test_ballot import SEND, requests_to
 from tests.e2e.test_employee import THANKS, assert_focus_visible, focused, question_names
-from tests.web.test_prefer_not import opened_payloads
+from tests.helpers import opened_payloads
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -8,15 +8,10 @@ Client addresses come from X-Forwarded-For (TRUSTED_PROXIES=1), as behind a reve
 
 from __future__ import annotations
 
-import os
-import secrets
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,7 +20,6 @@ import pytest
 
 from survey.services.throttle import Rule
 from tests.conftest import PASSWORD, STAFF
-from tests.e2e.conftest import PROJECT_ROOT, SERVER_LOG, _free_port, _wait_until_serving
 from tests.web.world import world_database
 
 WORKERS = 4
@@ -42,50 +36,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def four_workers(
-    config: dict[str, Any], tmp_path: Path, _stopping: list[subprocess.Popen[bytes]]
-) -> Iterator[str]:
-    instance = Path(config["INSTANCE_PATH"])
-    (instance / "config.py").write_text(f"SECRET_KEY = {secrets.token_urlsafe(48)!r}\n")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CANDOR_")}
-    env.update(
-        CANDOR_INSTANCE_PATH=str(instance),
-        CANDOR_DATABASE_URL=config["DATABASE_URL"],
-        CANDOR_PUBLIC_URL=base,
-        CANDOR_TRUSTED_PROXIES="1",
-        CANDOR_LOGIN_CLIENT_FREE_FAILURES=str(CLIENT_FREE),
-        CANDOR_LOGIN_CLIENT_MAX_FAILURES=str(CLIENT_LIMIT),
-        CANDOR_LOGIN_ACCOUNT_FREE_FAILURES=str(ACCOUNT_FREE),
-        CANDOR_LOGIN_MAX_DELAY_SECONDS=str(MAX_DELAY),
-    )
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    log = tmp_path / SERVER_LOG
-    with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603 (fixed argv)
-            [
-                str(gunicorn),
-                "--config",
-                "python:survey.gunicorn_conf",
-                "--workers",
-                str(WORKERS),
-                "--no-control-socket",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "app:app",
-            ],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    _stopping.append(proc)
-    try:
-        _wait_until_serving(proc, f"{base}/privacy", log)
-        yield base
-    finally:
-        proc.send_signal(2)  # SIGINT: gunicorn's quick shutdown; _stopping waits for the exit
+def server_workers() -> int:
+    """Four workers, so guesses spread over processes that share only the database."""
+    return WORKERS
+
+
+@pytest.fixture
+def server_env() -> dict[str, str]:
+    """Addresses from X-Forwarded-For, and login limits small enough to reach in a test."""
+    return {
+        "CANDOR_TRUSTED_PROXIES": "1",
+        "CANDOR_LOGIN_CLIENT_FREE_FAILURES": str(CLIENT_FREE),
+        "CANDOR_LOGIN_CLIENT_MAX_FAILURES": str(CLIENT_LIMIT),
+        "CANDOR_LOGIN_ACCOUNT_FREE_FAILURES": str(ACCOUNT_FREE),
+        "CANDOR_LOGIN_MAX_DELAY_SECONDS": str(MAX_DELAY),
+    }
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -133,8 +98,8 @@ def most_admitted(rule: Rule, seconds: float) -> int:
             return admitted
 
 
-def test_throttling_holds_across_four_workers(four_workers: str) -> None:
-    base = four_workers
+def test_throttling_holds_across_four_workers(server: str) -> None:
+    base = server
     # A spray: one guess at each of 30 accounts, from one client, all at once.
     with ThreadPoolExecutor(max_workers=SPRAY) as pool:
         spray = list(

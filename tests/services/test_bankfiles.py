@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,10 @@ from flask import Flask
 from survey import db
 from survey.domain.bankfile import BankFileError, bank_to_csv, parse_bank_csv
 from survey.domain.questions import load_bank
-from survey.models import Program, QuestionBankRecord
-from survey.services import bankfiles, banks, rounds
+from survey.models import QuestionBankRecord
+from survey.services import bankfiles, banks
 from tests.conftest import Org
+from tests.helpers import open_round_on_bank
 from tests.web.test_banks import BAD, GOOD
 
 
@@ -36,11 +36,7 @@ def test_rounds_freeze_translations(app: Flask, organisation: Org) -> None:
     """A round keeps the bank, translations included, as it was when it opened."""
     with db.session_scope(app) as session:
         bankfiles.import_bank(session, GOOD)
-        program = session.get(Program, organisation.program_id)
-        assert program is not None
-        program.bank = "acme-v1"
-        rnd = rounds.create_round(session, program)
-        rounds.open_round(session, rnd, app.extensions["candor.kek"], dt.date(2026, 11, 2))
+        rnd = open_round_on_bank(app, session, organisation.program_id, "acme-v1")
         session.commit()
         frozen = banks.frozen_bank(rnd)
         assert frozen.item("m1").text_in("de") == "Ich habe Energie."

@@ -91,8 +91,12 @@ def test_production_refuses_default_secret(tmp_path: Any) -> None:
         create_app(cfg)
 
 
-def _run(args: list[str], env: dict[str, str], cwd: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+def _run(
+    args: list[str], env: dict[str, str], cwd: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args, env=env, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_and_wsgi_exit_with_one_sentence(tmp_path: Any) -> None:
@@ -100,25 +104,9 @@ def test_cli_and_wsgi_exit_with_one_sentence(tmp_path: Any) -> None:
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = {**os.environ, "CANDOR_INSTANCE_PATH": str(tmp_path / "inst")}
     candor = os.path.join(os.path.dirname(sys.executable), "candor")
-    init = subprocess.run(
-        [candor, "init", "--password-stdin"],
-        env=env,
-        cwd=root,
-        input="a long enough password\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    init = _run([candor, "init", "--password-stdin"], env, root, "a long enough password\n")
     assert init.returncode == 0, init.stderr
-    again = subprocess.run(
-        [candor, "init", "--password-stdin"],
-        env=env,
-        cwd=root,
-        input="a long enough password\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = _run([candor, "init", "--password-stdin"], env, root, "a long enough password\n")
     assert again.returncode != 0 and "will not overwrite" in again.stderr
     assert _run([candor, "check"], env, root).returncode == 0
     os.chmod(tmp_path / "inst" / "candor.key", 0o644)

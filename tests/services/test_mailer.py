@@ -30,10 +30,11 @@ from survey import config as config_module
 from survey import db
 from survey.domain.mail import MailKind, build_test_message, message_id_salt
 from survey.models import Delivery, Person, Program, Round
-from survey.services import locks, mailjobs, rounds, submission, transports
+from survey.services import locks, mailjobs, rounds, transports
 from survey.services import mailer as mail
 from tests import smtp as loopback
 from tests.conftest import OpenRound
+from tests.helpers import invitation_unused
 from tests.smtp import PASSWORD, USER, Server, check_password
 
 smtp, start_server = loopback.smtp, loopback.start_server  # fixtures
@@ -207,7 +208,7 @@ def test_invitations_reach_everyone_once_with_working_links(
             (address,) = received.rcpt
             token = token_in(received.message)
             assert token == open_round.tokens[address]
-            assert submission.check_token(session, open_round.round_id, token)
+            assert invitation_unused(session, open_round.round_id, token)
             assert received.message["From"] == SENDER
             assert received.message["Auto-Submitted"] == "auto-generated"
     assert len({m.message["Message-ID"] for m in smtp.messages}) == len(people)
@@ -421,7 +422,7 @@ def test_file_outbox_is_exactly_once_across_a_crash(
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in folder.glob("*.eml"))
     with db.session_scope(app) as session:
         for message in messages:
-            assert submission.check_token(session, open_round.round_id, token_in(message))
+            assert invitation_unused(session, open_round.round_id, token_in(message))
 
 
 def test_file_outbox_rewrites_one_message_in_place(tmp_path: Path) -> None:
@@ -463,7 +464,7 @@ def test_strict_mode_destroys_the_secret_and_reminds_without_links(
         with pytest.raises(rounds.RoundError, match="no link secret"):
             rounds.invitation_links(session, rnd, app.extensions["candor.kek"], "http://x")
         for message in outbox_messages(tmp_path / "invitations"):  # the links still work
-            assert submission.check_token(session, open_round.round_id, token_in(message))
+            assert invitation_unused(session, open_round.round_id, token_in(message))
             assert "cannot be sent to you again" in text_of(message)
 
     again = send(app, open_round.round_id, MailKind.INVITATION, outbox)  # nothing left to do
@@ -495,7 +496,7 @@ def test_strict_mode_keeps_the_secret_until_every_invitation_is_out(
     assert second.sent_now == 1 and second.secret_destroyed
     last = smtp.messages[-1]
     with db.session_scope(app) as session:
-        assert submission.check_token(session, open_round.round_id, token_in(last.message))
+        assert invitation_unused(session, open_round.round_id, token_in(last.message))
 
 
 def test_closed_round_refuses_to_send(app: Flask, open_round: OpenRound, tmp_path: Path) -> None:

@@ -15,9 +15,9 @@ from flask import Flask
 from sqlalchemy import Engine, inspect, select, text
 
 from survey import create_app, db
-from survey.domain import crypto
-from survey.models import Base, Release, Response, Round
+from survey.models import Base, Release
 from tests.conftest import OpenRound
+from tests.helpers import opened_payloads
 from tests.services.ballots import open_next_round, step, submit
 
 FIRST = "0001"
@@ -46,27 +46,8 @@ def counts(engine: Engine) -> dict[str, int]:
 
 def opened_answers(app: Flask, round_id: int) -> list[str]:
     """Return a round's stored answers, opened with its private key, in a stable order."""
-    kek = app.extensions["candor.kek"]
-    with db.session_scope(app) as session:
-        rnd = session.get(Round, round_id)
-        assert rnd is not None and rnd.wrapped_private_key is not None
-        private = crypto.unwrap_private_key(
-            rnd.wrapped_private_key, kek, crypto.key_label(rnd.id, "private")
-        )
-        rows = session.scalars(select(Response).where(Response.round_id == round_id))
-        return sorted(
-            json.dumps(
-                json.loads(
-                    crypto.open_sealed(
-                        row.sealed,
-                        private,
-                        crypto.context("response", round_id, row.unit_id, row.band),
-                    )
-                ),
-                sort_keys=True,
-            )
-            for row in rows
-        )
+    payloads = opened_payloads(app, round_id, waiting=False)
+    return sorted(json.dumps(payload, sort_keys=True) for payload in payloads)
 
 
 def releases(app: Flask) -> list[tuple[int, str, Any]]:

@@ -11,7 +11,7 @@ from survey import db
 from survey.models import Invitation
 from survey.services import submission
 from tests.conftest import OpenRound, answers_for
-from tests.helpers import stored_answers
+from tests.helpers import invitation_unused, stored_answers
 
 THREADS_PER_LINK = 4
 
@@ -67,7 +67,7 @@ def test_failed_submission_keeps_link(app: Flask, open_round: OpenRound) -> None
         session.rollback()  # e.g. the commit failed
     with app.app_context():
         session = db.get_session()
-        assert submission.check_token(session, open_round.round_id, token)
+        assert invitation_unused(session, open_round.round_id, token)
         survey = submission.survey_for(session, open_round.round_id)
         submission.submit(session, survey, token, answers, "", app.extensions["candor.kek"])
         session.commit()

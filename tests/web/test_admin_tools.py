@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 
 from survey import db
 from survey.models import AuditEvent
-from survey.services import submission
 from tests.conftest import OpenRound, login
+from tests.helpers import invitation_unused
 
 
 def test_links_export_once_and_audited(
@@ -30,7 +30,7 @@ def test_links_export_once_and_audited(
         for row in rows:
             entry = f"http://candor.test/s/{open_round.round_id}"
             assert (row["link"], row["entry_url"]) == (f"{entry}#{row['code']}", entry)
-            assert submission.check_token(session, open_round.round_id, row["code"])
+            assert invitation_unused(session, open_round.round_id, row["code"])
     again = client.post(f"/admin/rounds/{open_round.round_id}/links.csv", follow_redirects=True)
     assert b"already exported" in again.data and b"shown only once" in again.data
     with db.session_scope(app) as session:

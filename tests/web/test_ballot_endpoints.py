@@ -15,7 +15,7 @@ from survey import create_app, db
 from survey.models import Program
 from survey.services import ballotkeys, rounds, submission
 from tests.conftest import OpenRound, answers_for
-from tests.helpers import Browser, stored_answers
+from tests.helpers import Browser, invitation_unused, stored_answers
 
 
 def count(app: Flask) -> int:
@@ -141,7 +141,7 @@ def test_no_javascript_path_recovers_from_a_failed_ballot_without_a_second_check
     page = reply.data.decode()
     assert "kept" in page and 'name="ballot_signature"' in page
     with db.session_scope(app) as session:
-        assert not submission.check_token(session, open_round.round_id, code)  # checked in
+        assert not invitation_unused(session, open_round.round_id, code)  # checked in
     hidden = dict(re.findall(r'name="(ballot_[a-z]+)" value="([^"]+)"', page))
     monkeypatch.setattr(submission, "cast_ballot", real)
     retry = {**form, **hidden}
@@ -167,7 +167,7 @@ def test_unlinkable_required_refuses_the_no_javascript_path_and_link_exports(
     reply = client.post(f"/s/{open_round.round_id}", data=form)
     assert reply.status_code == 400 and b"only unlinkable ballots" in reply.data
     with db.session_scope(app) as session:
-        assert submission.check_token(session, open_round.round_id, code)  # link untouched
+        assert invitation_unused(session, open_round.round_id, code)  # link untouched
     browser = Browser(client, open_round.round_id, code)
     assert browser.check_in().status_code == 200
     assert browser.ballot(item_answers(app, open_round.round_id)).status_code == 200

@@ -11,9 +11,8 @@ import pytest
 from flask import Flask
 
 from survey import create_app, db
-from survey.services import submission
 from tests.conftest import PASSWORD, STAFF, OpenRound, answers_for
-from tests.helpers import stored_answers
+from tests.helpers import invitation_unused, stored_answers
 
 
 @pytest.fixture
@@ -52,7 +51,7 @@ def test_survey_form_comes_back_with_every_answer(
             assert f'name="{name}" value="{value}" required checked' in page, name
     assert "still here" in page and code in page
     with db.session_scope(app) as session:
-        assert submission.check_token(session, rid, code)  # the link is unused
+        assert invitation_unused(session, rid, code)  # the link is unused
         assert stored_answers(session, rid) == 0
     again = client.post(f"/s/{rid}", data={**form, "csrf_token": fresh_token(page)})
     assert again.status_code == 303

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 import re
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
 from survey import create_app, db
-from survey.domain import crypto
 from survey.domain.questions import bank_to_dict, load_bank, parse_bank
-from survey.models import InboxEntry, Program, QuestionBankRecord, Response, Round
+from survey.models import QuestionBankRecord, Response
 from survey.services import rounds
 from tests.conftest import OpenRound, Org, answers_for
+from tests.helpers import open_round_on_bank, opened_payloads
 
 GERMAN_ITEM = "An den meisten Tagen habe ich Energie für meine Arbeit."
 ENGLISH_ITEM = "Most days I have energy for my work."
@@ -148,32 +146,6 @@ def test_closed_round_in_german(app: Flask, client: FlaskClient, open_round: Ope
     assert posted.status_code == 410 and "Diese Runde ist geschlossen" in posted.data.decode()
 
 
-def opened_payloads(app: Flask, round_id: int) -> list[dict[str, object]]:
-    """Unseal every stored response of a round, as the release would."""
-    kek = app.extensions["candor.kek"]
-    with db.session_scope(app) as session:
-        rnd = session.get(Round, round_id)
-        assert rnd is not None and rnd.wrapped_private_key is not None
-        private = crypto.unwrap_private_key(
-            rnd.wrapped_private_key, kek, crypto.key_label(rnd.id, "private")
-        )
-        return [
-            json.loads(
-                crypto.open_sealed(
-                    row.sealed, private, crypto.context("response", rnd.id, row.unit_id, row.band)
-                )
-            )
-            for row in [
-                *session.scalars(select(Response).where(Response.round_id == round_id)),
-                *session.scalars(
-                    select(InboxEntry).where(
-                        InboxEntry.round_id == round_id, InboxEntry.kind == "response"
-                    )
-                ),
-            ]
-        ]
-
-
 def test_the_language_is_stored_nowhere(config: dict, open_round: OpenRound) -> None:
     app = create_app({**config, "WTF_CSRF_ENABLED": True})
     client = app.test_client()
@@ -217,11 +189,7 @@ def english_only_round(app: Flask, organisation: Org) -> int:
     assert parse_bank(data).languages == ("en",)
     with db.session_scope(app) as session:
         session.add(QuestionBankRecord(key="plain-v1", definition=data))
-        program = session.get(Program, organisation.program_id)
-        assert program is not None
-        program.bank = "plain-v1"
-        rnd = rounds.create_round(session, program)
-        rounds.open_round(session, rnd, app.extensions["candor.kek"], dt.date(2026, 11, 2))
+        rnd = open_round_on_bank(app, session, organisation.program_id, "plain-v1")
         session.commit()
         return rnd.id
 

@@ -6,21 +6,18 @@ ballot. A marked item accepts it; an unmarked one refuses it and the page keeps 
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
 from survey import db
-from survey.domain import crypto
 from survey.domain.questions import PREFER_NOT_TO_SAY
-from survey.models import InboxEntry, Response, Round
-from survey.services import banks, custody, mixing, submission
+from survey.models import Round
+from survey.services import banks, submission
 from tests.conftest import OpenRound, answers_for
-from tests.helpers import b64
+from tests.helpers import b64, invitation_unused, opened_payloads
 
 
 def marked_and_unmarked(app: Flask, round_id: int) -> tuple[list[str], list[str]]:
@@ -31,31 +28,6 @@ def marked_and_unmarked(app: Flask, round_id: int) -> tuple[list[str], list[str]
         items = banks.frozen_bank(rnd).items_for(tuple(rnd.items["asked"]))
     marked = [i.key for i in items if i.prefer_not_to_say]
     return marked, [i.key for i in items if not i.prefer_not_to_say]
-
-
-def opened_payloads(app: Flask, round_id: int) -> list[dict[str, Any]]:
-    """Open every sealed response of the round (inbox and table) with the round's key."""
-    with db.session_scope(app) as session:
-        rnd = session.get(Round, round_id)
-        assert rnd is not None
-        private = custody.opening_key(session, rnd, app.extensions["candor.kek"])
-        sealed = [
-            (e.unit_id, e.band, e.sealed)
-            for e in session.scalars(
-                select(InboxEntry).where(
-                    InboxEntry.round_id == round_id, InboxEntry.kind == mixing.RESPONSE
-                )
-            )
-        ] + [
-            (r.unit_id, r.band, r.sealed)
-            for r in session.scalars(select(Response).where(Response.round_id == round_id))
-        ]
-        return [
-            json.loads(
-                crypto.open_sealed(blob, private, crypto.context("response", round_id, unit, band))
-            )
-            for unit, band, blob in sealed
-        ]
 
 
 def test_the_form_offers_it_only_on_marked_items(
@@ -104,7 +76,7 @@ def test_no_js_form_refuses_it_on_an_unmarked_item_and_keeps_the_answers(
     assert kept == expected  # every other answer, "prefer not to say" included, is kept
     assert opened_payloads(app, open_round.round_id) == []
     with db.session_scope(app) as session:  # the no-JS path checks in after validating
-        assert submission.check_token(session, open_round.round_id, token)
+        assert invitation_unused(session, open_round.round_id, token)
 
 
 def _credential(app: Flask, round_id: int, token: str) -> submission.Credential:

@@ -12,16 +12,21 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from survey import create_app, db
-from survey.models import Person, Program
-from survey.services import accounts, ballotkeys, events, org, rounds, submission
-from tests.conftest import ORG_SHAPE, PASSWORD, STAFF, empty_database, initialise, make_config
+from survey.services import accounts, ballotkeys, events, rounds, submission
+from tests.conftest import (
+    PASSWORD,
+    STAFF,
+    add_organisation,
+    empty_database,
+    initialise,
+    make_config,
+)
 
 MANAGERS = {"manager_alpha": "m-alpha@example.org", "manager_gamma": "m-gamma@example.org"}
 SPARE = "spare@example.org"  # an account the admin page may change without harm
@@ -58,9 +63,7 @@ def build_world(url: str, tmp: Path) -> Iterator[World]:
     app = create_app(config)
     kek = app.extensions["candor.kek"]
     with db.session_scope(app) as session:
-        units = _organisation(session)
-        program = Program(name="Pulse", k=5, comment_k=10)
-        session.add(program)
+        units, program = add_organisation(session)
         session.commit()
         released = rounds.create_round(session, program)
         rounds.open_round(session, released, kek, OPENS)
@@ -105,25 +108,6 @@ def build_world(url: str, tmp: Path) -> Iterator[World]:
         )
     yield world
     app.extensions["candor.engine"].dispose()
-
-
-def _organisation(session: Any) -> dict[str, int]:
-    root = org.add_unit(session, "Lab", None)
-    units, n = {"Lab": root.id}, 0
-    for dept, teams in ORG_SHAPE.items():
-        d = org.add_unit(session, dept, root)
-        units[dept] = d.id
-        for team, size in teams.items():
-            t = org.add_unit(session, team, d)
-            units[team] = t.id
-            for _ in range(size):
-                n += 1
-                band = "<1y" if n % 3 == 0 else "3y+"
-                session.add(
-                    Person(email=f"p{n}@example.org", name=f"P{n}", unit_id=t.id, tenure_band=band)
-                )
-    session.flush()
-    return units
 
 
 def logged_in(world: World, role: str) -> FlaskClient:
