@@ -323,6 +323,33 @@ def manifest_cells(manifest: Mapping[str, Any], org: Org) -> list[frozenset[str]
     return [release.expand_cell(d, subtree, bands) for d in manifest["audit"]["published"]]
 
 
+def attribute_bound(manifest: Mapping[str, Any], org: Org) -> int:
+    """The most attribute cells any sound selection could publish beside these unit cells.
+
+    A unit's band cells can only be published with n >= k, and the unit's own total is
+    published: if its bands with n >= k all were, the unit minus them would leave its other
+    people, so when those number 1..k-1 at least one band with n >= k must stay hidden. Every
+    unit with candidates is counted this way; no order or search can beat the sum.
+    """
+    subtree = release.subtrees_of(org.data.snapshot)
+    k = org.data.k
+    by_unit: dict[int, list[int]] = {}
+    for cell in manifest["attributes"]["cells"]:
+        unit = int(cell["unit"])
+        definition = {"kind": "attribute", "unit": unit, "band": cell["band"]}
+        atoms = release.expand_cell(definition, subtree, [cell["band"]])
+        by_unit.setdefault(unit, []).append(sum(org.counts.get(a, 0) for a in atoms))
+    bound = 0
+    for unit, totals in by_unit.items():
+        whole = sum(org.counts.get(a, 0) for a in release.expand_cell(
+            {"kind": "unit", "unit": unit}, subtree, bands_of(org)
+        ))  # fmt: skip
+        big = [t for t in totals if t >= k]
+        rest = whole - sum(big)
+        bound += len(big) - (1 if big and 0 < rest < k else 0)
+    return bound
+
+
 def hidden_reasons(manifest: Mapping[str, Any]) -> dict[str, int]:
     """Why attribute cells were hidden, in the manifest's public wording (small / other)."""
     out: Counter[str] = Counter()
@@ -393,6 +420,7 @@ def run_release(
         units=len(manifest["units"]),
         attribute_cells=sum(1 for c in manifest["attributes"]["cells"] if c["shown"]),
         attribute_candidates=len(manifest["attributes"]["cells"]),
+        attribute_bound=attribute_bound(manifest, org),
         attribute_hidden=hidden_reasons(manifest),
         release_audit={
             k: manifest["audit"][k] for k in ("ok", "cells", "atoms", "sets_checked", "exhaustive")
@@ -669,6 +697,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     for r in rows:
         extra = []
+        if "attribute_bound" in r:
+            shown, of = r["attribute_cells"], r["attribute_candidates"]
+            extra.append(
+                f"attribute cells {shown}/{of} = {100 * shown / max(of, 1):.1f} %, of at most "
+                f"{r['attribute_bound']} any sound selection beside these unit cells could publish"
+            )
         if r.get("attribute_hidden"):
             extra.append(f"attribute cells hidden as {r['attribute_hidden']}")
         if "audit_calls_per_release" in r:
