@@ -23,7 +23,7 @@ Run from the repository root::
 
     .venv/bin/python bench/release.py [--sizes 50,300,2000,5000,10000] [--k 5] [--seed 1]
                                       [--repeats 3] [--exact-timeout 60]
-                                      [--dp-size 2000] [--dp-epsilon 1]
+                                      [--dp-size 2000] [--dp-epsilon 1] [--members]
 
 Prints a table and writes ``bench/out/release.json``.
 """
@@ -118,13 +118,19 @@ class Org:
         }
 
 
-def make_org(target: int, seed: int, k: int) -> Org:
+def make_org(target: int, seed: int, k: int, members: bool = False) -> Org:
     """Return a deterministic org of about ``target`` atoms: root, departments, teams.
 
     Departments get Zipf-distributed numbers of teams (so some have one or two), a skewed
     tenure mix each, and sometimes 1..3 people placed directly in them. Teams have varied
     headcounts (a fifth below k) and response rates. Teams are added until the number of
     atoms with respondents reaches ``target`` (it may overshoot by at most three).
+
+    With ``members`` the snapshot also names the eligible people of every atom (person ids),
+    as rounds do since members are recorded, so the release runs its across-rounds check
+    (:class:`survey.domain.churn.History`, here with no earlier release). Its atoms are not
+    grouped to k eligible people, as a round's storage labels are, so that check refuses a
+    few cells here (differences inside the round) that a real round would publish.
     """
     rng = random.Random(f"candor-release-bench:{seed}:{target}")
     answer_rng = random.Random(f"candor-release-bench-answers:{seed}:{target}")
@@ -175,6 +181,13 @@ def make_org(target: int, seed: int, k: int) -> Org:
         "eligible_atoms": dict(sorted(eligible_atoms.items())),
         "people": [],
     }
+    if members:
+        named: dict[str, list[int]] = {}
+        for atom, count in sorted(eligible_atoms.items()):
+            first = sum(len(ids) for ids in named.values()) + 1
+            named[atom] = list(range(first, first + count))
+        snapshot["members"] = named
+        snapshot["people"] = list(range(1, sum(eligible_atoms.values()) + 1))
     answers = [
         release.OpenedAnswer(
             unit, band, {i.key: answer_rng.randint(*i.bounds) for i in BANK.items_for(ASKED)}
@@ -499,7 +512,7 @@ def run_forced_exact(org: Org, args: argparse.Namespace) -> dict[str, Any]:
     """Force the exact mode on a large org in a subprocess, stopped after ``--exact-timeout``."""
     cmd = [
         sys.executable, os.path.abspath(__file__), "--child-exact", str(org.target),
-        "--seed", str(args.seed), "--k", str(args.k),
+        "--seed", str(args.seed), "--k", str(args.k), *(["--members"] if args.members else []),
     ]  # fmt: skip
     began = time.perf_counter()
     try:
@@ -534,7 +547,7 @@ def run_forced_exact(org: Org, args: argparse.Namespace) -> dict[str, Any]:
 
 def child_exact(args: argparse.Namespace) -> int:
     """In the subprocess: build the org again (deterministic) and run the forced exact mode."""
-    org = make_org(args.child_exact, args.seed, args.k)
+    org = make_org(args.child_exact, args.seed, args.k, args.members)
     row = run_release(org, release.MODE_EXACT, repeats=1, forced=True, progress=True)
     print(json.dumps(row, default=str))
     return 0
@@ -616,6 +629,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="wall-clock limit (s) for the forced exact mode on orgs above EXACT_MAX_ATOMS; "
         "0 skips it",
     )
+    parser.add_argument(
+        "--members",
+        action="store_true",
+        help="snapshots name each atom's eligible people, so the across-rounds check runs "
+        "(synthetic atoms are not grouped to >= k eligible people as storage labels are, so "
+        "it refuses a few cells a real round would not)",
+    )
     parser.add_argument("--child-exact", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
@@ -635,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
     orgs: list[dict[str, Any]] = []
     default_modes: dict[int, str] = {}
     for target in args.sizes:
-        org = make_org(target, args.seed, args.k)
+        org = make_org(target, args.seed, args.k, args.members)
         orgs.append(org.describe())
         default = release.MODE_EXACT if org.atoms <= ORIGINAL_EXACT_MAX else release.MODE_BLOCKS
         default_modes[org.atoms] = default
@@ -662,6 +682,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "k": args.k,
         "seed": args.seed,
+        "members": args.members,
         "repeats": args.repeats,
         "exact_max_atoms": ORIGINAL_EXACT_MAX,
         "exact_timeout_s": args.exact_timeout,
