@@ -74,8 +74,9 @@ def select(
 ) -> Selection:
     """Decide the attribute cells published on top of ``base_cells`` (the shown units).
 
-    In exact mode candidates are added largest first and kept only if the audit of everything
-    published still passes. In block mode, inside each region of the hierarchy, atoms are
+    In exact mode candidates are added one at a time and kept only if the audit of everything
+    published still passes (largest first, or a second order where that keeps more: see
+    :func:`.audit.select_cells`). In block mode, inside each region of the hierarchy, atoms are
     merged into blocks of at least k, and only cells that are unions of whole blocks are
     published, so every derivable group is a union of blocks.
     """
