@@ -23,7 +23,7 @@ Run from the repository root::
 
     .venv/bin/python bench/release.py [--sizes 50,300,2000,5000,10000] [--k 5] [--seed 1]
                                       [--repeats 3] [--exact-timeout 60]
-                                      [--dp-size 2000] [--dp-epsilon 1]
+                                      [--dp-size 2000] [--dp-epsilon 1] [--members]
 
 Prints a table and writes ``bench/out/release.json``.
 """
@@ -118,13 +118,19 @@ class Org:
         }
 
 
-def make_org(target: int, seed: int, k: int) -> Org:
+def make_org(target: int, seed: int, k: int, members: bool = False) -> Org:
     """Return a deterministic org of about ``target`` atoms: root, departments, teams.
 
     Departments get Zipf-distributed numbers of teams (so some have one or two), a skewed
     tenure mix each, and sometimes 1..3 people placed directly in them. Teams have varied
     headcounts (a fifth below k) and response rates. Teams are added until the number of
     atoms with respondents reaches ``target`` (it may overshoot by at most three).
+
+    With ``members`` the snapshot also names the eligible people of every atom (person ids),
+    as rounds do since members are recorded, so the release runs its across-rounds check
+    (:class:`survey.domain.churn.History`, here with no earlier release). Its atoms are not
+    grouped to k eligible people, as a round's storage labels are, so that check refuses a
+    few cells here (differences inside the round) that a real round would publish.
     """
     rng = random.Random(f"candor-release-bench:{seed}:{target}")
     answer_rng = random.Random(f"candor-release-bench-answers:{seed}:{target}")
@@ -175,6 +181,13 @@ def make_org(target: int, seed: int, k: int) -> Org:
         "eligible_atoms": dict(sorted(eligible_atoms.items())),
         "people": [],
     }
+    if members:
+        named: dict[str, list[int]] = {}
+        for atom, count in sorted(eligible_atoms.items()):
+            first = sum(len(ids) for ids in named.values()) + 1
+            named[atom] = list(range(first, first + count))
+        snapshot["members"] = named
+        snapshot["people"] = list(range(1, sum(eligible_atoms.values()) + 1))
     answers = [
         release.OpenedAnswer(
             unit, band, {i.key: answer_rng.randint(*i.bounds) for i in BANK.items_for(ASKED)}
@@ -323,6 +336,33 @@ def manifest_cells(manifest: Mapping[str, Any], org: Org) -> list[frozenset[str]
     return [release.expand_cell(d, subtree, bands) for d in manifest["audit"]["published"]]
 
 
+def attribute_bound(manifest: Mapping[str, Any], org: Org) -> int:
+    """The most attribute cells any sound selection could publish beside these unit cells.
+
+    A unit's band cells can only be published with n >= k, and the unit's own total is
+    published: if its bands with n >= k all were, the unit minus them would leave its other
+    people, so when those number 1..k-1 at least one band with n >= k must stay hidden. Every
+    unit with candidates is counted this way; no order or search can beat the sum.
+    """
+    subtree = release.subtrees_of(org.data.snapshot)
+    k = org.data.k
+    by_unit: dict[int, list[int]] = {}
+    for cell in manifest["attributes"]["cells"]:
+        unit = int(cell["unit"])
+        definition = {"kind": "attribute", "unit": unit, "band": cell["band"]}
+        atoms = release.expand_cell(definition, subtree, [cell["band"]])
+        by_unit.setdefault(unit, []).append(sum(org.counts.get(a, 0) for a in atoms))
+    bound = 0
+    for unit, totals in by_unit.items():
+        whole = sum(org.counts.get(a, 0) for a in release.expand_cell(
+            {"kind": "unit", "unit": unit}, subtree, bands_of(org)
+        ))  # fmt: skip
+        big = [t for t in totals if t >= k]
+        rest = whole - sum(big)
+        bound += len(big) - (1 if big and 0 < rest < k else 0)
+    return bound
+
+
 def hidden_reasons(manifest: Mapping[str, Any]) -> dict[str, int]:
     """Why attribute cells were hidden, in the manifest's public wording (small / other)."""
     out: Counter[str] = Counter()
@@ -393,6 +433,7 @@ def run_release(
         units=len(manifest["units"]),
         attribute_cells=sum(1 for c in manifest["attributes"]["cells"] if c["shown"]),
         attribute_candidates=len(manifest["attributes"]["cells"]),
+        attribute_bound=attribute_bound(manifest, org),
         attribute_hidden=hidden_reasons(manifest),
         release_audit={
             k: manifest["audit"][k] for k in ("ok", "cells", "atoms", "sets_checked", "exhaustive")
@@ -471,7 +512,7 @@ def run_forced_exact(org: Org, args: argparse.Namespace) -> dict[str, Any]:
     """Force the exact mode on a large org in a subprocess, stopped after ``--exact-timeout``."""
     cmd = [
         sys.executable, os.path.abspath(__file__), "--child-exact", str(org.target),
-        "--seed", str(args.seed), "--k", str(args.k),
+        "--seed", str(args.seed), "--k", str(args.k), *(["--members"] if args.members else []),
     ]  # fmt: skip
     began = time.perf_counter()
     try:
@@ -506,7 +547,7 @@ def run_forced_exact(org: Org, args: argparse.Namespace) -> dict[str, Any]:
 
 def child_exact(args: argparse.Namespace) -> int:
     """In the subprocess: build the org again (deterministic) and run the forced exact mode."""
-    org = make_org(args.child_exact, args.seed, args.k)
+    org = make_org(args.child_exact, args.seed, args.k, args.members)
     row = run_release(org, release.MODE_EXACT, repeats=1, forced=True, progress=True)
     print(json.dumps(row, default=str))
     return 0
@@ -588,6 +629,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="wall-clock limit (s) for the forced exact mode on orgs above EXACT_MAX_ATOMS; "
         "0 skips it",
     )
+    parser.add_argument(
+        "--members",
+        action="store_true",
+        help="snapshots name each atom's eligible people, so the across-rounds check runs "
+        "(synthetic atoms are not grouped to >= k eligible people as storage labels are, so "
+        "it refuses a few cells a real round would not)",
+    )
     parser.add_argument("--child-exact", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
@@ -607,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
     orgs: list[dict[str, Any]] = []
     default_modes: dict[int, str] = {}
     for target in args.sizes:
-        org = make_org(target, args.seed, args.k)
+        org = make_org(target, args.seed, args.k, args.members)
         orgs.append(org.describe())
         default = release.MODE_EXACT if org.atoms <= ORIGINAL_EXACT_MAX else release.MODE_BLOCKS
         default_modes[org.atoms] = default
@@ -634,6 +682,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "k": args.k,
         "seed": args.seed,
+        "members": args.members,
         "repeats": args.repeats,
         "exact_max_atoms": ORIGINAL_EXACT_MAX,
         "exact_timeout_s": args.exact_timeout,
@@ -669,6 +718,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     for r in rows:
         extra = []
+        if "attribute_bound" in r:
+            shown, of = r["attribute_cells"], r["attribute_candidates"]
+            extra.append(
+                f"attribute cells {shown}/{of} = {100 * shown / max(of, 1):.1f} %, of at most "
+                f"{r['attribute_bound']} any sound selection beside these unit cells could publish"
+            )
         if r.get("attribute_hidden"):
             extra.append(f"attribute cells hidden as {r['attribute_hidden']}")
         if "audit_calls_per_release" in r:

@@ -52,6 +52,10 @@ REASON_FEWER_THAN_K = "fewer than k"
 REASON_SUBTRACTION = "would allow subtraction"
 #: Reason given by ``select_cells`` for a candidate its ``admit`` refused.
 REASON_ACROSS_ROUNDS = "would single out joiners or leavers across rounds"
+#: Up to this many atoms with respondents ``select_cells`` tries a second order. Above it a
+#: pass costs seconds, and in bench/release.py's organisations of 10,000 atoms largest first
+#: already publishes as many cells as any sound selection could (its per-unit bound).
+SECOND_PASS_MAX_ATOMS = 3_000
 
 _ONE = Fraction(1)
 
@@ -368,12 +372,20 @@ def select_cells(
     not, every candidate is rejected (fail closed).  Consider candidates by
     largest total first, ties by name; reject those with total < k as
     ``REASON_FEWER_THAN_K`` and keep one only if the audit of everything kept
-    so far plus it passes, else reject it as ``REASON_SUBTRACTION``.  Return
-    the kept names in the order they were kept and the rejection reasons.
+    so far plus it passes, else reject it as ``REASON_SUBTRACTION``.  Up to
+    ``SECOND_PASS_MAX_ATOMS`` atoms, try once more with the candidates that
+    pass rejected for subtraction first (largest first among them, then the
+    rest): where keeping one cell early costs two others later, this order
+    can keep both.  The pass that keeps more cells wins, ties going to
+    largest first.  ``admit`` is asked last, in the winning order only.
+    Return the kept names in the order they were kept and the rejection
+    reasons.
 
-    The audit is kept as state (:class:`.elimination.Elimination`): each
-    candidate is checked near its own atoms instead of by a whole new audit,
-    with the same verdicts.
+    Either pass keeps a cell only if the audit of everything kept with it
+    passes, so the order changes how many cells are published, never whether
+    what is published is safe.  The audit is kept as state
+    (:class:`.elimination.Elimination`): each candidate is checked near its
+    own atoms instead of by a whole new audit, with the same verdicts.
     """
     names = [name for name, _ in candidates]
     if len(set(names)) != len(names):
@@ -383,13 +395,35 @@ def select_cells(
         return sum(counts.get(atom, 0) for atom in cell)
 
     ranked = sorted(candidates, key=lambda item: (-total(item[1]), item[0]))
+    chosen, result = ranked, _greedy(base, ranked, counts, k, None)
+    refused = {name for name, why in result[1].items() if why == REASON_SUBTRACTION}
+    if refused and sum(1 for n in counts.values() if n > 0) <= SECOND_PASS_MAX_ATOMS:
+        promoted = [c for c in ranked if c[0] in refused] + [
+            c for c in ranked if c[0] not in refused
+        ]
+        again = _greedy(base, promoted, counts, k, None)
+        if len(again[0]) > len(result[0]):
+            chosen, result = promoted, again
+    if admit is None:
+        return result
+    return _greedy(base, chosen, counts, k, admit)
+
+
+def _greedy(
+    base: Sequence[frozenset[AtomId]],
+    ordered: Sequence[tuple[str, frozenset[AtomId]]],
+    counts: Mapping[AtomId, int],
+    k: int,
+    admit: Callable[[str, frozenset[AtomId]], bool] | None,
+) -> tuple[list[str], dict[str, str]]:
+    """Run one greedy pass of :func:`select_cells` over candidates in the order given."""
     state = Elimination(counts, k)
     # Smallest first, so nested (hierarchical) cells reduce to their remainders and stay sparse.
     base_ok = all(state.add(cell) for cell in sorted(base, key=len))
     kept: list[str] = []
     rejected: dict[str, str] = {}
-    for name, cell in ranked:
-        if total(cell) < k:
+    for name, cell in ordered:
+        if sum(counts.get(atom, 0) for atom in cell) < k:
             rejected[name] = REASON_FEWER_THAN_K
         elif not (base_ok and state.add(cell)):
             rejected[name] = REASON_SUBTRACTION

@@ -76,6 +76,8 @@ class Elimination:
         self.small = [n < k for n in self.count]
         self.basis: dict[int, _Row] = {}
         self.holders: dict[int, set[int]] = {}  # free column -> pivots whose row uses it
+        # The search's branching key per column, kept while the column's holders stay the same.
+        self._keys = _CoordinateKeys(self.holders)
         self.sets_checked = 0
         self.refusal: Refusal | None = None
         self._undo: list[tuple[int, _Row | None]] = []
@@ -119,12 +121,20 @@ class Elimination:
 
     def _eliminate(self, pivot: int, vector: _Row) -> None:
         lead = vector[pivot]
-        for other in sorted(self.holders.pop(pivot, set())):
+        holders, keys = self.holders, self._keys
+        keys.pop(pivot, None)
+        for other in sorted(holders.pop(pivot, set())):
             row = self.basis[other]
-            self._drop_row(other)
+            before = row.keys() - {pivot}
             combine_rows(row, lead, vector, row.pop(pivot), pivot)
             reduce_content(row)
-            self._put_row(other, row)
+            # Only the columns that came or went change their holders (rows can be long).
+            for col in before - row.keys():
+                holders[col].discard(other)
+                keys.pop(col, None)
+            for col in row.keys() - before:
+                holders.setdefault(col, set()).add(other)
+                keys.pop(col, None)
         self._put_row(pivot, vector)
 
     def _drop_row(self, j: int) -> None:
@@ -132,12 +142,14 @@ class Elimination:
         for col in row or ():
             if col != j and col in self.holders:
                 self.holders[col].discard(j)
+                self._keys.pop(col, None)
 
     def _put_row(self, j: int, row: _Row) -> None:
         self.basis[j] = row
         for col in row:
             if col != j:
                 self.holders.setdefault(col, set()).add(j)
+                self._keys.pop(col, None)
 
     # ----------------------------------------------------------------------------- the check
 
@@ -179,7 +191,7 @@ class Elimination:
                 touching[coord] = self._touching(coord)
             return touching[coord]
 
-        holders = self.holders
+        order = self._keys
         signs = (1, -1) if self.signed else (1,)
         tested = 0
         for anchor in anchors:
@@ -194,7 +206,7 @@ class Elimination:
                 members, key, partial, total = stack.pop()
                 # Any nonzero coordinate must be cancelled by some added atom; branch over the
                 # atoms of the one touched by fewest rows (a cheap stand-in for fewest options).
-                coord = min(partial, key=lambda c: (len(holders.get(c, ())), c))
+                coord = min(partial, key=order.__getitem__)
                 best = [
                     j
                     for j in touch(coord)
@@ -233,6 +245,19 @@ class Elimination:
             exhaustive,
         )
         return False
+
+
+class _CoordinateKeys(dict[int, tuple[int, int]]):
+    """Coordinate -> (rows holding it, coordinate), computed on first use."""
+
+    def __init__(self, holders: Mapping[int, set[int]]) -> None:
+        super().__init__()
+        self.holders = holders
+
+    def __missing__(self, coord: int) -> tuple[int, int]:
+        key = (len(self.holders.get(coord, ())), coord)
+        self[coord] = key
+        return key
 
 
 def combine_rows(target: _Row, scale: int, source: _Row, factor: int, skip: int) -> None:

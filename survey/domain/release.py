@@ -11,35 +11,32 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import audit, churn, disclosure, noise, scoring
+from . import attributes, audit, churn, disclosure, noise, scoring
+from .attributes import ATTRIBUTE_MAX_DEPTH, ATTRIBUTE_NAME
+from .attributes import MODE_BLOCKS as MODE_BLOCKS
+from .attributes import MODE_EXACT as MODE_EXACT
 from .blocks import block_audit, merge_into_blocks
 from .cells import Draw, lazy_opendp, published_cell, scale_quality, with_unit_n
 from .churn import EarlierRelease as EarlierRelease
-from .grouping import MIXED_BAND
+from .comments import COMMENT_MAX_DEPTH as COMMENT_MAX_DEPTH
+from .comments import REMAINDER_LABEL as REMAINDER_LABEL
+from .comments import comment_groups
 from .manifest import MANIFEST_VERSION, Manifest, parse, to_json
 from .questions import Bank, Theme
-from .redaction import mask, name_pattern
 from .tree import Tree, TreeError, subtrees
 from .tree import atom_id as atom_id
 from .tree import expand_cell as expand_cell
 
 PARTICIPATION_ROUNDING = 5  # org-wide participation is published to the nearest 5 %
-COMMENT_MAX_DEPTH = 1  # comments: organisation and department level only
-REMAINDER_LABEL = "Elsewhere in the organisation"
-ATTRIBUTE_MAX_DEPTH = 1  # attribute breakdowns: organisation and department level only
-ATTRIBUTE_NAME = "tenure"
 # Above this many atoms use block merging. The exact audit keeps its elimination state between
 # candidates (see elimination.py), so an organisation of about 50,000 eligible people (10,000
 # atoms) still releases in exact mode (see bench/release.py).
 EXACT_MAX_ATOMS = 12_000
-MODE_EXACT = "exact"
-MODE_BLOCKS = "blocks"
 
 
 class ReleaseError(RuntimeError):
@@ -172,7 +169,9 @@ def build_manifest(
         },
         "units": unit_rows,
         "attributes": {"name": ATTRIBUTE_NAME, "bands": list(tree.bands), "cells": attribute_rows},
-        "comments": _comment_groups(data, tree, shuffle),
+        "comments": comment_groups(
+            tree, data.answers, data.comments, data.comment_k, data.roster_names, shuffle
+        ),
         "audit": audit_record,
     }
     if rnd.budget.epsilon is not None:
@@ -389,55 +388,18 @@ def _attributes(
     str,
     list[frozenset[str]] | None,
 ]:
-    """Decide the attribute-band cells (organisation and departments × band).
+    """Decide the attribute-band cells (see :mod:`.attributes`) and write their rows.
 
-    Small releases use the exact audit: candidates are added largest first and kept only if
-    the audit of everything published still passes. Large ones use block merging: inside each
-    region of the hierarchy, atoms are merged into blocks of at least k, and only cells that
-    are unions of whole blocks are published, so every derivable group is a union of blocks.
-    Either way a kept cell must also be safe across rounds (see :mod:`.churn`), else it is
-    coarsened if large enough, and hidden if not.
-
-    Return the cells' rows, the definitions kept, those of them coarsened, the mode and the
-    blocks (None in exact mode).
+    Exact mode up to ``EXACT_MAX_ATOMS`` atoms with respondents, block mode above. Return the
+    cells' rows, the definitions kept, those of them coarsened, the mode and the blocks (None
+    in exact mode).
     """
-    data, tree, counts = rnd.data, rnd.tree, rnd.counts
-    mode = MODE_EXACT if len(counts) <= EXACT_MAX_ATOMS else MODE_BLOCKS
-    candidates: list[tuple[str, frozenset[str]]] = []
-    definitions: dict[str, dict[str, Any]] = {}
-    for unit in sorted(tree.parents):
-        if not visibility[unit].shown or tree.depth[unit] > ATTRIBUTE_MAX_DEPTH:
-            continue
-        for band in tree.bands:
-            if band == MIXED_BAND:  # a storage label, not a tenure band anyone reports on
-                continue
-            definition: dict[str, Any] = {"kind": "attribute", "unit": unit, "band": band}
-            name = f"{unit}|{band}"
-            definitions[name] = definition
-            candidates.append((name, tree.cell(definition)))
-    coarse: set[str] = set()
-
-    def admit(name: str, cell: frozenset[str]) -> bool:
-        if history is None or history.add(cell):
-            return True
-        if sum(counts.get(a, 0) for a in cell) >= churn.coarse_min_n(data.k):
-            coarse.add(name)
-            return True
-        return False
-
-    blocks = None
-    if mode == MODE_EXACT:
-        kept, _rejected = audit.select_cells(base_cells, candidates, counts, data.k, admit=admit)
-    else:
-        blocks = merge_into_blocks(data.k, tree.parents, visibility, counts)
-        kept = []
-        for name, cell in candidates:
-            total = sum(counts.get(a, 0) for a in cell)
-            whole = all(b <= cell or not (b & cell) for b in blocks)
-            if total >= data.k and whole and admit(name, cell):
-                kept.append(name)
+    data, tree = rnd.data, rnd.tree
+    mode = MODE_EXACT if len(rnd.counts) <= EXACT_MAX_ATOMS else MODE_BLOCKS
+    chosen = attributes.select(tree, visibility, rnd.counts, data.k, base_cells, history, mode)
+    kept, coarse, definitions = set(chosen.kept), chosen.coarse, chosen.definitions
     rows = []
-    for name, _atoms in candidates:
+    for name, _atoms in chosen.candidates:
         definition = definitions[name]
         unit, band = int(definition["unit"]), str(definition["band"])
         row: dict[str, Any] = {
@@ -457,8 +419,9 @@ def _attributes(
             elif rnd.noisy(len(scored)):
                 row["noisy"] = True
         rows.append(row)
-    kept_defs = [definitions[name] for name in kept]
-    return rows, kept_defs, [definitions[n] for n in kept if n in coarse], mode, blocks
+    kept_defs = [dict(definitions[name]) for name in chosen.kept]
+    coarse_defs = [dict(definitions[n]) for n in chosen.kept if n in coarse]
+    return rows, kept_defs, coarse_defs, mode, chosen.blocks
 
 
 def _add_distributions(
@@ -493,52 +456,6 @@ def _add_distributions(
                 dist[item.key] = tally
         row["distributions"] = dist
         row["distributions_coded"] = coded
-
-
-def _comment_groups(
-    data: ReleaseInput, tree: Tree, shuffle: Callable[[list[str]], None] | None
-) -> list[dict[str, Any]]:
-    """Group masked comments by department under the comment threshold's remainder rule.
-
-    Comments are counted against their own threshold, at organisation and department level
-    only; each comment appears in exactly one group (its department's, or the remainder).
-    """
-    if not data.comments:
-        return []
-    parents = tree.parents
-    shallow = {u: p for u, p in parents.items() if tree.depth[u] <= COMMENT_MAX_DEPTH}
-
-    def lift(unit: int) -> int:
-        while unit not in shallow:
-            parent = parents[unit]
-            assert parent is not None
-            unit = parent
-        return unit
-
-    respondents = Counter(lift(a.unit_id) for a in data.answers)
-    visibility = disclosure.decide_units(shallow, respondents, data.comment_k)
-    root = tree.root
-    pattern = name_pattern(data.roster_names)
-    groups: dict[int, list[str]] = defaultdict(list)
-    for unit_id, text in data.comments:
-        unit = lift(unit_id)
-        if not visibility[unit].shown:
-            unit = root
-        groups[unit].append(mask(text, pattern))
-    out = []
-    units = data.snapshot["units"]
-    rng = random.SystemRandom()
-    for unit, texts in sorted(groups.items()):
-        if not visibility[unit].shown:
-            continue
-        (shuffle or rng.shuffle)(texts)
-        label = (
-            units[str(unit)]["path"]
-            if unit != root
-            else (units[str(root)]["path"] if len(groups) == 1 else REMAINDER_LABEL)
-        )
-        out.append({"unit": unit, "label": label, "count": len(texts), "texts": texts})
-    return out
 
 
 def _round_to(value: float, step: int) -> int:

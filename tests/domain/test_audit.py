@@ -249,6 +249,23 @@ def test_select_cells_keeps_largest_first_and_explains_rejections() -> None:
     assert audit([*base, F({"t1x", "t2x"}), F({"t1y", "t2y"})], counts, 5).ok
 
 
+def test_select_cells_tries_the_refused_cells_first_when_that_keeps_more() -> None:
+    """Org x band-y (8) first would refuse both of department A's cells (A minus A-y is
+    B-y, 2 people); A-y and A-z first keep two cells, and org x band-y is what is refused."""
+    counts = {"Ay": 6, "Az": 5, "Bx": 2, "By": 2, "Bz": 1}
+    base = [F(counts), F({"Ay", "Az"}), F({"Bx", "By", "Bz"})]
+    candidates = [
+        ("org-y", F({"Ay", "By"})),
+        ("org-z", F({"Az", "Bz"})),
+        ("A-y", F({"Ay"})),
+        ("A-z", F({"Az"})),
+    ]
+    kept, rejected = select_cells(base, candidates, counts, 5)
+    assert kept == ["A-y", "A-z"]
+    assert rejected == {"org-y": REASON_SUBTRACTION, "org-z": REASON_SUBTRACTION}
+    assert not audit([*base, F({"Ay", "By"}), F({"Ay"})], counts, 5).ok  # largest first's pair
+
+
 def test_select_cells_rejects_duplicate_names() -> None:
     with pytest.raises(ValueError, match="unique"):
         select_cells([], [("x", F("a")), ("x", F("b"))], {"a": 5, "b": 5}, 5)
@@ -336,8 +353,12 @@ def test_select_cells_result_passes_audit(system: System, data: st.DataObject) -
     assert audit(base_cells + [by_name[n] for n in kept], counts, k).ok
     for name, reason in rejected.items():
         assert (reason == REASON_FEWER_THAN_K) == (_total(by_name[name], counts) < k)
-    totals = [_total(by_name[n], counts) for n in kept]
-    assert totals == sorted(totals, reverse=True)
+    # Never fewer than plain largest first, each candidate checked by a whole new audit.
+    plain: list[frozenset[str]] = []
+    for name, cell in sorted(candidates, key=lambda c: (-_total(c[1], counts), c[0])):
+        if _total(cell, counts) >= k and audit([*base_cells, *plain, cell], counts, k).ok:
+            plain.append(cell)
+    assert len(kept) >= len(plain)
 
 
 @PROPERTY
