@@ -390,13 +390,3 @@ def submit(
     """
     credential = server_credential(session, survey, code, kek)
     cast_ballot(session, survey, credential, answers, comment)
-
-
-def check_token(session: Session, round_id: int, code: str) -> bool:
-    """Return whether ``code`` is an unused invitation to this round (reads only; tests' oracle)."""
-    if not TOKEN_PATTERN.match(code):
-        return False
-    found = session.scalar(
-        select(Invitation.round_id).where(Invitation.token_hash == crypto.token_hash(code))
-    )
-    return found == round_id
