@@ -23,22 +23,17 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from functools import partial
 from typing import Any
 
 from flask import (
     Blueprint,
     current_app,
-    g,
     jsonify,
     redirect,
-    render_template,
     request,
     url_for,
 )
-from flask import session as cookie_session
-from flask_wtf.csrf import CSRFError, generate_csrf
-from markupsafe import Markup
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
@@ -46,11 +41,11 @@ from werkzeug.wrappers import Response
 from ..clock import utcnow
 from ..db import UNAVAILABLE, abandon_session, get_session
 from ..domain import i18n
-from ..domain.questions import estimated_minutes
 from ..models import Round
 from ..services import actions, ballotkeys, mixing, submission
 from . import RETRY_AFTER_SECONDS, survey_page
-from .forms import answers_from, field_name, survey_form_class
+from . import survey_render as pages
+from .forms import answers_from, survey_form_class
 
 bp = Blueprint("employee", __name__, url_prefix="/s")
 log = logging.getLogger(__name__)
@@ -58,146 +53,6 @@ log = logging.getLogger(__name__)
 # cookies, so they are exempt from CSRF (see survey.web.register).
 CSRF_EXEMPT = ("check_in", "ballot")
 JSON_ENDPOINTS = ("employee.check_in", "employee.ballot", "employee.ballot_key")
-
-
-def _lang_param(lang: str) -> str | None:
-    """Return the ``lang`` URL parameter for ``lang``: none for the default language."""
-    return None if lang == i18n.DEFAULT else lang
-
-
-def _language_links(languages: tuple[str, ...]) -> list[tuple[str, str, str]]:
-    """Return (code, name, link) for this page in each language, carrying nothing else.
-
-    The links are relative (``?lang=de``): the browser keeps the path and drops everything
-    else; the page's script adds the code back in the fragment.
-    """
-    return [(code, i18n.NAMES[code], f"?lang={code}") for code in languages]
-
-
-def _page(
-    template: str,
-    lang: str,
-    code: int = 200,
-    languages: tuple[str, ...] = i18n.SUPPORTED,
-    **context: Any,
-) -> tuple[str, int]:
-    """Render an employee page in ``lang`` with its language switch."""
-    return (
-        render_template(
-            template,
-            lang=lang,
-            tr=partial(i18n.t, lang),
-            languages=_language_links(languages) if len(languages) > 1 else [],
-            **context,
-        ),
-        code,
-    )
-
-
-def _unusable(lang: str) -> tuple[str, int]:
-    """Render the one page every unknown, used or malformed link gets."""
-    return _page("employee/unusable.html", lang, 404)
-
-
-def _not_open(lang: str, status: str) -> tuple[str, int]:
-    """Render the page of a round that is not open yet, or no longer."""
-    return _page("employee/not_open.html", lang, 410, status=status)
-
-
-def _render(
-    survey: survey_page.SurveyPage,
-    form: Any,
-    lang: str,
-    code: int = 200,
-    message: str = "",
-    credential: submission.Credential | None = None,
-    questions: Markup | None = None,
-) -> tuple[str, int]:
-    """Render the survey form, with the actions taken after the programme's earlier rounds.
-
-    Reads nothing from the database: everything comes from ``survey``. ``questions`` is the
-    questions' HTML when it is already known (a form nobody has filled in: see
-    :func:`_blank_questions`).
-    """
-    return _page(
-        "employee/form.html",
-        lang,
-        code,
-        languages=tuple(code for code in survey.bank.languages if code in i18n.SUPPORTED),
-        survey=survey,
-        form=form,
-        field_name=field_name,
-        minutes=estimated_minutes(survey.items),
-        message=message,
-        actions=survey.actions,
-        handed_out=survey.handed_out,
-        unlinkable_required=survey.unlinkable_required,
-        code_pattern=submission.TOKEN_PATTERN.pattern,  # the scripts test codes with it
-        credential=_credential_fields(credential),
-        questions=questions,
-    )
-
-
-# Where each process keeps the questions' HTML of a blank form, per round and language, and
-# how many it keeps. A blank form is the same for every invited person (no answer, no code, no
-# token: those sit outside the questions), and an open round's questions are frozen.
-BLANK_QUESTIONS = "candor.blank_questions"
-KEPT_PER_PROCESS = 128
-
-
-def _blank_questions(survey: survey_page.SurveyPage, form: Any, lang: str) -> Markup:
-    """Return the questions' HTML of a form nobody has filled in, rendered once per process."""
-    kept: dict[tuple[int, str, tuple[str, ...]], Markup] = current_app.extensions.setdefault(
-        BLANK_QUESTIONS, {}
-    )
-    key = (survey.round.id, lang, tuple(item.key for item in survey.items))
-    html = kept.get(key)
-    if html is None:
-        html = Markup(  # noqa: S704 - the output of an autoescaping template
-            render_template(
-                "employee/_questions.html",
-                survey=survey,
-                form=form,
-                lang=lang,
-                tr=partial(i18n.t, lang),
-                field_name=field_name,
-            )
-        )
-        while len(kept) >= KEPT_PER_PROCESS:
-            kept.pop(next(iter(kept)))
-        kept[key] = html
-    return html
-
-
-# Where each process keeps the whole page of a blank form, per round, language and what the
-# page shows around the questions (actions, link hand-outs, mode), split around its CSRF token:
-# the same for every visitor who is not signed in as staff, apart from that token.
-BLANK_PAGES = "candor.blank_pages"
-# And the thanks page, per round, language and the actions it shows.
-THANKS_PAGES = "candor.thanks_pages"
-
-
-def _blank_page(survey: survey_page.SurveyPage, lang: str) -> str:
-    """Return the survey page of a visitor without a staff session, flash or path code.
-
-    Rendered once per process and page content; each visitor gets their own CSRF token.
-    """
-    kept: dict[tuple[Any, ...], tuple[str, ...]] = current_app.extensions.setdefault(
-        BLANK_PAGES, {}
-    )
-    key = (survey.round, lang, survey.actions, survey.handed_out, survey.unlinkable_required)
-    parts = kept.get(key)
-    if parts is None:
-        form = survey_form_class(survey.items, lang)(formdata=None)
-        html, _ = _render(survey, form, lang, questions=_blank_questions(survey, form, lang))
-        token = getattr(getattr(form, "csrf_token", None), "current_token", None)
-        parts = tuple(html.split(token)) if token else (html,)
-        if len(parts) > 2:  # the token also appears elsewhere: do not keep this page
-            return html
-        while len(kept) >= KEPT_PER_PROCESS:
-            kept.pop(next(iter(kept)))
-        kept[key] = parts
-    return generate_csrf().join(parts) if len(parts) == 2 else parts[0]
 
 
 def _form_again(
@@ -220,13 +75,13 @@ def _form_again(
     if form is None:
         form = survey_form_class(survey.items, lang)()
     form.lang.data = lang
-    return _render(survey, form, lang, code, message, credential)
+    return pages.render(survey, form, lang, code, message, _credential_fields(credential))
 
 
 def _answers_kept(lang: str, code: int, message: str) -> tuple[str, int]:
     """Render the page that holds a posted form's fields, to send them again unchanged."""
     kept = [(k, v) for k, v in request.form.items(multi=True) if k != "csrf_token"]
-    return _page(
+    return pages.page(
         "errors/survey_unavailable.html", lang, code, message=message, kept=kept, posted=True
     )
 
@@ -277,14 +132,14 @@ def _database_unavailable(_error: Exception) -> tuple[Response | str, int]:
         return _form_again(round_id, lang, 503, busy, _posted_credential())
     lang = i18n.pick(request.args.get("lang"))
     if request.endpoint == "employee.thanks":  # the answer is in: thank, without the extras
-        return _page("employee/thanks.html", lang, round_id=round_id, actions=[])
+        return pages.page("employee/thanks.html", lang, round_id=round_id, actions=[])
     survey = survey_page.kept(round_id)
     message = i18n.t(lang, "errors.unavailable")
     if request.endpoint == "employee.show" and survey is not None:
         token = str((request.view_args or {}).get("token", ""))
         form = survey_form_class(survey.items, lang)(formdata=None, token=token)
-        return _render(survey, form, lang, 503, message)
-    return _page(
+        return pages.render(survey, form, lang, 503, message)
+    return pages.page(
         "errors/survey_unavailable.html", lang, 503, message=message, kept=[], posted=False
     )
 
@@ -345,13 +200,13 @@ def show(round_id: int, token: str = "") -> tuple[str, int]:
     try:
         survey = survey_page.read(round_id)
     except submission.LinkUnusable:
-        return _unusable(lang)
+        return pages.unusable(lang)
     except submission.RoundNotOpen as closed:
-        return _not_open(lang, str(closed))
-    if not token and _anonymous():
-        return _blank_page(survey, lang), 200
+        return pages.not_open(lang, str(closed))
+    if not token and pages.anonymous():
+        return pages.blank_page(survey, lang), 200
     form = survey_form_class(survey.items, lang)(formdata=None, token=token)
-    return _render(survey, form, lang, questions=_blank_questions(survey, form, lang))
+    return pages.render(survey, form, lang, questions=pages.blank_questions(survey, form, lang))
 
 
 @bp.get("/<int:round_id>/keys/<int:key_id>")
@@ -436,7 +291,7 @@ def ballot(round_id: int) -> tuple[Response, int]:
         return _busy()
     if due:
         _mix(round_id)
-    thanks = url_for("employee.thanks", round_id=round_id, lang=_lang_param(lang))
+    thanks = url_for("employee.thanks", round_id=round_id, lang=pages.lang_param(lang))
     return jsonify({"status": "recorded" if new else "already recorded", "next": thanks}), 200
 
 
@@ -467,9 +322,9 @@ def answer(round_id: int) -> Response | tuple[str, int]:
     try:
         survey = submission.survey_for(session, round_id)
     except submission.LinkUnusable:
-        return _unusable(lang)
+        return pages.unusable(lang)
     except submission.RoundNotOpen as closed:
-        return _not_open(lang, str(closed))
+        return pages.not_open(lang, str(closed))
     form = survey_form_class(survey.items, lang)()
     form.lang.data = lang
     credential = _posted_credential()
@@ -513,7 +368,9 @@ def answer(round_id: int) -> Response | tuple[str, int]:
         return _form_again(round_id, lang, 503, busy, credential, form)
     if due:
         _mix(round_id)
-    return redirect(url_for("employee.thanks", round_id=round_id, lang=_lang_param(lang)), code=303)
+    return redirect(
+        url_for("employee.thanks", round_id=round_id, lang=pages.lang_param(lang)), code=303
+    )
 
 
 @bp.get("/<int:round_id>/done")
@@ -528,20 +385,4 @@ def thanks(round_id: int) -> tuple[str, int]:
         select(Round.program_id, Round.number).where(Round.id == round_id)
     ).first()
     shown = tuple(actions.actions_for_next_rounds(session, *rnd) if rnd is not None else ())
-    if not _anonymous():
-        return _page("employee/thanks.html", lang, round_id=round_id, actions=shown)
-    kept: dict[tuple[Any, ...], str] = current_app.extensions.setdefault(THANKS_PAGES, {})
-    key = (round_id, lang, shown)
-    html = kept.get(key)
-    if html is None:
-        html, _ = _page("employee/thanks.html", lang, round_id=round_id, actions=shown)
-        while len(kept) >= KEPT_PER_PROCESS:
-            kept.pop(next(iter(kept)))
-        kept[key] = html
-    return html, 200
-
-
-def _anonymous() -> bool:
-    """Return whether this page is the same for every visitor: no staff session (the menu
-    names the account) and no message waiting to be shown once."""
-    return g.get("user") is None and not cookie_session.get("_flashes")
+    return pages.thanks(round_id, lang, shown)
