@@ -56,6 +56,7 @@ if ROOT not in sys.path:
 
 from bench.submit import Server, free_port, gunicorn, hidden_value, log  # noqa: E402
 from survey import create_app, db, demo  # noqa: E402
+from survey.domain.manifest import serialise  # noqa: E402
 from survey.models import OrgUnit, Person, Program  # noqa: E402
 from survey.services import accounts, org, rounds, submission  # noqa: E402
 from survey.services.instance import initialise  # noqa: E402
@@ -185,7 +186,7 @@ def build(path: str, people: int, count: int, seed: int) -> Instance:
         manifests = released_manifests(session, program.id)
         program_id, root_id = program.id, root.id
     app.extensions["candor.engine"].dispose()
-    size_kb = statistics.mean(len(json.dumps(m)) for m in manifests) / 1024
+    size_kb = statistics.mean(len(json.dumps(serialise(m))) for m in manifests) / 1024
     return Instance(
         path,
         config["DATABASE_URL"],
