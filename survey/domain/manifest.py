@@ -17,6 +17,7 @@ an existing field changes, and teach :func:`parse` to read the old one.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -241,16 +242,31 @@ class Manifest:
 
     def unit(self, unit_id: int) -> UnitRow | None:
         """Return the unit with id ``unit_id``, or None if the round's snapshot lacks it."""
-        return next((u for u in self.units if u.id == unit_id), None)
+        return self._units_by_id.get(unit_id)
 
-    @property
+    @functools.cached_property
     def root(self) -> UnitRow:
         """Return the organisation: the one unit without a parent."""
         return next(u for u in self.units if u.parent is None)
 
     def asked(self, theme: str) -> bool:
         """Return whether the round asked about ``theme`` (rotating themes skip some rounds)."""
-        return any(t.key == theme for t in self.themes)
+        return theme in self._theme_keys
+
+    # Indexes over the frozen fields, built on first use and kept in the instance's __dict__
+    # (not fields: ``dataclasses.fields``, equality, ``replace`` and serialising ignore them;
+    # ``replace`` builds a new instance, which builds its own). Every page looks units up
+    # by id many times per round, so a scan per look-up is quadratic in the organisation.
+    @functools.cached_property
+    def _units_by_id(self) -> dict[int, UnitRow]:
+        found: dict[int, UnitRow] = {}
+        for unit in self.units:
+            found.setdefault(unit.id, unit)  # the first, as a scan would find
+        return found
+
+    @functools.cached_property
+    def _theme_keys(self) -> frozenset[str]:
+        return frozenset(t.key for t in self.themes)
 
 
 # --- the one parse/serialise pair ----------------------------------------------------------------

@@ -3,21 +3,30 @@
 A manifest never changes, so a chart is identified by the digest of exactly what it is drawn
 from (figures, labels, events); when that input changes, so does the key, and a new file is
 drawn. A page that finds what it needs on disk never imports matplotlib: drawing modules are
-imported only inside the render functions.
+imported only inside the render functions, and the charts matplotlib draws (trend charts,
+the heatmap's PNG, the printable PDF) are drawn in a fresh process (:func:`.drawing.apart`),
+so the memory it takes goes back to the system instead of staying with the web worker.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
+import pickle
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from ..domain import reporting
+from ..domain.chartinput import HeatmapData, TrendSeries
+from ..domain.chartlook import describe_trend
+from ..domain.heatmap_svg import heatmap_svg
 from ..domain.manifest import Manifest
+from . import drawing
 
 CHART_VERSION = "3"  # bump when drawing changes, so old files are not served
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
@@ -34,8 +43,10 @@ def _key(kind: str, payload: Any) -> str:
 
 
 def _plain(value: Any) -> Any:
+    # The same JSON as ``dataclasses.asdict`` (so the keys of charts on disk stay valid), one
+    # level at a time: ``json`` calls back here for nested dataclasses, and nothing is copied.
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
+        return {spec.name: getattr(value, spec.name) for spec in dataclasses.fields(value)}
     return str(value)
 
 
@@ -58,12 +69,29 @@ def cached(directory: str, key: str, fmt: str, render: Callable[[], bytes]) -> b
     if found is not None:
         return found
     body = render()
+    store(directory, key, fmt, body)
+    return body
+
+
+def store(directory: str, key: str, fmt: str, body: bytes) -> None:
+    """Write ``body`` as the cached bytes for ``key`` and ``fmt``."""
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
     with os.fdopen(fd, "wb") as handle:
         handle.write(body)
     os.replace(tmp, _path(directory, key, fmt))  # atomic: concurrent renders of one file agree
-    return body
+
+
+@contextmanager
+def _batch_lock(directory: str, name: str) -> Iterator[None]:
+    """Hold an exclusive lock (across processes) on one batch of drawings."""
+    os.makedirs(directory, exist_ok=True)
+    with open(_path(directory, name, "lock"), "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def trend_key(
@@ -91,6 +119,10 @@ def trend_key(
     )
 
 
+# A sibling chart of the same unit: its theme, label and reference line.
+Sibling = tuple[str, str, float | None]
+
+
 def trend(
     directory: str,
     manifests: Sequence[Manifest],
@@ -101,19 +133,44 @@ def trend(
     fmt: str,
     events: Sequence[reporting.Event] = (),
     reference: float | None = None,
+    siblings: Callable[[], Sequence[Sibling]] = tuple,
 ) -> bytes:
-    """Return the trend chart of one unit and theme, with events and an optional reference."""
+    """Return the trend chart of one unit and theme, with events and an optional reference.
+
+    A chart not on disk yet is drawn in a fresh process (:func:`.drawing.apart`) together
+    with its ``siblings`` (the unit's other themes, which the same page shows) not on disk
+    either: one process start for the page's charts, and none left in the worker. A lock
+    per unit and format keeps two workers from drawing the same batch.
+    """
     key = trend_key(manifests, unit_id, theme, theme_label, unit_path, events, reference)
-
-    def render() -> bytes:
-        from ..domain import charts  # matplotlib is imported only when drawing
-
-        series = reporting.trend_series(
-            manifests, unit_id, theme, theme_label, unit_path, events, reference
+    found = peek(directory, key, fmt)
+    if found is not None:
+        return found
+    with _batch_lock(directory, _key("trend batch", [unit_id, unit_path, fmt])):
+        found = peek(directory, key, fmt)  # drawn by another worker while this one waited
+        if found is not None:
+            return found
+        jobs: list[tuple[str, TrendSeries]] = []
+        for t, label, ref in [(theme, theme_label, reference), *siblings()]:
+            k = trend_key(manifests, unit_id, t, label, unit_path, events, ref)
+            if k == key or (k not in (j[0] for j in jobs) and peek(directory, k, fmt) is None):
+                series = reporting.trend_series(
+                    manifests, unit_id, t, label, unit_path, events, ref
+                )
+                jobs.append((k, series))
+        bodies = pickle.loads(  # noqa: S301 - written by our own drawing process
+            drawing.apart(_trend_charts, (tuple(series for _, series in jobs), fmt))
         )
-        return charts.trend_chart(series, fmt)
+        for (k, _), body in zip(jobs, bodies, strict=True):
+            store(directory, k, fmt, body)
+    return bodies[0]  # type: ignore[no-any-return]
 
-    return cached(directory, key, fmt, render)
+
+def _trend_charts(job: tuple[tuple[TrendSeries, ...], str]) -> bytes:
+    from ..domain import charts  # matplotlib is imported only when drawing
+
+    many, fmt = job
+    return pickle.dumps([charts.trend_chart(series, fmt) for series in many])
 
 
 def trend_description(
@@ -126,34 +183,45 @@ def trend_description(
     events: Sequence[reporting.Event] = (),
     reference: float | None = None,
 ) -> str:
-    """Return the text alternative of a trend chart (``charts.describe_trend``), cached."""
+    """Return the text alternative of a trend chart (``chartlook.describe_trend``), cached.
+
+    Writing it needs no matplotlib, so the first load of a trends page imports none.
+    """
     key = trend_key(manifests, unit_id, theme, theme_label, unit_path, events, reference)
 
     def render() -> bytes:
-        from ..domain import charts
-
         series = reporting.trend_series(
             manifests, unit_id, theme, theme_label, unit_path, events, reference
         )
-        return charts.describe_trend(series).encode()
+        return describe_trend(series).encode()
 
     return cached(directory, key, TEXT, render).decode()
 
 
-def heatmap_key(data: reporting.Heatmap) -> str:
-    """Return the cache key of a heatmap: exactly what the chart is drawn from."""
-    return _key("heatmap", data.chart_input())
+def heatmap_key(data: reporting.Heatmap, fmt: str = "png") -> str:
+    """Return the cache key of a heatmap: exactly what the chart is drawn from, and by what."""
+    return _key("heatmap" if fmt == "png" else "heatmap svg", data.chart_input())
 
 
 def heatmap(directory: str, data: reporting.Heatmap, fmt: str) -> bytes:
-    """Return the heatmap of one round as PNG or SVG."""
+    """Return the heatmap of one round as PNG (matplotlib, in a fresh process) or SVG.
+
+    The SVG is the chart the heatmap page shows: drawing it needs no matplotlib, so the first
+    view of a round's heatmap costs milliseconds in a worker that has never drawn a chart.
+    """
 
     def render() -> bytes:
-        from ..domain import charts
+        if fmt == "svg":
+            return heatmap_svg(data.chart_input())
+        return drawing.apart(_heatmap_png, data.chart_input())
 
-        return charts.heatmap_chart(data.chart_input(), fmt)
+    return cached(directory, heatmap_key(data, fmt), fmt, render)
 
-    return cached(directory, heatmap_key(data), fmt, render)
+
+def _heatmap_png(data: HeatmapData) -> bytes:
+    from ..domain import charts
+
+    return charts.heatmap_chart(data, "png")
 
 
 def report_key(report: reporting.Report) -> str:
@@ -162,11 +230,11 @@ def report_key(report: reporting.Report) -> str:
 
 
 def report_pdf(directory: str, report: reporting.Report) -> bytes:
-    """Return the printable PDF of one round."""
+    """Return the printable PDF of one round, drawn in a fresh process (``drawing.apart``)."""
+    return cached(directory, report_key(report), PDF, lambda: drawing.apart(_report_pdf, report))
 
-    def render() -> bytes:
-        from ..domain import report_pdf as pdf
 
-        return pdf.render_pdf(report)
+def _report_pdf(report: reporting.Report) -> bytes:
+    from ..domain import report_pdf as pdf
 
-    return cached(directory, report_key(report), PDF, render)
+    return pdf.render_pdf(report)

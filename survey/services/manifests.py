@@ -13,12 +13,21 @@ from ..models import Release, Round
 
 # Parsed manifests kept per process (about 1-2 MB each for an organisation of 2,000 people).
 MANIFESTS_KEPT = 128
-_manifests: OrderedDict[tuple[int, str], Manifest] = OrderedDict()
+_manifests: OrderedDict[tuple[int, str], Manifest] = OrderedDict()  # by ReleaseKey
 _manifests_lock = threading.Lock()
 
 
+# A release as kept: its id and the digest of its canonical JSON (fixed at release).
+ReleaseKey = tuple[int, str]
+
+
 def released_manifests(session: Session, program_id: int | None = None) -> list[Manifest]:
-    """Return a programme's released manifests, oldest first, each parsed once per process.
+    """Return a programme's released manifests, oldest first, each parsed once per process."""
+    return [manifest for _, manifest in released(session, program_id)]
+
+
+def released(session: Session, program_id: int | None = None) -> list[tuple[ReleaseKey, Manifest]]:
+    """Return a programme's released manifests with their keys, oldest first.
 
     Only release ids and digests are read on every call; a manifest is loaded (and its JSON
     decoded) the first time its (id, digest) is seen. The digest is that of the manifest's
@@ -34,7 +43,7 @@ def released_manifests(session: Session, program_id: int | None = None) -> list[
         query = query.where(Round.program_id == program_id)
     rows = session.execute(query).all()
     keys = [(int(rid), str(digest)) for rid, digest in rows]
-    found: dict[tuple[int, str], Manifest] = {}
+    found: dict[ReleaseKey, Manifest] = {}
     with _manifests_lock:
         for key in keys:
             if key in _manifests:
@@ -51,4 +60,4 @@ def released_manifests(session: Session, program_id: int | None = None) -> list[
             _manifests.move_to_end(key)
         while len(_manifests) > MANIFESTS_KEPT:
             _manifests.popitem(last=False)
-    return [found[key] for key in keys]
+    return [(key, found[key]) for key in keys]

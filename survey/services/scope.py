@@ -4,12 +4,20 @@ Every results surface (dashboard pages, reports, charts, CSV, PDF) gets its mani
 :func:`released_for`, already cut to the reader's scope by :mod:`survey.domain.scope`: a unit
 outside it is simply not there, so a chart URL, an export or a page for it finds nothing (404).
 Which *pages* a role may open is the policy table (:mod:`survey.domain.access`).
+
+The cut is kept per process, keyed by exactly what decides it: the releases (id and digest of
+their content, which never changes), the reader's role and the units a manager is bound to,
+read afresh on every request. Two readers with the same key see the same cut by definition;
+a reader whose role or bindings change gets a new key, and so a new cut.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,7 +25,10 @@ from sqlalchemy.orm import Session
 from ..domain import scope as rules
 from ..domain.manifest import Manifest
 from ..models import ManagerUnit, Role, User
-from .manifests import released_manifests
+from .manifests import ReleaseKey, released
+
+T = TypeVar("T")
+VIEWS_KEPT = 512  # per cut: a few pages' views for each unit a reader opens
 
 
 @dataclass(frozen=True)
@@ -25,12 +36,35 @@ class ScopedManifests:
     """A programme's released manifests as one reader may see them, oldest first.
 
     ``scopes`` gives, per manifest, the units kept; ``broader`` the units shown only as the
-    nearest published broader team of a manager's hidden unit, in any round.
+    nearest published broader team of a manager's hidden unit, in any round. Shared by every
+    request with the same releases, role and bindings, so never changed; views computed from
+    it are kept *in* it (:meth:`view`), and so can never reach a reader of another scope.
     """
 
-    manifests: list[Manifest]
+    manifests: tuple[Manifest, ...]
     scopes: tuple[rules.RoundScope, ...]
     report_depth: int | None = rules.LEADERSHIP_MAX_DEPTH
+    _views: OrderedDict[Hashable, Any] = field(
+        default_factory=OrderedDict, compare=False, repr=False
+    )
+    _views_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    def view(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Return ``compute()``, computed once for these manifests and kept under ``key``.
+
+        ``key`` names the view and everything else it depends on (a unit, events); the
+        result must be immutable, since it is shared between requests.
+        """
+        with self._views_lock:
+            if key in self._views:
+                self._views.move_to_end(key)
+                return cast(T, self._views[key])
+        found = compute()
+        with self._views_lock:
+            self._views[key] = found
+            while len(self._views) > VIEWS_KEPT:
+                self._views.popitem(last=False)
+        return found
 
     @property
     def broader(self) -> frozenset[int]:
@@ -43,6 +77,13 @@ class ScopedManifests:
         return all(s.organisation for s in self.scopes)
 
 
+# Cuts kept per process: a handful per programme (one per role, one per manager's bindings).
+SCOPES_KEPT = 64
+ScopeKey = tuple[tuple[ReleaseKey, ...], Role, frozenset[int]]
+_scoped: OrderedDict[ScopeKey, ScopedManifests] = OrderedDict()
+_scoped_lock = threading.Lock()
+
+
 def bound_units(session: Session, user: User) -> frozenset[int]:
     """Return the units a manager is bound to (none for other roles)."""
     if user.role is not Role.MANAGER:
@@ -53,10 +94,23 @@ def bound_units(session: Session, user: User) -> frozenset[int]:
 
 
 def released_for(session: Session, user: User, program_id: int) -> ScopedManifests:
-    """Return a programme's released manifests, each cut to what ``user`` may see of it."""
-    return restrict_all(
-        released_manifests(session, program_id), user.role, bound_units(session, user)
-    )
+    """Return a programme's released manifests, each cut to what ``user`` may see of it.
+
+    The result is shared with every request of the same releases, role and bindings.
+    """
+    found = released(session, program_id)
+    key: ScopeKey = (tuple(k for k, _ in found), user.role, bound_units(session, user))
+    with _scoped_lock:
+        kept = _scoped.get(key)
+        if kept is not None:
+            _scoped.move_to_end(key)
+            return kept
+    cut = restrict_all([m for _, m in found], user.role, key[2])
+    with _scoped_lock:
+        _scoped[key] = cut
+        while len(_scoped) > SCOPES_KEPT:
+            _scoped.popitem(last=False)
+    return cut
 
 
 def restrict_all(
@@ -70,8 +124,8 @@ def restrict_all(
     scopes = [rules.round_scope(role, rules.nodes_of(m), bound) for m in manifests]
     depth = rules.report_depth(role)
     if role in (Role.ADMIN, Role.HR):
-        return ScopedManifests(list(manifests), tuple(scopes), depth)
+        return ScopedManifests(tuple(manifests), tuple(scopes), depth)
     kept = [(m, s) for m, s in zip(manifests, scopes, strict=True) if s.units]
     return ScopedManifests(
-        [rules.restrict(m, s) for m, s in kept], tuple(s for _, s in kept), depth
+        tuple(rules.restrict(m, s) for m, s in kept), tuple(s for _, s in kept), depth
     )

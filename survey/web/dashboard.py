@@ -9,10 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    get_template_attribute,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import DateField, StringField
@@ -26,6 +37,7 @@ from ..domain.manifest import Manifest
 from ..models import Program, Round
 from ..services import actions as actions_service
 from ..services import banks, chartcache, events
+from ..services.scope import ScopedManifests
 from .forms import ActionForm
 from .security import ANALYSTS, STAFF, reader_scope, roles_required
 
@@ -109,42 +121,71 @@ def reference_for(
     )
 
 
+@dataclass(frozen=True)
+class TrendPanel:
+    """One theme's trend as a page shows it: chart URLs, text alternative and data table."""
+
+    key: str
+    label: str
+    table: Markup
+    description: str
+    reference_note: str
+    png: str
+    svg: str
+
+
 def trend_panels(
     program_id: int,
-    manifests: Sequence[Manifest],
+    scoped: ScopedManifests,
     unit: reporting.UnitChoice,
     timeline: Sequence[reporting.Event],
-) -> list[dict[str, Any]]:
-    """Return one panel per theme: its table rows, text alternative and reference note."""
-    panels = []
-    for key, label in reporting.themes_of(manifests):
-        reference, note = reference_for(manifests, unit.id, key)
-        panels.append(
-            {
-                "key": key,
-                "label": label,
-                "rows": reporting.trend_rows(manifests, unit.id, key),
-                "description": chartcache.trend_description(
-                    _cache_dir(), manifests, unit.id, key, label, unit.path, timeline, reference
-                ),
-                "reference_note": note,
-                "png": url_for(
+) -> tuple[TrendPanel, ...]:
+    """Return one panel per theme: its table, text alternative, reference note and chart URLs.
+
+    Computed once per cut, unit, set of events and URL root (:meth:`ScopedManifests.view`):
+    a released manifest never changes, and the events are part of the key.
+    """
+    manifests = scoped.manifests
+    cache = _cache_dir()
+    events_now = tuple(timeline)
+
+    def panels() -> tuple[TrendPanel, ...]:
+        table = get_template_attribute("_macros.html", "trend_table")
+        found = []
+        for key, label in reporting.themes_of(manifests):
+            reference, note = reference_for(manifests, unit.id, key)
+            rows = reporting.trend_rows(manifests, unit.id, key)
+            png, svg = (
+                url_for(
                     "dashboard.trend_chart",
                     program_id=program_id,
                     unit_id=unit.id,
                     theme=key,
-                    fmt="png",
-                ),
-                "svg": url_for(
-                    "dashboard.trend_chart",
-                    program_id=program_id,
-                    unit_id=unit.id,
-                    theme=key,
-                    fmt="svg",
-                ),
-            }
-        )
-    return panels
+                    fmt=fmt,
+                )
+                for fmt in ("png", "svg")
+            )
+            description = chartcache.trend_description(
+                cache, manifests, unit.id, key, label, unit.path, events_now, reference
+            )
+            # The data table, rendered by its macro: the macro of an autoescaped template
+            # returns Markup, its text escaped.
+            rendered = table(rows, f"{label} by round")
+            found.append(TrendPanel(key, label, rendered, description, note, png, svg))
+        return tuple(found)
+
+    key = ("trend panels", program_id, unit.id, unit.path, events_now, cache, request.script_root)
+    return scoped.view(key, panels)
+
+
+def unit_choices(scoped: ScopedManifests) -> tuple[reporting.UnitChoice, ...]:
+    """Return the units a reader can pick among every round they see (kept with the cut)."""
+    return scoped.view(("unit choices",), lambda: tuple(reporting.unit_choices(scoped.manifests)))
+
+
+def themes_of(scoped: ScopedManifests) -> tuple[tuple[str, str], ...]:
+    """Return (key, label) of every theme of the rounds a reader sees (kept with the cut)."""
+    return scoped.view(("themes",), lambda: tuple(reporting.themes_of(scoped.manifests)))
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -156,7 +197,12 @@ class Scope:
 
     programs: list[Program]
     program: Program
-    manifests: Sequence[Manifest]
+    cut: ScopedManifests  # the manifests as the reader may see them
+
+    @property
+    def manifests(self) -> Sequence[Manifest]:
+        """Return the manifests the reader sees, oldest first."""
+        return self.cut.manifests
 
 
 def _scope(template: str, page: str) -> Scope | str:
@@ -165,12 +211,12 @@ def _scope(template: str, page: str) -> Scope | str:
     program = chosen_program(programs, request.args.get("program", type=int))
     if program is None:
         return render_template("dashboard/empty.html")
-    manifests = reader_scope(program.id).manifests
-    if not manifests:
+    scoped = reader_scope(program.id)
+    if not scoped.manifests:
         return render_template(
-            template, page=page, programs=programs, program=program, manifests=manifests
+            template, page=page, programs=programs, program=program, manifests=scoped.manifests
         )
-    return Scope(programs, program, manifests)
+    return Scope(programs, program, scoped)
 
 
 @bp.get("/dashboard")
@@ -182,10 +228,10 @@ def index() -> str:
         return scoped
     programs, program, manifests = scoped.programs, scoped.program, scoped.manifests
     session = get_session()
-    units = reporting.unit_choices(manifests)
+    units = unit_choices(scoped.cut)
     unit = _unit(units, manifests)
     latest = manifests[-1]
-    themes = reporting.themes_of(manifests)
+    themes = themes_of(scoped.cut)
     labels = dict(themes)
     actions = actions_service.round_actions(session, program.id, latest.round.id)
     return render_template(
@@ -197,9 +243,14 @@ def index() -> str:
         latest=latest,
         units=units,
         unit=unit,
-        view=reporting.overview(manifests, unit.id, themes),
+        view=scoped.cut.view(
+            ("overview", unit.id), lambda: reporting.overview(manifests, unit.id, themes)
+        ),
         actions=[(labels.get(a.theme, a.theme), a) for a in actions],
-        comments=reporting.comment_groups(latest),
+        comments=scoped.cut.view(
+            ("comment groups", latest.round.number),
+            lambda: tuple(reporting.comment_groups(latest)),
+        ),
         plural=reporting.plural,
     )
 
@@ -213,10 +264,13 @@ def trends() -> str:
     if program is None:
         return render_template("dashboard/empty.html")
     session = get_session()
-    manifests = reader_scope(program.id).manifests
-    units = reporting.unit_choices(manifests)
+    scoped = reader_scope(program.id)
+    manifests = scoped.manifests
+    units = unit_choices(scoped)
     unit = _unit(units, manifests) if manifests else None
     timeline = events.list_events(session, program.id)
+    # The same events as ``events.chart_events`` gives, without reading them twice.
+    on_charts = [reporting.Event(e.on.isoformat(), e.label) for e in timeline]
     closed = [m.round.closed_on for m in manifests]
     placed = {e.id: reporting.round_of_event(manifests, e.on.isoformat()) for e in timeline}
     return render_template(
@@ -227,11 +281,13 @@ def trends() -> str:
         manifests=manifests,
         units=units,
         unit=unit,
-        panels=trend_panels(program.id, manifests, unit, events.chart_events(session, program.id))
-        if unit
-        else [],
-        bands=reporting.band_rows(manifests[-1], unit.id) if manifests and unit else [],
-        themes=reporting.themes_of(manifests),
+        panels=trend_panels(program.id, scoped, unit, on_charts) if unit else [],
+        bands=scoped.view(
+            ("bands", unit.id), lambda: tuple(reporting.band_rows(manifests[-1], unit.id))
+        )
+        if manifests and unit
+        else (),
+        themes=themes_of(scoped),
         timeline=timeline,
         placed=placed,
         last_closed=closed[-1] if closed else None,
@@ -252,9 +308,24 @@ def heatmap() -> str:
     programs, program, manifests = scoped.programs, scoped.program, scoped.manifests
     index = _round_index(manifests)
     manifest = manifests[index]
-    scopes = reporting.round_units(manifest)
+    number = manifest.round.number
+    scopes = scoped.cut.view(
+        ("round units", number), lambda: tuple(reporting.round_units(manifest))
+    )
     scope = _unit(scopes, manifests[: index + 1])
-    data = reporting.heatmap(manifest, scope.id)
+    data = scoped.cut.view(
+        ("heatmap", number, scope.id), lambda: reporting.heatmap(manifest, scope.id)
+    )
+    # The data table (a row per unit) is rendered once for these manifests, round and unit.
+    table = scoped.cut.view(
+        ("heatmap table", number, scope.id),
+        lambda: cast(
+            Markup,
+            get_template_attribute("dashboard/_heatmap_table.html", "heatmap_table")(
+                manifest, data
+            ),
+        ),
+    )
     return render_template(
         "dashboard/heatmap.html",
         page="heatmap",
@@ -265,6 +336,7 @@ def heatmap() -> str:
         units=scopes,
         unit=scope,
         data=data,
+        table=table,
         png=url_for(
             "dashboard.heatmap_chart",
             program_id=program.id,
@@ -409,12 +481,22 @@ def trend_chart(program_id: int, unit_id: int, theme: str, fmt: str) -> Response
     if fmt not in chartcache.FORMATS:
         abort(404)
     session = get_session()
-    manifests = reader_scope(program_id).manifests
-    themes = dict(reporting.themes_of(manifests))
-    units = {u.id: u for u in reporting.unit_choices(manifests)}
+    scoped = reader_scope(program_id)
+    manifests = scoped.manifests
+    themes = dict(themes_of(scoped))
+    units = {u.id: u for u in unit_choices(scoped)}
     if theme not in themes or unit_id not in units:
         abort(404)
     reference, _ = reference_for(manifests, unit_id, theme)
+
+    def siblings() -> list[chartcache.Sibling]:
+        """The unit's other charts, which its trends page shows beside this one."""
+        return [
+            (key, label, reference_for(manifests, unit_id, key)[0])
+            for key, label in themes.items()
+            if key != theme
+        ]
+
     body = chartcache.trend(
         _cache_dir(),
         manifests,
@@ -425,6 +507,7 @@ def trend_chart(program_id: int, unit_id: int, theme: str, fmt: str) -> Response
         fmt,
         events.chart_events(session, program_id),
         reference,
+        siblings,
     )
     return _chart_response(body, fmt, f"candor-trend-{program_id}-{unit_id}-{theme}")
 

@@ -15,7 +15,7 @@ from ..domain.scope import BROADER_TEAM_TEXT, LEADERSHIP_MAX_DEPTH
 from ..models import Program
 from ..services import actions as actions_service
 from ..services import chartcache, events
-from .dashboard import all_programs, chosen_program, trend_panels
+from .dashboard import all_programs, chosen_program, themes_of, trend_panels, unit_choices
 from .security import STAFF, reader_scope, roles_required
 
 bp = Blueprint("reports", __name__)
@@ -30,16 +30,18 @@ def index() -> str:
     program = chosen_program(programs, request.args.get("program", type=int))
     # The scope service cuts the manifests to the reader (and says how deep this page lists).
     scoped = reader_scope(program.id) if program else None
-    manifests = scoped.manifests if scoped else []
+    manifests = scoped.manifests if scoped else ()
     max_depth = scoped.report_depth if scoped else LEADERSHIP_MAX_DEPTH
     units = [
-        u for u in reporting.unit_choices(manifests) if max_depth is None or u.depth <= max_depth
+        u
+        for u in (unit_choices(scoped) if scoped else ())
+        if max_depth is None or u.depth <= max_depth
     ]
     wanted = request.args.get("unit", type=int)
     unit = next((u for u in units if u.id == wanted), units[0] if units else None)
     panels = (
-        trend_panels(program.id, manifests, unit, events.chart_events(session, program.id))
-        if program and unit
+        trend_panels(program.id, scoped, unit, events.chart_events(session, program.id))
+        if program and scoped and unit
         else []
     )
     return render_template(
@@ -50,7 +52,7 @@ def index() -> str:
         units=units,
         unit=unit,
         panels=panels,
-        themes=reporting.themes_of(manifests),
+        themes=themes_of(scoped) if scoped else (),
         max_depth=max_depth,
         broader=scoped.broader if scoped else frozenset(),
         broader_text=BROADER_TEAM_TEXT,

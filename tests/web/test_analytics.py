@@ -345,12 +345,10 @@ def test_heatmap_table_chart_and_hidden_cells(
     assert "Heatmap: R1" in visible_text(first)
 
     drawn: list[Any] = []
-    from survey.domain import charts
+    from survey.services import drawing
 
-    real = charts.heatmap_chart
-    monkeypatch.setattr(
-        charts, "heatmap_chart", lambda data, fmt: drawn.append(data) or real(data, fmt)
-    )
+    real = drawing.apart  # the PNG is drawn in a fresh process: see what it is sent
+    monkeypatch.setattr(drawing, "apart", lambda draw, data: drawn.append(data) or real(draw, data))
     png = client.get(f"/charts/heatmap/{organisation.program_id}/3/{organisation.units['Lab']}.png")
     assert png.status_code == 200 and png.data.startswith(b"\x89PNG")
     assert png.headers["Cache-Control"] == "no-store"
@@ -358,14 +356,21 @@ def test_heatmap_table_chart_and_hidden_cells(
     for team in HIDDEN_TEAMS:
         row = next(i for i, label in enumerate(data.rows) if label.endswith(team))
         assert data.values[row] == (None,) * len(data.columns)
+    # The page shows the SVG, drawn without matplotlib, with the same hidden rows.
+    assert f"/charts/heatmap/{organisation.program_id}/3/{organisation.units['Lab']}.svg" in html
     svg = client.get(f"/charts/heatmap/{organisation.program_id}/3/{organisation.units['Lab']}.svg")
     assert svg.status_code == 200 and b"<svg" in svg.data
+    assert svg.headers["Cache-Control"] == "no-store"
     policy = svg.headers["Content-Security-Policy"]  # opened directly, it may style itself
     assert "style-src 'unsafe-inline'" in policy and "script" not in policy
+    drawn_texts = visible_text(svg.data.decode())
+    for team in HIDDEN_TEAMS:
+        assert team in drawn_texts
+    assert svg.data.count(b"url(#candor-hidden)") == sum(row.count(None) for row in data.values)
     again = client.get(
         f"/charts/heatmap/{organisation.program_id}/3/{organisation.units['Lab']}.png"
     )
-    assert again.data == png.data and len(drawn) == 2  # png once, svg once, then from disk
+    assert again.data == png.data and len(drawn) == 1  # png drawn once, then from disk
 
 
 @pytest.mark.parametrize(
@@ -482,7 +487,7 @@ def test_pdf_download(
     organisation: Org,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from survey.domain import report_pdf
+    from survey.services import drawing
 
     with db.session_scope(app) as session:
         session.add(
@@ -499,8 +504,13 @@ def test_pdf_download(
         )
         session.commit()
     seen: list[reporting.Report] = []
-    real = report_pdf.render_pdf
-    monkeypatch.setattr(report_pdf, "render_pdf", lambda r: seen.append(r) or real(r))
+    real = drawing.apart  # the PDF is drawn in a fresh process: see what it is sent
+
+    def apart(draw: Any, subject: Any) -> bytes:
+        seen.append(subject)
+        return real(draw, subject)
+
+    monkeypatch.setattr(drawing, "apart", apart)
     login(client, "leader")
     url = f"/reports/{organisation.program_id}/3.pdf"
     response = client.get(url)
@@ -531,7 +541,9 @@ PROBE = textwrap.dedent(
     """
     import json, sys
     from survey import create_app
-    config, email, password, urls = json.loads(sys.argv[1])
+    config, email, password, urls, *imports = json.loads(sys.argv[1])
+    for name in imports:  # a control: the probe does see matplotlib once it is imported
+        __import__(name)
     app = create_app(config)
     client = app.test_client()
     assert client.post("/login", data={"email": email, "password": password}).status_code == 302
@@ -563,8 +575,8 @@ def test_warm_pages_do_not_import_matplotlib(
     for url in urls:  # warm the cache: every chart, text alternative and the PDF
         assert client.get(url).status_code == 200, url
 
-    def probe(wanted: list[str]) -> dict[str, Any]:
-        argv = json.dumps([config, STAFF["hr"], PASSWORD, wanted])
+    def probe(wanted: list[str], *imports: str) -> dict[str, Any]:
+        argv = json.dumps([config, STAFF["hr"], PASSWORD, wanted, *imports])
         env = {k: v for k, v in os.environ.items() if not k.startswith("CANDOR_")}
         done = subprocess.run(  # noqa: S603
             [sys.executable, "-c", PROBE, argv],
@@ -580,8 +592,18 @@ def test_warm_pages_do_not_import_matplotlib(
     warm = probe(urls)
     assert set(warm["statuses"].values()) == {200}, warm
     assert warm["matplotlib"] is False
-    cold = probe([f"/charts/heatmap/{program}/1/{lab}.svg"])  # never drawn: needs matplotlib
-    assert cold["matplotlib"] is True
+    # Never drawn before: the SVG heatmap needs no matplotlib, and what does is drawn in a
+    # fresh process, so the worker never imports it.
+    cold = probe(
+        [
+            f"/charts/heatmap/{program}/1/{lab}.svg",
+            f"/charts/heatmap/{program}/1/{lab}.png",
+            f"/charts/trend/{program}/{lab}/{themes[0]}.svg",
+        ]
+    )
+    assert set(cold["statuses"].values()) == {200}, cold
+    assert cold["matplotlib"] is False
+    assert probe([], "survey.domain.charts")["matplotlib"] is True
 
 
 def test_manifests_are_parsed_once_and_shared(

@@ -121,3 +121,36 @@ def test_a_manager_without_units_sees_nothing(world: World) -> None:
     assert client.get("/reports").status_code == 200
     body = client.get(f"/export/{world.program_id}.csv").data.decode()
     assert body.strip().count("\n") == 0  # the header only
+
+
+def test_a_kept_cut_follows_a_managers_bindings(world: World) -> None:
+    """Cuts are kept per process, keyed by role and bindings: a new binding shows at once."""
+    from survey import db
+    from survey.models import ManagerUnit
+    from survey.services import accounts
+
+    password = "a long enough password"
+    with db.session_scope(world.app) as session:
+        user = accounts.create_user(session, "m-moves@example.org", "manager", password)
+        session.flush()
+        session.add(ManagerUnit(user_id=user.id, unit_id=world.units["Alpha"]))
+        session.commit()
+        user_id = user.id
+    client = world.app.test_client()
+    login = {"email": "m-moves@example.org", "password": password}
+    assert client.post("/login", data=login).status_code == 302
+    alpha, research = world.units["Alpha"], world.units["Research"]
+    url = f"/charts/trend/{world.program_id}/{{}}/{world.theme}.svg"
+    assert client.get(url.format(alpha)).status_code == 200
+    assert client.get(url.format(research)).status_code == 404
+    with db.session_scope(world.app) as session:
+        session.add(ManagerUnit(user_id=user_id, unit_id=research))
+        session.commit()
+    assert client.get(url.format(research)).status_code == 200  # not the cut kept before
+    with db.session_scope(world.app) as session:
+        for row in session.query(ManagerUnit).filter_by(user_id=user_id, unit_id=research):
+            session.delete(row)
+        session.commit()
+    assert client.get(url.format(research)).status_code == 404  # nor the wider one
+    # The same bindings as manager_alpha's give that same cut, which shows no more either.
+    assert chart(world, "manager_alpha", "Research") == 404

@@ -20,12 +20,12 @@ The shapes charts are drawn from live in :mod:`survey.domain.chartinput` (no mat
 from __future__ import annotations
 
 from ..chartinput import HIDDEN_LABEL, HeatmapData, TrendPoint, TrendSeries
+from ..chartlook import describe_trend
 from .heatmap import HeatmapLayout, draw_heatmap, heatmap_chart
 from .style import *  # noqa: F403  (the style's constants are part of the public surface)
 from .style import ChartError, centred_message, fit_text, rendering
 from .trend import (
     EventLabel,
-    describe_trend,
     draw_events,
     draw_hidden_bands,
     draw_interval,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import matplotlib
@@ -18,10 +17,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..chartinput import HeatmapData
+from ..chartlook import check_heatmap, text_colour_on
 from .style import (
     BACKGROUND_COLOUR,
     COLUMN_WRAP_CHARS,
-    DARK_TEXT_COLOUR,
     DPI,
     ELLIPSIS,
     EMPTY_HEATMAP_MESSAGE,
@@ -39,7 +38,6 @@ from .style import (
     HIDDEN_HATCH,
     HIDDEN_HATCH_COLOUR,
     LABEL_GAP_INCHES,
-    LIGHT_TEXT_COLOUR,
     MAX_COLUMN_LABEL_INCHES,
     MAX_COLUMN_LABEL_LINES,
     MAX_HEATMAP_TITLE_INCHES,
@@ -51,8 +49,6 @@ from .style import (
     NOTE_FONT_SIZE,
     TICK_FONT_SIZE,
     TITLE_FONT_SIZE,
-    ChartError,
-    check_finite,
     check_format,
     decimals_for,
     draw_message_only,
@@ -81,25 +77,6 @@ def heatmap_chart(data: HeatmapData, fmt: str = "png") -> bytes:
             fig = Figure(figsize=layout.size, dpi=DPI, layout="constrained")
             draw_heatmap(fig, data, layout)
         return render(fig, fmt)
-
-
-def check_heatmap(data: HeatmapData) -> None:
-    """Raise :class:`ChartError` unless values form a rows x columns grid on a usable scale."""
-    check_finite("centre", data.centre)
-    check_finite("span", data.span)
-    if not data.span > 0:
-        raise ChartError(f"span must be positive, got {data.span}")
-    if len(data.values) != len(data.rows):
-        raise ChartError(f"{len(data.values)} value rows for {len(data.rows)} row labels")
-    for index, row in enumerate(data.values):
-        if len(row) != len(data.columns):
-            raise ChartError(
-                f"values[{index}] has {len(row)} cells for {len(data.columns)} columns"
-            )
-        for column, value in enumerate(row):
-            check_finite(f"values[{index}][{column}]", value)
-    if data.notes and [len(r) for r in data.notes] != [len(r) for r in data.values]:
-        raise ChartError("notes must have the shape of values")
 
 
 @dataclass(frozen=True)
@@ -217,7 +194,7 @@ def draw_heatmap(fig: Figure, data: HeatmapData, layout: HeatmapLayout) -> None:
                 ha="center",
                 va="center",
                 fontsize=TICK_FONT_SIZE,
-                color=_text_colour_on(rgba[:3]),
+                color=text_colour_on(rgba[:3]),
                 parse_math=False,
             )
     # White gutters separate the cells more cleanly than edge lines on each cell.
@@ -246,12 +223,3 @@ def draw_heatmap(fig: Figure, data: HeatmapData, layout: HeatmapLayout) -> None:
         fontsize=NOTE_FONT_SIZE,
         color=MUTED_TEXT_COLOUR,
     )
-
-
-def _text_colour_on(rgb: Sequence[float]) -> str:
-    """Return dark or light text, whichever contrasts more with ``rgb`` (WCAG luminance)."""
-    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
-    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-    on_dark_text = (luminance + 0.05) / 0.05
-    on_light_text = 1.05 / (luminance + 0.05)
-    return DARK_TEXT_COLOUR if on_dark_text >= on_light_text else LIGHT_TEXT_COLOUR

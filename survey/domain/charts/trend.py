@@ -19,8 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
 from ..chartinput import HIDDEN_LABEL, TrendSeries
-from ..disclosure import HIDDEN_TEXT
-from ..reporting.wording import plural
+from ..chartlook import check_series
 from .style import (
     ALL_HIDDEN_MESSAGE,
     BACKGROUND_COLOUR,
@@ -64,15 +63,12 @@ from .style import (
     TREND_SIZE_INCHES,
     TREND_TITLE_INCHES,
     TREND_Y_LABEL_INCHES,
-    ChartError,
     centred_message,
-    check_finite,
     check_format,
     decimals_for,
     draw_message_only,
     fit_text,
     number_text,
-    plain,
     render,
     rendering,
     text_inches,
@@ -95,82 +91,6 @@ def trend_chart(series: TrendSeries, fmt: str = "png") -> bytes:
         else:
             _draw_trend(fig.add_subplot(), series)
         return render(fig, fmt)
-
-
-def describe_trend(series: TrendSeries) -> str:
-    """Return a one-paragraph plain-English text alternative to :func:`trend_chart`.
-
-    :raises ChartError: for an inconsistent series.
-    """
-    check_series(series)
-    title = plain(series.title)
-    total = len(series.points)
-    if total == 0:
-        return f"{title}: {EMPTY_TREND_MESSAGE.lower()}."
-    shown = [(p.label, p.value) for p in series.points if p.value is not None]
-    noted = [f"{plain(p.label)}: {p.note}" for p in series.points if p.value is None and p.note]
-    hidden = total - len(shown) - len(noted)
-    rounds = plural(total, "round")
-    gaps = f" Without an exact figure: {'; '.join(noted)}." if noted else ""
-    if not shown and not noted:
-        which = "the only round is" if total == 1 else f"all {rounds} are"
-        return f"{title}: {which} {HIDDEN_TEXT}."
-    if not shown:
-        hid = f" {plural(hidden, 'round').capitalize()} {HIDDEN_TEXT}." if hidden else ""
-        return f"{title}: {plain(series.y_label)}, {rounds}.{gaps.rstrip()}{hid}"
-    decimals = decimals_for(series.y_max - series.y_min)
-    first_label, first = shown[0]
-    last_label, last = shown[-1]
-    sentences = [f"{title}: {plain(series.y_label)}, {rounds}."]
-    if len(shown) == 1:
-        sentences.append(
-            f"Only one round is shown: {number_text(first, decimals)} in {plain(first_label)}."
-        )
-    else:
-        sentences.append(
-            f"The first shown value is {number_text(first, decimals)} in {plain(first_label)} "
-            f"and the last is {number_text(last, decimals)} in {plain(last_label)}, "
-            f"{describe_change(last - first, decimals)}."
-        )
-    if noted:
-        sentences.append(gaps.strip())
-    if hidden:
-        verb = "is" if hidden == 1 else "are"
-        sentences.append(f"{plural(hidden, 'round').capitalize()} of {total} {verb} {HIDDEN_TEXT}.")
-    else:
-        sentences.append("No rounds are hidden.")
-    if series.reference is not None:
-        sentences.append(f"The reference line is at {number_text(series.reference, decimals)}.")
-    if series.events:
-        marked = "; ".join(
-            f"{plain(text)} ({plain(series.points[index].label)})" for index, text in series.events
-        )
-        sentences.append(f"Marked events: {marked}.")
-    return " ".join(sentences)
-
-
-def check_series(series: TrendSeries) -> None:
-    """Raise :class:`ChartError` unless the series can be drawn without guessing."""
-    check_finite("y_min", series.y_min)
-    check_finite("y_max", series.y_max)
-    check_finite("reference", series.reference)
-    if not series.y_min < series.y_max:
-        raise ChartError(f"y_min ({series.y_min}) must be below y_max ({series.y_max})")
-    for index, point in enumerate(series.points):
-        for name in ("value", "ci_low", "ci_high"):
-            check_finite(f"points[{index}].{name}", getattr(point, name))
-        has_low, has_high = point.ci_low is not None, point.ci_high is not None
-        if has_low != has_high:
-            raise ChartError(f"points[{index}] needs both ci_low and ci_high, or neither")
-        if point.value is None and has_low:
-            raise ChartError(f"points[{index}] is hidden but carries a confidence interval")
-        if point.value is not None and point.note:
-            raise ChartError(f"points[{index}] has a value and a gap's note")
-        if point.ci_low is not None and point.ci_high is not None and point.ci_low > point.ci_high:
-            raise ChartError(f"points[{index}] has ci_low above ci_high")
-    for index, _ in series.events:
-        if not 0 <= index < len(series.points):
-            raise ChartError(f"event index {index} is outside 0..{len(series.points) - 1}")
 
 
 def _draw_trend(ax: Axes, series: TrendSeries) -> None:
@@ -421,11 +341,3 @@ def draw_events(ax: Axes, events: Sequence[tuple[int, str]], count: int) -> None
             bbox={"facecolor": BACKGROUND_COLOUR, "edgecolor": "none", "alpha": 0.8, "pad": 1},
         )
         text.set_in_layout(False)
-
-
-def describe_change(change: float, decimals: int) -> str:
-    """Return a phrase for the change between the first and last shown value."""
-    size = number_text(abs(change), decimals)
-    if float(size) == 0:
-        return "about the same"
-    return f"up {size}" if change > 0 else f"down {size}"
