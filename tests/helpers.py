@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from survey import db
 from survey.domain import blindrsa, crypto
-from survey.models import InboxEntry, Invitation, Program, Response, Round
-from survey.services import custody, mixing, rounds, submission
+from survey.domain.custody import SCRYPT_N
+from survey.models import InboxEntry, Invitation, Person, Program, Response, Round
+from survey.services import accounts, custody, mixing, rounds, submission
 from tests.conftest import login
 
 OPENED_ON = dt.date(2026, 11, 2)  # when open_round_on_bank opens a round
@@ -168,3 +169,81 @@ def assert_nav_link(client: FlaskClient, href: str, hidden_for: str, shown_for: 
     client.post("/logout")
     login(client, shown_for)
     assert link in client.get("/reports").data
+
+
+def close_and_release(app: Flask, round_id: int) -> dict:
+    with db.session_scope(app) as session:
+        rnd = rounds.get_round(session, round_id)
+        rounds.close_round(session, rnd, dt.date(2026, 11, 7))
+        release = rounds.release_round(
+            session, rnd, app.extensions["candor.kek"], dt.date(2026, 11, 8)
+        )
+        session.commit()
+        return release.manifest
+
+
+FIRST_OPEN = dt.date(2026, 9, 7)
+CADENCE = dt.timedelta(days=14)
+
+
+def closed_on(number: int) -> dt.date:
+    return FIRST_OPEN + CADENCE * (number - 1) + dt.timedelta(days=5)
+
+
+def release_rounds(app: Flask, program_id: int, count: int) -> list[dict[str, Any]]:
+    """Open, answer (everyone), close and release ``count`` rounds; return their manifests.
+
+    Research answers "agree" in the first rounds and "disagree" in the last, so there is a
+    clear change to report; everyone writes a comment mentioning the round.
+    """
+    kek = app.extensions["candor.kek"]
+    manifests = []
+    with db.session_scope(app) as session:
+        program = session.get(Program, program_id)
+        assert program is not None
+        units = {
+            p.id: p.unit.parent.name if p.unit.parent else ""
+            for p in session.scalars(select(Person))
+        }
+        for number in range(1, count + 1):
+            opens = FIRST_OPEN + CADENCE * (number - 1)
+            rnd = rounds.create_round(session, program)
+            rounds.open_round(session, rnd, kek, opens)
+            session.commit()
+            survey = submission.survey_for(session, rnd.id)
+            links = rounds.invitation_links(session, rnd, kek, "http://candor.test")
+            for i, link in enumerate(links):
+                low = units[link.person_id] == "Research" and number == count
+                # Answers spread over three steps, so no cell is uniform (coded) by accident.
+                value = (1 + i % 3) if low else (3 + i % 3)
+                answers = {
+                    item.key: (
+                        min(10, value * 2)
+                        if item.scale == "nps"
+                        else (6 - value if item.reverse else value)
+                    )
+                    for item in survey.items
+                }
+                comment = f"R{number} note {i}: the roadmap needs work, write to p{i}@example.org"
+                submission.submit(session, survey, link.code, answers, comment, kek)
+            session.commit()
+            rounds.close_round(session, rnd, closed_on(number))
+            release = rounds.release_round(
+                session, rnd, kek, closed_on(number) + dt.timedelta(days=1)
+            )
+            session.commit()
+            manifests.append(release.manifest)
+    return manifests
+
+
+# A configuration production accepts (tests/test_config.py spoils one setting per case).
+SAFE_PRODUCTION = {
+    "CANDOR_ENV": "production",
+    "TESTING": False,
+    "DEBUG": False,
+    "WTF_CSRF_ENABLED": True,
+    "PUBLIC_URL": "https://candor.example.org",
+    "ARGON2_TIME_COST": accounts.OWASP_TIME_COST,
+    "ARGON2_MEMORY_KIB": accounts.OWASP_MEMORY_KIB,
+    "CUSTODIAN_SCRYPT_N": SCRYPT_N,
+}

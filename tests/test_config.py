@@ -14,21 +14,8 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 from survey import config, create_app
-from survey.domain import custody
-from survey.services import accounts
 from tests.conftest import SECRET, make_config
-
-# A configuration production accepts; each case below spoils one setting.
-SAFE_PRODUCTION = {
-    "CANDOR_ENV": "production",
-    "TESTING": False,
-    "DEBUG": False,
-    "WTF_CSRF_ENABLED": True,
-    "PUBLIC_URL": "https://candor.example.org",
-    "ARGON2_TIME_COST": accounts.OWASP_TIME_COST,
-    "ARGON2_MEMORY_KIB": accounts.OWASP_MEMORY_KIB,
-    "CUSTODIAN_SCRYPT_N": custody.SCRYPT_N,
-}
+from tests.helpers import SAFE_PRODUCTION
 
 
 def _production(tmp_path: Path, **spoil: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 
 from survey import config, create_app
 from tests.conftest import make_config
-from tests.test_config import SAFE_PRODUCTION  # the one configuration production accepts
+from tests.helpers import SAFE_PRODUCTION  # the one configuration production accepts
 
 SSO = {
     "OIDC_ISSUER": "https://id.example.org/realms/staff",

@@ -4,17 +4,22 @@ domain < models < services < web, with cli, the factory and the demo on top: a t
 which layers each one must never import (anywhere in the module, deferred imports included),
 and the modules' import-time imports must form no cycle, so any module can be imported first.
 Relative imports are resolved (tests/imports.py) before they are judged.
+
+Tests keep to the same discipline: no module of tests/ imports a test module (``test_*.py``);
+what several test modules share lives in a helper module or a conftest.py beside them.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+from pathlib import Path
 
 import pytest
 
-from tests.imports import SURVEY, import_edges, survey_modules
+from tests.imports import SURVEY, import_edges, imported_modules, survey_modules
 
+TESTS = Path(__file__).parent
 MODULES = survey_modules()
 KNOWN = set(MODULES)
 # Layer -> the layers it must never import. The domain imports nothing of survey/ but itself.
@@ -144,3 +149,63 @@ def test_cycle_finder_itself(graph: dict[str, set[str]], expected: list[list[str
 def test_edges_at_import(importer: str, package: bool, source: str, expected: set[str]) -> None:
     found = import_edges(ast.parse(source), importer, package, KNOWN, at_import=True)
     assert found == expected
+
+
+def dotted_name(path: Path) -> str:
+    """Return the dotted name of a module file under tests/."""
+    parts = ["tests", *path.relative_to(TESTS).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_test_modules(tree: ast.AST, importer: str, is_package: bool = False) -> set[str]:
+    """Return the test modules (a ``test_*`` part in the dotted name) ``tree`` imports anywhere,
+    relative imports resolved: ``from tests.web.test_flow import x`` is ``tests.web.test_flow``."""
+    found = set()
+    for name in imported_modules(tree, importer, is_package):
+        parts = name.split(".")
+        if parts[0] != "tests" and not parts[0].startswith("test_"):
+            continue  # another package's module, never one of ours
+        tests_at = [i for i, part in enumerate(parts) if part.startswith("test_")]
+        if tests_at:
+            found.add(".".join(parts[: tests_at[0] + 1]))
+    return found
+
+
+def test_no_test_module_imports_another() -> None:
+    paths = sorted(TESTS.rglob("*.py"))
+    assert TESTS / "web" / "test_flow.py" in paths
+    bad = []
+    for path in paths:
+        importer = dotted_name(path)
+        tree = ast.parse(path.read_text("utf-8"), filename=str(path))
+        for target in imported_test_modules(tree, importer, path.name == "__init__.py"):
+            if target != importer:
+                bad.append(f"{path.relative_to(TESTS)} imports {target}")
+    assert bad == []
+
+
+@pytest.mark.parametrize(
+    ("importer", "source", "expected"),
+    [
+        (
+            "tests.e2e.test_ballot",
+            "from tests.e2e.test_employee import THANKS",
+            {"tests.e2e.test_employee"},
+        ),
+        ("tests.e2e.test_ballot", "from .test_employee import THANKS", {"tests.e2e.test_employee"}),
+        ("tests.e2e.test_ballot", "from . import test_employee", {"tests.e2e.test_employee"}),
+        ("tests.e2e.test_ballot", "from ..web.test_flow import x", {"tests.web.test_flow"}),
+        ("tests.web.test_surfaces", "import tests.web.test_flow", {"tests.web.test_flow"}),
+        (
+            "tests.test_config_sso",
+            "def f():\n    from tests.test_config import X\n",
+            {"tests.test_config"},
+        ),
+        ("tests.helpers", "from test_config import SAFE_PRODUCTION", {"test_config"}),
+        ("tests.e2e.test_ballot", "from tests.e2e.survey_page import THANKS", set()),
+        ("tests.e2e.test_ballot", "from tests import smtp\nfrom tests.smtp import Server", set()),
+        ("tests.e2e.test_ballot", "from hypothesis import given", set()),
+    ],
+)
+def test_test_imports_found(importer: str, source: str, expected: set[str]) -> None:
+    assert imported_test_modules(ast.parse(source), importer) == expected

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import random
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
@@ -16,76 +15,19 @@ from hypothesis import strategies as st
 
 from survey.domain import audit, churn, manifest, noise, scoring
 from survey.domain.elimination import Elimination
-from survey.domain.questions import load_bank
 from survey.domain.release import (
     EarlierRelease,
-    OpenedAnswer,
     ReleaseInput,
     build_manifest,
     expand_cell,
     subtrees_of,
 )
+from tests.domain.churn_cases import DEPT, OTHER, R1, TEAM, K, round_input
+from tests.domain.oracle import rank
 from tests.domain.seeded_noise import seeded
-from tests.domain.test_release_properties import rank
 
-BANK = load_bank()
-ASKED = tuple(i.key for i in BANK.items)
-BAND = "3y+"
-K = 5
-# Org 1 -> department 2 (team 3 below it) and department 4.
-PARENTS: dict[int, int | None] = {1: None, 2: 1, 3: 2, 4: 1}
-TEAM = list(range(1, 8))  # seven people in team 3
-DEPT = list(range(8, 21))  # thirteen placed directly in department 2
-OTHER = list(range(21, 41))  # twenty in department 4
 JOINER, LEAVER = 99, 98
 NEAR_CERTAIN = math.log(1e6)  # Laplace noise exceeds this many scales with probability 1e-6
-
-
-def answers_of(person: int) -> dict[str, int]:
-    """Everyone, the joiner too, answers the same every round.
-
-    (A joiner at the very top or bottom of every scale is the stated residual: rounding can
-    bound such an answer, see domain/churn.py; this joiner answers inside the scale.)
-    """
-    rng = random.Random(person)
-    return {i.key: rng.randint(*i.bounds) for i in BANK.items}
-
-
-def round_input(
-    number: int, placed: Mapping[int, Sequence[int]], earlier: Sequence[EarlierRelease]
-) -> ReleaseInput:
-    def path(uid: int) -> str:
-        parent = PARENTS[uid]
-        return f"U{uid}" if parent is None else f"{path(parent)}/U{uid}"
-
-    snapshot = {
-        "units": {
-            str(u): {"parent": p, "name": f"U{u}", "path": path(u)} for u, p in PARENTS.items()
-        },
-        "eligible": {str(u): len(people) for u, people in placed.items() if people},
-        "eligible_atoms": {f"{u}|{BAND}": len(people) for u, people in placed.items() if people},
-        "people": sorted(p for people in placed.values() for p in people),
-        "members": {f"{u}|{BAND}": sorted(people) for u, people in placed.items() if people},
-    }
-    answers = [
-        OpenedAnswer(u, BAND, answers_of(person))
-        for u, people in placed.items()
-        for person in people
-    ]
-    return ReleaseInput(
-        round_id=number,
-        round_number=number,
-        program="P",
-        opens_on="2026-01-01",
-        closed_on="2026-01-06",
-        k=K,
-        comment_k=10,
-        bank=BANK,
-        asked=ASKED,
-        snapshot=snapshot,
-        answers=answers,
-        earlier=earlier,
-    )
 
 
 def earlier_of(data: ReleaseInput, built: manifest.Manifest) -> EarlierRelease:
@@ -153,7 +95,6 @@ def joiner_ranges(before: manifest.Manifest, after: manifest.Manifest) -> list[f
     return widths
 
 
-R1 = {1: [], 2: DEPT, 3: TEAM, 4: OTHER}
 JOINED = {1: [], 2: DEPT, 3: [*TEAM, JOINER], 4: OTHER}
 WITH_LEAVER = {1: [], 2: DEPT, 3: [*TEAM, LEAVER], 4: OTHER}
 

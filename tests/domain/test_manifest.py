@@ -9,7 +9,7 @@ import pytest
 
 from survey.domain import reporting
 from survey.domain.manifest import MANIFEST_VERSION, ManifestError, parse, serialise
-from tests.domain.test_reporting import CORE, SAFETY, release, spread
+from tests.domain.reporting_cases import CORE, SAFETY, release, spread
 
 
 @pytest.fixture(scope="module")

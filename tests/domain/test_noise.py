@@ -13,8 +13,8 @@ import pytest
 from survey.domain import export, manifest, noise
 from survey.domain.noise import Sampler
 from survey.domain.release import build_manifest, canonical_json
+from tests.domain.churn_cases import DEPT, OTHER, R1, TEAM, round_input
 from tests.domain.seeded_noise import seeded
-from tests.domain.test_churn import DEPT, OTHER, R1, TEAM, round_input
 
 
 def refuse(value: float, scale: float) -> float:

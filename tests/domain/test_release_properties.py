@@ -23,29 +23,10 @@ from survey.domain.release import (
     subtrees_of,
     verify,
 )
+from tests.domain.oracle import rank
 
 BANK = load_bank()
 BANDS = ("<1y", "1-3y", "3y+", "unstated")
-
-
-def rank(rows: list[list[Fraction]]) -> int:
-    """Return the rank of a matrix over the rationals."""
-    rows = [r[:] for r in rows if any(r)]
-    rank_found, col = 0, 0
-    width = len(rows[0]) if rows else 0
-    while rank_found < len(rows) and col < width:
-        pivot = next((i for i in range(rank_found, len(rows)) if rows[i][col] != 0), None)
-        if pivot is None:
-            col += 1
-            continue
-        rows[rank_found], rows[pivot] = rows[pivot], rows[rank_found]
-        for i in range(len(rows)):
-            if i != rank_found and rows[i][col] != 0:
-                factor = rows[i][col] / rows[rank_found][col]
-                rows[i] = [a - factor * b for a, b in zip(rows[i], rows[rank_found], strict=True)]
-        rank_found += 1
-        col += 1
-    return rank_found
 
 
 def derivable_small_groups(

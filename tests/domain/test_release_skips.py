@@ -15,7 +15,7 @@ import pytest
 
 from survey.domain import scoring
 from survey.domain.release import OpenedAnswer
-from tests.domain.test_release import ASKED, BANK, build_manifest, release_input, rows_by_id
+from tests.domain.release_cases import ASKED, BANK, build_manifest, release_input, rows_by_id
 
 SECURITY = ("sec1", "sec2")
 

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from survey.domain import charts, report_pdf, reporting
 from survey.domain.manifest import Manifest, parse, serialise
 from survey.domain.reporting import ActionRow, Event
-from tests.domain.test_reporting import CORE, SAFETY, TRUST, release, spread
+from tests.domain.reporting_cases import CORE, SAFETY, TRUST, release, spread
 
 HIDDEN = ("Gamma", "Small")
 

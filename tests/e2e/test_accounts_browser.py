@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Org
+from tests.e2e.audit import Audit
 from tests.e2e.conftest import OpenPage, log_in, screenshot
-from tests.e2e.test_accessibility import Audit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 MANAGER = "team.lead@example.org"

@@ -13,8 +13,8 @@ from playwright.sync_api import expect
 from survey import db
 from survey.services import rounds
 from tests.conftest import OpenRound
+from tests.e2e.audit import Audit
 from tests.e2e.conftest import OpenPage, log_in, screenshot
-from tests.e2e.test_accessibility import Audit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -14,9 +14,9 @@ from playwright.sync_api import Locator, Page, expect
 from survey.domain import manifest, reporting
 from survey.domain.disclosure import HIDDEN_TEXT
 from tests.conftest import Org
+from tests.e2e.audit import Audit
 from tests.e2e.conftest import OpenPage, log_in, screenshot
-from tests.e2e.test_accessibility import Audit
-from tests.web.test_analytics import closed_on, release_rounds
+from tests.helpers import closed_on, release_rounds
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

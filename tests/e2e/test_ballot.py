@@ -16,7 +16,7 @@ from survey.models import Program, Round
 from survey.services import ballotkeys
 from tests.conftest import OpenRound, answers_for
 from tests.e2e.conftest import PHONE, OpenPage
-from tests.e2e.test_employee import THANKS, answer_by_clicks, question_names
+from tests.e2e.survey_page import SEND, THANKS, answer_by_clicks, question_names, requests_to
 from tests.helpers import invitation_unused, stored_answers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -28,7 +28,6 @@ BUSY = "The server was busy and nothing was saved; please send again."
 RESUMED = "Your earlier answers are back; send them when you are ready."
 NOJS = "JavaScript is off, so the server checks your link and receives your answers"
 NOJS_REFUSED = "This survey accepts only unlinkable ballots, which need JavaScript."
-SEND = "Send my answers"
 
 
 def stored(app: Flask, round_id: int) -> int:
@@ -46,20 +45,6 @@ def fingerprint(app: Flask, round_id: int, token: str) -> str:
     with db.session_scope(app) as session:
         key = ballotkeys.public_key(session, round_id, int(token.split(".", 1)[0]))
         return key.fingerprint
-
-
-def requests_to(page: Page, suffix: str) -> list[Request]:
-    """Collect this page's POST requests to URLs ending in ``suffix``, from now on."""
-    seen: list[Request] = []
-    page.on(
-        "request",
-        lambda request: (
-            seen.append(request)
-            if request.method == "POST" and request.url.endswith(suffix)
-            else None
-        ),
-    )
-    return seen
 
 
 def key_shown(page: Page, app: Flask, round_id: int, token: str) -> None:

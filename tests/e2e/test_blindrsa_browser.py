@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import ConsoleMessage, Page
 
 from survey.domain import blindrsa
-from tests.domain.test_blindrsa import VECTOR, flip, vector_key, vector_r
+from tests.domain.blindrsa_vector import VECTOR, flip, vector_key, vector_r
 from tests.e2e.conftest import OpenPage
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

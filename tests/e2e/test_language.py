@@ -16,9 +16,9 @@ from survey import db
 from survey.models import Program
 from survey.services import actions, rounds
 from tests.conftest import OpenRound
+from tests.e2e.audit import Audit
 from tests.e2e.conftest import OpenPage, screenshot
-from tests.e2e.test_accessibility import Audit
-from tests.e2e.test_employee import assert_focus_visible, focused, responses_stored
+from tests.e2e.survey_page import assert_focus_visible, focused, responses_stored
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -13,10 +13,16 @@ from playwright.sync_api import Page, expect
 
 from survey.domain.questions import PREFER_NOT_TO_SAY
 from tests.conftest import OpenRound
+from tests.e2e.audit import Audit
 from tests.e2e.conftest import OpenPage, screenshot
-from tests.e2e.test_accessibility import Audit
-from tests.e2e.test_ballot import SEND, requests_to
-from tests.e2e.test_employee import THANKS, assert_focus_visible, focused, question_names
+from tests.e2e.survey_page import (
+    SEND,
+    THANKS,
+    assert_focus_visible,
+    focused,
+    question_names,
+    requests_to,
+)
 from tests.helpers import opened_payloads
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -14,8 +14,8 @@ from playwright.sync_api import expect
 
 from tests import smtp as loopback
 from tests.conftest import OpenRound
+from tests.e2e.audit import Audit
 from tests.e2e.conftest import OpenPage, log_in, screenshot
-from tests.e2e.test_accessibility import Audit
 from tests.smtp import Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -12,9 +12,9 @@ from survey.domain.bankfile import BankFileError, bank_to_csv, parse_bank_csv
 from survey.domain.questions import load_bank
 from survey.models import QuestionBankRecord
 from survey.services import bankfiles, banks
+from tests.bank_csv import BAD, GOOD
 from tests.conftest import Org
 from tests.helpers import open_round_on_bank
-from tests.web.test_banks import BAD, GOOD
 
 
 def test_import_stores_a_bank_get_bank_returns(app: Flask) -> None:

@@ -12,7 +12,7 @@ from survey.models import Person, Program, Release, Round
 from survey.services import programs, rounds
 from survey.services.release_audit import audit_release
 from tests.conftest import Org
-from tests.services.test_rounds import DAY, answer_all, finish
+from tests.services.round_steps import DAY, answer_all, finish
 
 
 def test_dp_release_draws_once_and_freezes_the_budget(app: Flask, organisation: Org) -> None:

@@ -35,6 +35,7 @@ from survey.services import mailer as mail
 from tests import smtp as loopback
 from tests.conftest import OpenRound
 from tests.helpers import invitation_unused
+from tests.services.round_steps import answer_all
 from tests.smtp import PASSWORD, USER, Server, check_password
 
 smtp, start_server = loopback.smtp, loopback.start_server  # fixtures
@@ -223,8 +224,6 @@ def test_invitations_reach_everyone_once_with_working_links(
 def test_reminders_go_to_everyone_invited_including_who_answered(
     app: Flask, open_round: OpenRound, smtp: Server
 ) -> None:
-    from tests.services.test_rounds import answer_all
-
     answered = sorted(open_round.tokens)[:4]
     answer_all(app, open_round.round_id, [open_round.tokens[e] for e in answered])
     with smtp.mailer() as mailer:

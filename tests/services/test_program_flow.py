@@ -15,10 +15,12 @@ from flask import Flask
 
 from survey import create_app, db
 from survey.models import Release
+from tests import smtp as loopback
 from tests.conftest import answers_for, login
 from tests.helpers import stored_answers
-from tests.services.test_mailer import Server, smtp, start_server  # noqa: F401 - fixtures
+from tests.smtp import Server
 
+smtp, start_server = loopback.smtp, loopback.start_server  # fixtures
 DAY = dt.date(2026, 3, 2)
 ROSTER = "email,unit,tenure,name\n" + "".join(
     f"person{i}@example.org,Lab/{team},{band},Person {i}\n"
@@ -35,7 +37,7 @@ def cli(app: Flask, *args: str) -> Any:
     return result
 
 
-def test_fortnightly_round_end_to_end(config: dict, smtp: Server, tmp_path: Any) -> None:  # noqa: F811
+def test_fortnightly_round_end_to_end(config: dict, smtp: Server, tmp_path: Any) -> None:
     app = create_app(
         {
             **config,

@@ -27,30 +27,7 @@ from survey.services.participation import participation_today
 from survey.services.release_audit import audit_release
 from tests.conftest import OpenRound, Org, answers_for
 from tests.helpers import keep_sealed
-
-DAY = dt.date(2026, 11, 2)
-
-
-def answer_all(app: Flask, round_id: int, tokens: list[str], value: int = 4) -> None:
-    answers = {k.removeprefix("q_"): int(v) for k, v in answers_for(app, round_id, value).items()}
-    with app.app_context():
-        session = db.get_session()
-        survey = submission.survey_for(session, round_id)
-        for token in tokens:
-            submission.submit(session, survey, token, answers, "", app.extensions["candor.kek"])
-        session.commit()
-
-
-def finish(app: Flask, round_id: int) -> Release:
-    with db.session_scope(app) as session:
-        rnd = rounds.get_round(session, round_id)
-        rounds.close_round(session, rnd, DAY + dt.timedelta(days=5))
-        release = rounds.release_round(
-            session, rnd, app.extensions["candor.kek"], DAY + dt.timedelta(days=6)
-        )
-        session.commit()
-        session.refresh(release)
-        return release
+from tests.services.round_steps import DAY, answer_all, finish
 
 
 def test_state_machine_refuses_skips(app: Flask, organisation: Org) -> None:

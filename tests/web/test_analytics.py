@@ -28,13 +28,11 @@ from survey import create_app, db
 from survey.domain import reporting
 from survey.domain.disclosure import HIDDEN_TEXT
 from survey.domain.manifest import parse, serialise
-from survey.models import Action, Person, Program, TimelineEvent
-from survey.services import rounds, submission
+from survey.models import Action, Program, TimelineEvent
 from survey.services.manifests import released_manifests
 from tests.conftest import PASSWORD, STAFF, Org, login
+from tests.helpers import closed_on, release_rounds
 
-FIRST_OPEN = dt.date(2026, 9, 7)
-CADENCE = dt.timedelta(days=14)
 HIDDEN_TEAMS = ("Small", "Gamma")
 PAGES = (
     "/dashboard",
@@ -43,56 +41,6 @@ PAGES = (
     "/dashboard/distributions",
     "/dashboard/comments",
 )
-
-
-def closed_on(number: int) -> dt.date:
-    return FIRST_OPEN + CADENCE * (number - 1) + dt.timedelta(days=5)
-
-
-def release_rounds(app: Flask, program_id: int, count: int) -> list[dict[str, Any]]:
-    """Open, answer (everyone), close and release ``count`` rounds; return their manifests.
-
-    Research answers "agree" in the first rounds and "disagree" in the last, so there is a
-    clear change to report; everyone writes a comment mentioning the round.
-    """
-    kek = app.extensions["candor.kek"]
-    manifests = []
-    with db.session_scope(app) as session:
-        program = session.get(Program, program_id)
-        assert program is not None
-        units = {
-            p.id: p.unit.parent.name if p.unit.parent else ""
-            for p in session.scalars(select(Person))
-        }
-        for number in range(1, count + 1):
-            opens = FIRST_OPEN + CADENCE * (number - 1)
-            rnd = rounds.create_round(session, program)
-            rounds.open_round(session, rnd, kek, opens)
-            session.commit()
-            survey = submission.survey_for(session, rnd.id)
-            links = rounds.invitation_links(session, rnd, kek, "http://candor.test")
-            for i, link in enumerate(links):
-                low = units[link.person_id] == "Research" and number == count
-                # Answers spread over three steps, so no cell is uniform (coded) by accident.
-                value = (1 + i % 3) if low else (3 + i % 3)
-                answers = {
-                    item.key: (
-                        min(10, value * 2)
-                        if item.scale == "nps"
-                        else (6 - value if item.reverse else value)
-                    )
-                    for item in survey.items
-                }
-                comment = f"R{number} note {i}: the roadmap needs work, write to p{i}@example.org"
-                submission.submit(session, survey, link.code, answers, comment, kek)
-            session.commit()
-            rounds.close_round(session, rnd, closed_on(number))
-            release = rounds.release_round(
-                session, rnd, kek, closed_on(number) + dt.timedelta(days=1)
-            )
-            session.commit()
-            manifests.append(release.manifest)
-    return manifests
 
 
 @pytest.fixture

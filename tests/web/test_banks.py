@@ -15,21 +15,9 @@ from survey import create_app, db
 from survey.domain.bankfile import bank_to_csv, parse_bank_csv
 from survey.domain.questions import load_bank, parse_bank
 from survey.models import QuestionBankRecord
+from tests.bank_csv import BAD, GOOD
 from tests.conftest import Org, login
 from tests.helpers import assert_entry, assert_nav_link, open_round_on_bank
-
-HEADER = "theme,theme_label,theme_description,item,text,scale,reverse,core,text_de,theme_label_de"
-GOOD = "\n".join(
-    [
-        "# key: acme-v1",
-        "# comment_prompt: Anything else?",
-        HEADER,
-        "morale,Morale,,m1,I have energy.,likert5,no,yes,Ich habe Energie.,Stimmung",
-        "morale,Morale,,m2,I feel drained.,likert5,yes,no,Ich bin ausgelaugt.,Stimmung",
-        "enps,Employee NPS,,n1,Recommend?,nps,no,yes,,",
-    ]
-)
-BAD = GOOD.replace("likert5,yes,no", "likert7,maybe,no")
 
 
 def upload(text: str | bytes, name: str = "bank.csv", key: str = "") -> dict[str, object]:

@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from survey import db
 from survey.models import Program
 from tests.conftest import login
-from tests.web.test_programs import GOOD
+from tests.web.program_form import GOOD
 
 
 def test_admin_turns_dp_on_and_privacy_page_says_so(app: Flask, client: FlaskClient) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 
 from flask import Flask
@@ -11,20 +10,8 @@ from flask.testing import FlaskClient
 
 from survey import db
 from survey.domain.disclosure import HIDDEN_TEXT
-from survey.services import rounds
 from tests.conftest import OpenRound, answers_for, login
-from tests.helpers import stored_answers
-
-
-def close_and_release(app: Flask, round_id: int) -> dict:
-    with db.session_scope(app) as session:
-        rnd = rounds.get_round(session, round_id)
-        rounds.close_round(session, rnd, dt.date(2026, 11, 7))
-        release = rounds.release_round(
-            session, rnd, app.extensions["candor.kek"], dt.date(2026, 11, 8)
-        )
-        session.commit()
-        return release.manifest
+from tests.helpers import close_and_release, stored_answers
 
 
 def test_employee_to_csv(app: Flask, client: FlaskClient, open_round: OpenRound) -> None:

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from survey import clock, create_app
 from survey.web import security
 from tests.conftest import PASSWORD, STAFF, login
-from tests.test_config import SAFE_PRODUCTION
+from tests.helpers import SAFE_PRODUCTION
 
 HTTPS = "https://candor.example.org"
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import io
 import re
 
 import pytest
@@ -12,9 +10,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from survey import create_app, db
-from survey.models import OrgUnit, Person
+from survey.models import Person
 from tests.conftest import STAFF, Org, login
 from tests.helpers import assert_entry
+from tests.web.roster_forms import everything, hidden, upload
 
 GOOD = (
     "email,unit,tenure,name\n"
@@ -22,30 +21,6 @@ GOOD = (
     "new@example.org,Lab/Research/Gamma Ray,<1y,New Person\n"
 )
 BAD = GOOD + "not-an-email,Lab/Ops\np1@example.org,Lab/Ops\n"
-
-
-def upload(text: str | bytes, name: str = "roster.csv") -> dict[str, object]:
-    data = text.encode() if isinstance(text, str) else text
-    return {"file": (io.BytesIO(data), name)}
-
-
-def everything(app: Flask) -> tuple[list[tuple[str, int, str, bool]], list[tuple[str, int | None]]]:
-    """Return every person and every unit, to prove that nothing changed."""
-    with db.session_scope(app) as session:
-        people = [
-            (p.email, p.unit_id, p.tenure_band, p.active)
-            for p in session.scalars(select(Person).order_by(Person.id))
-        ]
-        units = [
-            (u.name, u.parent_id) for u in session.scalars(select(OrgUnit).order_by(OrgUnit.id))
-        ]
-    return people, units
-
-
-def hidden(page: str, name: str) -> str:
-    match = re.search(rf'id="{name}" name="{name}" type="hidden" value="([^"]*)"', page)
-    assert match is not None, f"no hidden {name}"
-    return html.unescape(match.group(1))
 
 
 ROUTES = [

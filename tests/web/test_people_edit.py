@@ -13,7 +13,7 @@ from survey.models import AuditEvent, Person, Round
 from survey.services import rounds
 from tests.conftest import OpenRound, Org, login
 from tests.helpers import assert_entry
-from tests.web.test_people import everything, hidden, upload
+from tests.web.roster_forms import everything, hidden, upload
 
 
 def person_id(app: Flask, email: str) -> int:

@@ -9,18 +9,7 @@ from flask.testing import FlaskClient
 from survey import db
 from survey.models import Cadence, Program
 from tests.conftest import Org, login
-
-GOOD = {
-    "name": "Fortnightly pulse",
-    "bank": "core-v1",
-    "k": "5",
-    "comment_k": "10",
-    "cadence": "fortnightly",
-    "first_open_on": "2026-12-01",
-    "window_days": "5",
-    "rotation_every": "3",
-    "active": "y",
-}
+from tests.web.program_form import GOOD
 
 
 def test_admin_creates_programme_and_sees_schedule(app: Flask, client: FlaskClient) -> None:

@@ -14,7 +14,7 @@ from survey.domain.disclosure import HIDDEN_TEXT, UNIFORM_TEXT
 from survey.domain.scope import LEADERSHIP_MAX_DEPTH
 from survey.models import Release
 from tests.conftest import OpenRound, answers_for, login
-from tests.web.test_flow import close_and_release
+from tests.helpers import close_and_release
 
 
 @pytest.fixture
