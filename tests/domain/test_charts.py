@@ -6,7 +6,6 @@ import ast
 import io
 import math
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,12 +36,12 @@ from survey.domain.charts import (
     trend_chart,
 )
 from survey.domain.disclosure import ABSENT_TEXT, HIDDEN_TEXT
+from tests.domain.chart_cases import HEATMAP_CASES, TRICKY_LABELS, heatmap, svg_root, svg_texts
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TREND_PIXELS = (round(TREND_SIZE_INCHES[1] * DPI), round(TREND_SIZE_INCHES[0] * DPI))
 # Strings that would be mangled by mathtext or markup, and right-to-left scripts
 # (all covered by DejaVu Sans, so no missing-glyph warning).
-TRICKY_LABELS = ("$x$", "<b>markup</b>", "a_b^c", "שלום עולם", "مرحبا بالعالم")
 FMT = pytest.mark.parametrize("fmt", CHART_FORMATS)
 
 
@@ -60,20 +59,6 @@ def _series(*values: float | None, **kwargs: object) -> TrendSeries:
     return TrendSeries(**options)  # type: ignore[arg-type]
 
 
-def _heatmap(values: tuple[tuple[float | None, ...], ...], **kwargs: object) -> HeatmapData:
-    """Return a heatmap over ``values`` with generated row and column labels."""
-    options: dict[str, object] = {
-        "title": "Themes by unit",
-        "rows": tuple(f"Unit {i}" for i in range(len(values))),
-        "columns": tuple(f"Theme {j}" for j in range(len(values[0]) if values else 0)),
-        "values": values,
-        "centre": 60.0,
-        "span": 20.0,
-    }
-    options.update(kwargs)
-    return HeatmapData(**options)  # type: ignore[arg-type]
-
-
 def _png_shape(data: bytes) -> tuple[int, int]:
     """Assert ``data`` is a decodable PNG and return its (height, width) in pixels."""
     assert data.startswith(PNG_SIGNATURE)
@@ -82,26 +67,13 @@ def _png_shape(data: bytes) -> tuple[int, int]:
     return image.shape[0], image.shape[1]
 
 
-def _svg_root(data: bytes) -> ET.Element:
-    """Assert ``data`` is well-formed SVG and return its root element."""
-    root = ET.fromstring(data)
-    assert root.tag == "{http://www.w3.org/2000/svg}svg"
-    return root
-
-
-def _svg_texts(data: bytes) -> list[str]:
-    """Return the content of every <text> element, one entry per drawn line."""
-    root = _svg_root(data)
-    return ["".join(e.itertext()) for e in root.iter("{http://www.w3.org/2000/svg}text")]
-
-
 def _check_valid(data: bytes, fmt: str) -> None:
     """Assert ``data`` is a valid image in ``fmt``."""
     if fmt == "png":
         height, width = _png_shape(data)
         assert height > 0 and width > 0
     else:
-        _svg_root(data)
+        svg_root(data)
 
 
 # --- trend: every shape of series gives a valid image -------------------------------------------
@@ -163,7 +135,7 @@ def test_trend_chart_is_a_valid_image(series: TrendSeries, fmt: str) -> None:
     if fmt == "png":
         assert _png_shape(data) == TREND_PIXELS
     else:
-        _svg_root(data)
+        svg_root(data)
 
 
 def test_trend_defaults_to_png() -> None:
@@ -179,7 +151,7 @@ def test_trend_defaults_to_png() -> None:
     ids=["empty", "all hidden"],
 )
 def test_trend_without_shown_values_says_why(series: TrendSeries, message: str) -> None:
-    assert message in _svg_texts(trend_chart(series, "svg"))
+    assert message in svg_texts(trend_chart(series, "svg"))
 
 
 @pytest.mark.parametrize(
@@ -187,7 +159,7 @@ def test_trend_without_shown_values_says_why(series: TrendSeries, message: str) 
     [(50.0, None, 60.0), (None, None, 40.0, 45.0), (10.0, 20.0, None), (50.0,), (30.0, 40.0)],
 )
 def test_trend_marks_each_hidden_round(values: tuple[float | None, ...]) -> None:
-    texts = _svg_texts(trend_chart(_series(*values), "svg"))
+    texts = svg_texts(trend_chart(_series(*values), "svg"))
     assert texts.count(HIDDEN_LABEL) == values.count(None)
 
 
@@ -195,7 +167,7 @@ def _line_runs(data: bytes) -> int:
     """Return how many separate pieces the trend line (thick, LINE_COLOUR) is drawn in."""
     colour = LINE_COLOUR.lower()
     runs = 0
-    for path in _svg_root(data).iter("{http://www.w3.org/2000/svg}path"):
+    for path in svg_root(data).iter("{http://www.w3.org/2000/svg}path"):
         style = path.get("style", "")
         if f"stroke: {colour}" in style and "stroke-width: 2" in style:
             runs += len(re.findall(r"\bM\b", path.get("d", "")))
@@ -228,33 +200,11 @@ def test_trend_draws_user_text_literally(label: str, where: str) -> None:
         points=points,
         events=((1, label),) if where == "event" else (),
     )
-    assert label in _svg_texts(trend_chart(series, "svg"))
+    assert label in svg_texts(trend_chart(series, "svg"))
     _png_shape(trend_chart(series, "png"))
 
 
 # --- heatmap -----------------------------------------------------------------------------------
-
-HEATMAP_CASES = {
-    "full": _heatmap(((55.0, 60.0, 72.0), (41.0, 66.0, 80.0))),
-    "hidden cells": _heatmap(((55.0, None, 72.0), (None, None, 80.0))),
-    "all hidden": _heatmap(((None, None), (None, None))),
-    "one cell": _heatmap(((61.0,),)),
-    "no rows": _heatmap((), columns=("Theme A", "Theme B")),
-    "no columns": _heatmap(((), ()), rows=("Unit A", "Unit B"), columns=()),
-    "nothing": _heatmap(()),
-    "beyond the span": _heatmap(((0.0, 100.0, 60.0),)),
-    "five-point scale": _heatmap(((3.1, 4.2), (None, 2.4)), centre=3.4, span=1.0),
-    "many rows": _heatmap(tuple((50.0 + i, None if i % 7 == 0 else 60.0) for i in range(30))),
-    "tricky labels": _heatmap(
-        tuple((float(i * 20),) for i in range(len(TRICKY_LABELS))),
-        title=TRICKY_LABELS[0],
-        rows=TRICKY_LABELS,
-        columns=(TRICKY_LABELS[2],),
-    ),
-    "very long labels": _heatmap(
-        ((50.0, 60.0),), title="T" * 300, rows=("U" * 200,), columns=("C" * 200, "Theme")
-    ),
-}
 
 
 @FMT
@@ -265,7 +215,7 @@ def test_heatmap_chart_is_a_valid_image(data: HeatmapData, fmt: str) -> None:
         height, width = _png_shape(image)
         assert width >= HEATMAP_MIN_WIDTH * DPI and height >= HEATMAP_MIN_HEIGHT * DPI
     else:
-        _svg_root(image)
+        svg_root(image)
 
 
 def test_heatmap_defaults_to_png() -> None:
@@ -274,13 +224,13 @@ def test_heatmap_defaults_to_png() -> None:
 
 @pytest.mark.parametrize("name", ["no rows", "no columns", "nothing"])
 def test_empty_heatmap_says_so(name: str) -> None:
-    assert EMPTY_HEATMAP_MESSAGE in _svg_texts(heatmap_chart(HEATMAP_CASES[name], "svg"))
+    assert EMPTY_HEATMAP_MESSAGE in svg_texts(heatmap_chart(HEATMAP_CASES[name], "svg"))
 
 
 @pytest.mark.parametrize("name", ["full", "hidden cells", "all hidden", "many rows"])
 def test_heatmap_prints_shown_values_and_marks_hidden_cells(name: str) -> None:
     data = HEATMAP_CASES[name]
-    texts = _svg_texts(heatmap_chart(data, "svg"))
+    texts = svg_texts(heatmap_chart(data, "svg"))
     cells = [v for row in data.values for v in row]
     assert texts.count(HIDDEN_LABEL) == cells.count(None)
     for value in cells:
@@ -291,13 +241,13 @@ def test_heatmap_prints_shown_values_and_marks_hidden_cells(name: str) -> None:
 @pytest.mark.parametrize("label", TRICKY_LABELS)
 @pytest.mark.parametrize("where", ["title", "row", "column"])
 def test_heatmap_draws_user_text_literally(label: str, where: str) -> None:
-    data = _heatmap(
+    data = heatmap(
         ((50.0,),),
         title=label if where == "title" else "Themes",
         rows=(label if where == "row" else "Unit",),
         columns=(label if where == "column" else "Theme",),
     )
-    assert label in _svg_texts(heatmap_chart(data, "svg"))
+    assert label in svg_texts(heatmap_chart(data, "svg"))
 
 
 # --- determinism, formats, validation ----------------------------------------------------------
@@ -398,14 +348,14 @@ def test_inconsistent_series_is_refused(series: TrendSeries) -> None:
 
 
 BAD_HEATMAPS = {
-    "fewer value rows than labels": _heatmap(((1.0,),), rows=("A", "B")),
-    "more value rows than labels": _heatmap(((1.0,), (2.0,)), rows=("A",)),
-    "ragged row": _heatmap(((1.0, 2.0), (3.0,))),
-    "cells without columns": _heatmap(((1.0,),), columns=()),
-    "zero span": _heatmap(((1.0,),), span=0.0),
-    "negative span": _heatmap(((1.0,),), span=-5.0),
-    "NaN cell": _heatmap(((math.nan,),)),
-    "infinite centre": _heatmap(((1.0,),), centre=math.inf),
+    "fewer value rows than labels": heatmap(((1.0,),), rows=("A", "B")),
+    "more value rows than labels": heatmap(((1.0,), (2.0,)), rows=("A",)),
+    "ragged row": heatmap(((1.0, 2.0), (3.0,))),
+    "cells without columns": heatmap(((1.0,),), columns=()),
+    "zero span": heatmap(((1.0,),), span=0.0),
+    "negative span": heatmap(((1.0,),), span=-5.0),
+    "NaN cell": heatmap(((math.nan,),)),
+    "infinite centre": heatmap(((1.0,),), centre=math.inf),
 }
 
 
