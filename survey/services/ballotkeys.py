@@ -8,8 +8,6 @@ the round closes; a check-in signs with the key of the invitation's label and no
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -18,6 +16,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ..domain import blindrsa, crypto
+from ..kept import Kept
 from ..models import BallotKey
 
 
@@ -108,9 +107,7 @@ def public_key(session: Session, round_id: int, key_id: int) -> PublicBallotKey:
 
 
 # Unwrapped signing keys kept per process: parsing a PKCS#8 RSA key costs more than a signature.
-SIGNING_KEYS_KEPT = 512
-_signing: OrderedDict[tuple[int, int, bytes], blindrsa.SigningKey] = OrderedDict()
-_signing_lock = threading.Lock()
+_signing: Kept[tuple[int, int, bytes], blindrsa.SigningKey] = Kept(512)
 
 
 def signing_key(session: Session, round_id: int, key_id: int, kek: bytes) -> blindrsa.SigningKey:
@@ -126,17 +123,12 @@ def signing_key(session: Session, round_id: int, key_id: int, kek: bytes) -> bli
     )
     if wrapped is None:
         raise KeyUnavailable()
-    cache_key = (round_id, key_id, crypto.token_hash(wrapped.hex()))
-    with _signing_lock:
-        found = _signing.get(cache_key)
-    if found is None:
-        der = crypto.unwrap(wrapped, kek, wrap_label(round_id, key_id))
-        found = blindrsa.SigningKey.from_der(der)
-        with _signing_lock:
-            _signing[cache_key] = found
-            while len(_signing) > SIGNING_KEYS_KEPT:
-                _signing.popitem(last=False)
-    return found
+    return _signing.get_or_make(
+        (round_id, key_id, crypto.token_hash(wrapped.hex())),
+        lambda: blindrsa.SigningKey.from_der(
+            crypto.unwrap(wrapped, kek, wrap_label(round_id, key_id))
+        ),
+    )
 
 
 def destroy_private_keys(session: Session, round_id: int) -> None:
@@ -144,6 +136,4 @@ def destroy_private_keys(session: Session, round_id: int) -> None:
     session.execute(
         update(BallotKey).where(BallotKey.round_id == round_id).values(wrapped_private_key=None)
     )
-    with _signing_lock:
-        for cached in [key for key in _signing if key[0] == round_id]:
-            del _signing[cached]
+    _signing.forget(lambda key: key[0] == round_id)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from ..domain.questions import Bank, BankError, bank_to_dict, load_bank, parse_bank
+from ..kept import Kept
 from ..models import QuestionBankRecord, Round
 
 
@@ -22,29 +21,17 @@ def get_bank(session: Session, key: str) -> Bank:
 
 # Parsed frozen banks per process, under the round's public key: 32 random bytes made when the
 # round opened, together with its frozen items, so a key names exactly one frozen bank.
-FROZEN_KEPT = 64
-_frozen: OrderedDict[bytes, Bank] = OrderedDict()
-_frozen_lock = threading.Lock()
+_frozen: Kept[bytes, Bank] = Kept(64)
 
 
 def frozen_bank(rnd: Round) -> Bank:
     """Return the bank exactly as it was when the round opened (parsed once per process)."""
     if rnd.items is None:
         raise BankError(f"round {rnd.id} has not opened, so it has no questions yet")
-    key = rnd.public_key
-    if key is not None:
-        with _frozen_lock:
-            found = _frozen.get(key)
-        if found is not None:
-            return found
     definition: dict[str, Any] = rnd.items["definition"]
-    bank = parse_bank(definition)
-    if key is not None:
-        with _frozen_lock:
-            _frozen[key] = bank
-            while len(_frozen) > FROZEN_KEPT:
-                _frozen.popitem(last=False)
-    return bank
+    if rnd.public_key is None:
+        return parse_bank(definition)
+    return _frozen.get_or_make(rnd.public_key, lambda: parse_bank(definition))
 
 
 def freeze(bank: Bank, asked: tuple[str, ...]) -> dict[str, Any]:

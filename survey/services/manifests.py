@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..domain.manifest import Manifest, parse
+from ..kept import Kept
 from ..models import Release, Round
 
 # Parsed manifests kept per process (about 1-2 MB each for an organisation of 2,000 people).
-MANIFESTS_KEPT = 128
-_manifests: OrderedDict[tuple[int, str], Manifest] = OrderedDict()  # by ReleaseKey
-_manifests_lock = threading.Lock()
+_manifests: Kept[tuple[int, str], Manifest] = Kept(128)  # by ReleaseKey
 
 
 # A release as kept: its id and the digest of its canonical JSON (fixed at release).
@@ -43,21 +39,11 @@ def released(session: Session, program_id: int | None = None) -> list[tuple[Rele
         query = query.where(Round.program_id == program_id)
     rows = session.execute(query).all()
     keys = [(int(rid), str(digest)) for rid, digest in rows]
-    found: dict[ReleaseKey, Manifest] = {}
-    with _manifests_lock:
-        for key in keys:
-            if key in _manifests:
-                found[key] = _manifests[key]
+    found = {key: kept for key in keys if (kept := _manifests.get(key)) is not None}
     digests = dict(keys)
     missing = [rid for rid, digest in keys if (rid, digest) not in found]
     if missing:
         load = select(Release.id, Release.manifest).where(Release.id.in_(missing))
         for rid, manifest in session.execute(load):
-            found[(rid, digests[rid])] = parse(manifest)
-    with _manifests_lock:
-        for key in keys:
-            _manifests[key] = found[key]
-            _manifests.move_to_end(key)
-        while len(_manifests) > MANIFESTS_KEPT:
-            _manifests.popitem(last=False)
+            found[(rid, digests[rid])] = _manifests.put((rid, digests[rid]), parse(manifest))
     return [(key, found[key]) for key in keys]

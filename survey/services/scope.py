@@ -13,8 +13,6 @@ a reader whose role or bindings change gets a new key, and so a new cut.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -24,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..domain import scope as rules
 from ..domain.manifest import Manifest
+from ..kept import Kept
 from ..models import ManagerUnit, Role, User
 from .manifests import ReleaseKey, released
 
@@ -44,10 +43,9 @@ class ScopedManifests:
     manifests: tuple[Manifest, ...]
     scopes: tuple[rules.RoundScope, ...]
     report_depth: int | None = rules.LEADERSHIP_MAX_DEPTH
-    _views: OrderedDict[Hashable, Any] = field(
-        default_factory=OrderedDict, compare=False, repr=False
+    _views: Kept[Hashable, Any] = field(
+        default_factory=lambda: Kept(VIEWS_KEPT), compare=False, repr=False
     )
-    _views_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def view(self, key: Hashable, compute: Callable[[], T]) -> T:
         """Return ``compute()``, computed once for these manifests and kept under ``key``.
@@ -55,16 +53,7 @@ class ScopedManifests:
         ``key`` names the view and everything else it depends on (a unit, events); the
         result must be immutable, since it is shared between requests.
         """
-        with self._views_lock:
-            if key in self._views:
-                self._views.move_to_end(key)
-                return cast(T, self._views[key])
-        found = compute()
-        with self._views_lock:
-            self._views[key] = found
-            while len(self._views) > VIEWS_KEPT:
-                self._views.popitem(last=False)
-        return found
+        return cast(T, self._views.get_or_make(key, compute))
 
     @property
     def broader(self) -> frozenset[int]:
@@ -78,10 +67,8 @@ class ScopedManifests:
 
 
 # Cuts kept per process: a handful per programme (one per role, one per manager's bindings).
-SCOPES_KEPT = 64
 ScopeKey = tuple[tuple[ReleaseKey, ...], Role, frozenset[int]]
-_scoped: OrderedDict[ScopeKey, ScopedManifests] = OrderedDict()
-_scoped_lock = threading.Lock()
+_scoped: Kept[ScopeKey, ScopedManifests] = Kept(64)
 
 
 def bound_units(session: Session, user: User) -> frozenset[int]:
@@ -100,17 +87,7 @@ def released_for(session: Session, user: User, program_id: int) -> ScopedManifes
     """
     found = released(session, program_id)
     key: ScopeKey = (tuple(k for k, _ in found), user.role, bound_units(session, user))
-    with _scoped_lock:
-        kept = _scoped.get(key)
-        if kept is not None:
-            _scoped.move_to_end(key)
-            return kept
-    cut = restrict_all([m for _, m in found], user.role, key[2])
-    with _scoped_lock:
-        _scoped[key] = cut
-        while len(_scoped) > SCOPES_KEPT:
-            _scoped.popitem(last=False)
-    return cut
+    return _scoped.get_or_make(key, lambda: restrict_all([m for _, m in found], user.role, key[2]))
 
 
 def restrict_all(

@@ -25,9 +25,7 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -40,6 +38,7 @@ from sqlalchemy.orm import Session
 from ..domain import blindrsa, crypto
 from ..domain.questions import PREFER_NOT_TO_SAY, Bank, Item
 from ..domain.release import COMMENT_MAX_DEPTH
+from ..kept import Kept
 from ..models import CheckIn, InboxEntry, Invitation, Program, Round, RoundStatus, SpentBallot
 from . import ballotkeys, banks, mixing
 
@@ -120,9 +119,7 @@ ROUND_STATE = (
     .where(Round.id == bindparam("round_id"))
 )
 # Open rounds' frozen facts per process, under (round id, public key).
-OPEN_KEPT = 64
-_open: OrderedDict[tuple[int, bytes], Survey] = OrderedDict()
-_open_lock = threading.Lock()
+_open: Kept[tuple[int, bytes], Survey] = Kept(64)
 
 
 def survey_for(session: Session, round_id: int) -> Survey:
@@ -137,14 +134,7 @@ def survey_for(session: Session, round_id: int) -> Survey:
     status, public_key, no_items, unlinkable = state
     if status is not RoundStatus.OPEN or no_items or public_key is None:
         raise RoundNotOpen(status.value)
-    with _open_lock:
-        found = _open.get((round_id, public_key))
-    if found is None:
-        found = _read_open(session, round_id)
-        with _open_lock:
-            _open[(round_id, public_key)] = found
-            while len(_open) > OPEN_KEPT:
-                _open.popitem(last=False)
+    found = _open.get_or_make((round_id, public_key), lambda: _read_open(session, round_id))
     if found.round.unlinkable_required != unlinkable:
         found = replace(found, round=replace(found.round, unlinkable_required=unlinkable))
     return found

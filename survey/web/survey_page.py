@@ -15,6 +15,7 @@ from flask import current_app, g
 
 from ..db import UNAVAILABLE, abandon_session, get_session
 from ..domain.questions import Bank, Item
+from ..kept import Kept
 from ..services import actions, audit_trail, submission
 
 # Where the copies live (app.extensions), and how many rounds' copies a process keeps.
@@ -60,18 +61,17 @@ def read(round_id: int) -> SurveyPage:
         tuple(actions.actions_for_next_rounds(session, rnd.program_id, rnd.number)),
         tuple(audit_trail.links_handed_out(session, rnd.id)),
     )
-    pages: dict[int, SurveyPage] = current_app.extensions.setdefault(PAGES, {})
-    pages.pop(round_id, None)
-    pages[round_id] = page
-    while len(pages) > PAGES_KEPT:
-        pages.pop(next(iter(pages)))
+    pages: Kept[int, SurveyPage] | None = current_app.extensions.get(PAGES)
+    if pages is None:
+        pages = current_app.extensions.setdefault(PAGES, Kept(PAGES_KEPT))
+    pages.put(round_id, page)
     return page
 
 
 def kept(round_id: int) -> SurveyPage | None:
     """Return this process's copy of a round's survey page, if it has shown one."""
-    pages: dict[int, SurveyPage] = current_app.extensions.get(PAGES, {})
-    return pages.get(round_id)
+    pages: Kept[int, SurveyPage] | None = current_app.extensions.get(PAGES)
+    return pages.get(round_id) if pages is not None else None
 
 
 def again(round_id: int) -> SurveyPage | None:

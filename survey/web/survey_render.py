@@ -10,6 +10,7 @@ about who is answering.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from functools import partial
 from typing import Any
 
@@ -20,6 +21,7 @@ from markupsafe import Markup
 
 from ..domain import i18n
 from ..domain.questions import estimated_minutes
+from ..kept import Kept
 from ..services import actions, submission
 from . import survey_page
 from .forms import field_name, survey_form_class
@@ -113,13 +115,10 @@ KEPT_PER_PROCESS = 128
 
 def blank_questions(survey: survey_page.SurveyPage, form: Any, lang: str) -> Markup:
     """Return the questions' HTML of a form nobody has filled in, rendered once per process."""
-    kept: dict[tuple[int, str, tuple[str, ...]], Markup] = current_app.extensions.setdefault(
-        BLANK_QUESTIONS, {}
-    )
     key = (survey.round.id, lang, tuple(item.key for item in survey.items))
-    html = kept.get(key)
-    if html is None:
-        html = Markup(  # noqa: S704 - the output of an autoescaping template
+    html: Markup = _kept(BLANK_QUESTIONS).get_or_make(
+        key,
+        lambda: Markup(  # noqa: S704 - the output of an autoescaping template
             render_template(
                 "employee/_questions.html",
                 survey=survey,
@@ -128,10 +127,8 @@ def blank_questions(survey: survey_page.SurveyPage, form: Any, lang: str) -> Mar
                 tr=partial(i18n.t, lang),
                 field_name=field_name,
             )
-        )
-        while len(kept) >= KEPT_PER_PROCESS:
-            kept.pop(next(iter(kept)))
-        kept[key] = html
+        ),
+    )
     return html
 
 
@@ -148,11 +145,9 @@ def blank_page(survey: survey_page.SurveyPage, lang: str) -> str:
 
     Rendered once per process and page content; each visitor gets their own CSRF token.
     """
-    kept: dict[tuple[Any, ...], tuple[str, ...]] = current_app.extensions.setdefault(
-        BLANK_PAGES, {}
-    )
+    kept = _kept(BLANK_PAGES)
     key = (survey.round, lang, survey.actions, survey.handed_out, survey.unlinkable_required)
-    parts = kept.get(key)
+    parts: tuple[str, ...] | None = kept.get(key)
     if parts is None:
         form = survey_form_class(survey.items, lang)(formdata=None)
         html, _ = render(survey, form, lang, questions=blank_questions(survey, form, lang))
@@ -160,9 +155,7 @@ def blank_page(survey: survey_page.SurveyPage, lang: str) -> str:
         parts = tuple(html.split(token)) if token else (html,)
         if len(parts) > 2:  # the token also appears elsewhere: do not keep this page
             return html
-        while len(kept) >= KEPT_PER_PROCESS:
-            kept.pop(next(iter(kept)))
-        kept[key] = parts
+        kept.put(key, parts)
     return generate_csrf().join(parts) if len(parts) == 2 else parts[0]
 
 
@@ -171,15 +164,19 @@ def thanks(round_id: int, lang: str, shown: tuple[actions.ShownAction, ...]) -> 
     round, language and actions shown."""
     if not anonymous():
         return page("employee/thanks.html", lang, round_id=round_id, actions=shown)
-    kept: dict[tuple[Any, ...], str] = current_app.extensions.setdefault(THANKS_PAGES, {})
-    key = (round_id, lang, shown)
-    html = kept.get(key)
-    if html is None:
-        html, _ = page("employee/thanks.html", lang, round_id=round_id, actions=shown)
-        while len(kept) >= KEPT_PER_PROCESS:
-            kept.pop(next(iter(kept)))
-        kept[key] = html
+    html: str = _kept(THANKS_PAGES).get_or_make(
+        (round_id, lang, shown),
+        lambda: page("employee/thanks.html", lang, round_id=round_id, actions=shown)[0],
+    )
     return html, 200
+
+
+def _kept(name: str) -> Kept[Hashable, Any]:
+    """Return this app's pages kept under ``name`` (per app: each app starts with none)."""
+    found: Kept[Hashable, Any] | None = current_app.extensions.get(name)
+    if found is None:
+        found = current_app.extensions.setdefault(name, Kept(KEPT_PER_PROCESS))
+    return found
 
 
 def anonymous() -> bool:
