@@ -11,18 +11,15 @@ so the memory it takes goes back to the system instead of staying with the web w
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import hashlib
 import json
 import os
-import pickle
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..domain import reporting
-from ..domain.chartinput import HeatmapData, TrendSeries
+from ..domain.chartinput import HeatmapData
 from ..domain.chartlook import describe_trend
 from ..domain.heatmap_svg import heatmap_svg
 from ..domain.manifest import Manifest
@@ -82,18 +79,6 @@ def store(directory: str, key: str, fmt: str, body: bytes) -> None:
     os.replace(tmp, _path(directory, key, fmt))  # atomic: concurrent renders of one file agree
 
 
-@contextmanager
-def _batch_lock(directory: str, name: str) -> Iterator[None]:
-    """Hold an exclusive lock (across processes) on one batch of drawings."""
-    os.makedirs(directory, exist_ok=True)
-    with open(_path(directory, name, "lock"), "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def trend_key(
     manifests: Sequence[Manifest],
     unit_id: int,
@@ -120,9 +105,6 @@ def trend_key(
 
 
 # A sibling chart of the same unit: its theme, label and reference line.
-Sibling = tuple[str, str, float | None]
-
-
 def trend(
     directory: str,
     manifests: Sequence[Manifest],
@@ -133,44 +115,23 @@ def trend(
     fmt: str,
     events: Sequence[reporting.Event] = (),
     reference: float | None = None,
-    siblings: Callable[[], Sequence[Sibling]] = tuple,
 ) -> bytes:
     """Return the trend chart of one unit and theme, with events and an optional reference.
 
-    A chart not on disk yet is drawn in a fresh process (:func:`.drawing.apart`) together
-    with its ``siblings`` (the unit's other themes, which the same page shows) not on disk
-    either: one process start for the page's charts, and none left in the worker. A lock
-    per unit and format keeps two workers from drawing the same batch.
+    Drawn in this process (a small figure; a fresh drawing process would cost more than the
+    figure, once per chart a page shows, and under load longer than a browser waits).
     """
     key = trend_key(manifests, unit_id, theme, theme_label, unit_path, events, reference)
-    found = peek(directory, key, fmt)
-    if found is not None:
-        return found
-    with _batch_lock(directory, _key("trend batch", [unit_id, unit_path, fmt])):
-        found = peek(directory, key, fmt)  # drawn by another worker while this one waited
-        if found is not None:
-            return found
-        jobs: list[tuple[str, TrendSeries]] = []
-        for t, label, ref in [(theme, theme_label, reference), *siblings()]:
-            k = trend_key(manifests, unit_id, t, label, unit_path, events, ref)
-            if k == key or (k not in (j[0] for j in jobs) and peek(directory, k, fmt) is None):
-                series = reporting.trend_series(
-                    manifests, unit_id, t, label, unit_path, events, ref
-                )
-                jobs.append((k, series))
-        bodies = pickle.loads(  # noqa: S301 - written by our own drawing process
-            drawing.apart(_trend_charts, (tuple(series for _, series in jobs), fmt))
+
+    def render() -> bytes:
+        from ..domain import charts  # matplotlib is imported only when drawing
+
+        series = reporting.trend_series(
+            manifests, unit_id, theme, theme_label, unit_path, events, reference
         )
-        for (k, _), body in zip(jobs, bodies, strict=True):
-            store(directory, k, fmt, body)
-    return bodies[0]  # type: ignore[no-any-return]
+        return charts.trend_chart(series, fmt)
 
-
-def _trend_charts(job: tuple[tuple[TrendSeries, ...], str]) -> bytes:
-    from ..domain import charts  # matplotlib is imported only when drawing
-
-    many, fmt = job
-    return pickle.dumps([charts.trend_chart(series, fmt) for series in many])
+    return cached(directory, key, fmt, render)
 
 
 def trend_description(

@@ -489,14 +489,6 @@ def trend_chart(program_id: int, unit_id: int, theme: str, fmt: str) -> Response
         abort(404)
     reference, _ = reference_for(manifests, unit_id, theme)
 
-    def siblings() -> list[chartcache.Sibling]:
-        """The unit's other charts, which its trends page shows beside this one."""
-        return [
-            (key, label, reference_for(manifests, unit_id, key)[0])
-            for key, label in themes.items()
-            if key != theme
-        ]
-
     body = chartcache.trend(
         _cache_dir(),
         manifests,
@@ -507,7 +499,6 @@ def trend_chart(program_id: int, unit_id: int, theme: str, fmt: str) -> Response
         fmt,
         events.chart_events(session, program_id),
         reference,
-        siblings,
     )
     return _chart_response(body, fmt, f"candor-trend-{program_id}-{unit_id}-{theme}")
 
