@@ -1,4 +1,4 @@
-"""Across rounds: no figure may isolate the people who joined or left a group.
+"""Across rounds: no figure may isolate the people who joined, left or skipped a round.
 
 Invariant: take every release of a programme as one system. Its atoms are *person classes*:
 eligible people who sat in the same storage atom (unit x band) in every one of the releases
@@ -12,17 +12,32 @@ swap (one leaver and one joiner: their difference), a remainder that changed by 
 while both its cells changed by more, and a re-organised unit whose people an older cell
 covered -- at every level.
 
+Who answered changes too, with the same people eligible: one person skips R2, and
+7 x mean(R1) - 6 x mean(R2) is what they said in R1. So every exact cell carries its
+respondents n as a tally (``Elimination(tallied=True)``): a cell whose people the earlier exact
+cells already sum is published exactly only if its n is the n those cells imply, i.e. no
+combination of exact sums that is empty of eligible people still holds someone's answers.
+Any nonzero difference refuses it, however large: two large differences (a department down by
+20, one of its teams down by 18) can leave a small one (the other team's 2). The release knows
+only counts, never who answered, so two things stay (stated on ``/privacy``): a *swap* of
+respondents with the count unchanged (one answers R1 only, another R2 only), whose sums differ
+by the difference of two unnamed people's answers, never by anyone's own; and a whole shown in
+one round minus a part shown in another (the organisation in R1, when team A was hidden for its
+remainder, minus team A in R2), which sums the rest's R1 respondents if A answered the same both
+rounds -- the counts there differ over *different* people, which tallies cannot see.
+
 A refused cell with fewer than ``coarse_min_n(k)`` respondents is hidden for the round. A larger
-one would be hidden for as long as its membership differs by 1..k-1 from any earlier release,
-perhaps for ever, so it is published *coarsened* instead (``coarse_step``): its index and
-favourable share get Laplace noise drawn once at release (at most ``noise.CHURN_EPSILON`` per
-figure, see :mod:`.noise`) and are then rounded to a step so wide that one person's whole
-answer range moves them by at most half a step, with no spread, interval, distribution or
-scale quality; coarsened cells are not exact rows of the system. Rounding alone would not do:
-two releases' rounding errors can point opposite ways and pin a joiner near an end of the
-scale; noise no rounding error can cancel. What stays (stated on ``/privacy``): the respondent
-count n of a coarsened cell is exact, so whether a joiner answered may be inferred (never what
-they said), and the model assumes the worst case, everyone answering the same every round.
+one would be hidden for as long as its membership or its count of respondents differs from an
+earlier release, perhaps for ever, so it is published *coarsened* instead (``coarse_step``): its
+index and favourable share get Laplace noise drawn once at release (at most
+``noise.CHURN_EPSILON`` per figure, see :mod:`.noise`) and are then rounded to a step so wide
+that one person's whole answer range moves them by at most half a step, with no spread,
+interval, distribution or scale quality; coarsened cells are not exact rows of the system.
+Rounding alone would not do: two releases' rounding errors can point opposite ways and pin a
+joiner near an end of the scale; noise no rounding error can cancel. What stays (stated on
+``/privacy``): the respondent count n of a coarsened cell is exact, so whether a joiner answered
+may be inferred (never what they said), and the model assumes the worst case, everyone answering
+the same every round.
 
 Within a round every atom holds at least k eligible people (see :mod:`.grouping`), so the
 system never refuses a cell for the round's own structure; that is the within-round audit's
@@ -40,7 +55,7 @@ from .elimination import Elimination
 # Coarse steps, on a 0..100 scale: the first whose step * n reaches COARSE_SPAN * the range.
 COARSE_STEPS = (1, 2, 5, 10, 20, 25, 50)
 COARSE_SPAN = 2
-COARSE_TEXT = "rounded: membership changed a little since an earlier round"
+COARSE_TEXT = "rounded: the group or who answered changed since an earlier round"
 
 
 @dataclass(frozen=True)
@@ -49,11 +64,12 @@ class EarlierRelease:
 
     :param members: atom id (unit|band) -> the eligible person ids stored under it, from
         that round's snapshot.
-    :param exact: the atoms of every cell it published exactly (coarsened cells left out).
+    :param exact: every cell it published exactly (coarsened cells left out): its atoms and
+        its respondents (the published n).
     """
 
     members: Mapping[str, Sequence[int]]
-    exact: Sequence[frozenset[str]]
+    exact: Sequence[tuple[frozenset[str], int]]
 
 
 def coarse_min_n(k: int) -> int:
@@ -100,9 +116,16 @@ class History:
     """Every earlier release of a programme as one system, for the round being released."""
 
     def __init__(
-        self, members: Mapping[str, Sequence[int]], earlier: Sequence[EarlierRelease], k: int
+        self,
+        members: Mapping[str, Sequence[int]],
+        earlier: Sequence[EarlierRelease],
+        k: int,
+        respondents: Mapping[str, int],
     ) -> None:
-        """Build the person classes and add every earlier exact cell (already audited then)."""
+        """Build the person classes and add every earlier exact cell (already audited then).
+
+        :param respondents: atom id -> how many answered this round.
+        """
         releases = [*earlier, EarlierRelease(members, ())]
         where: dict[int, list[str | None]] = {}
         for i, release in enumerate(releases):
@@ -121,11 +144,12 @@ class History:
             for i, place in enumerate(sig):
                 if place is not None:
                     self._classes[i].setdefault(place, set()).add(name)
-        self.state = Elimination(counts, k, signed=True)
+        self.state = Elimination(counts, k, signed=True, tallied=True)
         for i, release in enumerate(earlier):
-            for cell in release.exact:
-                self.state.add(self._rows(i, cell), check=False)
+            for cell, n in release.exact:
+                self.state.add(self._rows(i, cell), check=False, tally=n)
         self._now = len(releases) - 1
+        self._respondents = respondents
 
     def _rows(self, release: int, atoms: Iterable[str]) -> set[str]:
         found: set[str] = set()
@@ -135,8 +159,11 @@ class History:
 
     def add(self, cell: Iterable[str]) -> bool:
         """Add a cell of this round (its atoms); return False, changing nothing, if it would
-        let a difference of 1..k-1 people across rounds be computed."""
-        return self.state.add(self._rows(self._now, cell))
+        let a difference of 1..k-1 people across rounds be computed, or if it sums the same
+        people as earlier exact cells over a different number of respondents."""
+        atoms = list(cell)
+        n = sum(self._respondents.get(atom, 0) for atom in atoms)
+        return self.state.add(self._rows(self._now, atoms), tally=n)
 
     def undo(self) -> None:
         """Take back the last cell added."""

@@ -20,6 +20,17 @@ derivable set.
 
 Atoms with count 0 are left out (projected out), which can only make more sets derivable.
 A search over its budget (``max_sets`` sets per added cell) fails closed: the cell is refused.
+
+Tallies (``tallied=True``, used across rounds by :mod:`.churn`). Each cell may carry a number
+beside its row -- how many of its people answered -- carried through every row operation as
+if it were one more column that is never a pivot. A cell whose row is already in the span has
+a *discrepancy*: its tally minus the tally the same combination of earlier cells implies.
+Refusing every cell with a nonzero discrepancy keeps the invariant that every dependency among
+the kept cells balances in tallies, so the discrepancy of a later cell does not depend on which
+combination expresses it. A nonzero one means some combination of published sums, zero over
+the eligible people, still adds up the answers of the people who took part in one round and
+not in another: with everyone else answering as before, 7 x mean(R1) - 6 x mean(R2) is the one
+who skipped R2.
 """
 
 from __future__ import annotations
@@ -46,6 +57,7 @@ class Refusal:
     atoms: frozenset[AtomId]
     total: int
     exhaustive: bool
+    discrepancy: Fraction | None = None
 
 
 class Elimination:
@@ -58,12 +70,15 @@ class Elimination:
         *,
         max_sets: int = DEFAULT_MAX_SETS,
         signed: bool = False,
+        tallied: bool = False,
     ) -> None:
         """Start with no cells over atoms with these counts (atoms not given count 0).
 
         :param signed: also refuse a cell that makes a *difference* derivable: a combination
             with coefficients +1 and -1 over atoms totalling 1..k-1 (one leaver and one
             joiner of a team are such a pair across rounds).
+        :param tallied: carry each cell's tally and refuse a cell already in the span whose
+            tally does not balance (see the module's docstring).
         """
         if k < 1:
             raise ValueError("k must be at least 1")
@@ -75,17 +90,20 @@ class Elimination:
         self.count = [counts[name] for name in self.names]
         self.small = [n < k for n in self.count]
         self.basis: dict[int, _Row] = {}
+        self.tallied = tallied
+        self.tally: dict[int, Fraction] = {}  # pivot -> its row's tally (with ``tallied``)
         self.holders: dict[int, set[int]] = {}  # free column -> pivots whose row uses it
         # The search's branching key per column, kept while the column's holders stay the same.
         self._keys = _CoordinateKeys(self.holders)
         self.sets_checked = 0
         self.refusal: Refusal | None = None
-        self._undo: list[tuple[int, _Row | None]] = []
+        self._undo: list[tuple[int, _Row | None, Fraction | None]] = []
 
     # ----------------------------------------------------------------------------- elimination
 
-    def add(self, cell: Iterable[AtomId], *, check: bool = True) -> bool:
-        """Add a published cell; with ``check``, keep it only if no small set becomes derivable.
+    def add(self, cell: Iterable[AtomId], *, check: bool = True, tally: int = 0) -> bool:
+        """Add a published cell; with ``check``, keep it only if no small set becomes derivable
+        (and, with ``tallied``, only if its ``tally`` balances when its row is in the span).
 
         Return True if the cell is kept (always, without ``check``). A refused cell leaves the
         state as it was and sets :attr:`refusal`.
@@ -93,18 +111,31 @@ class Elimination:
         self._undo = []
         self.refusal = None
         vector: _Row = dict.fromkeys(sorted(self.index[a] for a in cell if a in self.index), 1)
+        carried = Fraction(tally)
         for pivot in [c for c in vector if c in self.basis]:
             stored = self.basis[pivot]
-            combine_rows(vector, stored[pivot], stored, vector.pop(pivot), pivot)
+            scale, factor = stored[pivot], vector.pop(pivot)
+            combine_rows(vector, scale, stored, factor, pivot)
+            if self.tallied:
+                carried = scale * carried - factor * self.tally[pivot]
         if not vector:
-            return True  # already derivable from what is published: nothing new is told
+            # Already derivable from what is published: nothing new is told, unless the
+            # tallies say that the same people's sums were taken over different respondents.
+            if self.tallied and check and carried:
+                self.refusal = Refusal(frozenset(), 0, True, carried)
+                return False
+            return True
         pivot = min(vector, key=lambda c: (len(self.holders.get(c, ())), c))
         if vector[pivot] < 0:
             vector = {c: -v for c, v in vector.items()}
-        reduce_content(vector)
+            carried = -carried
+        carried /= reduce_content(vector)
         changed = [pivot, *sorted(self.holders.get(pivot, ()))]
-        self._undo = [(j, dict(self.basis[j]) if j in self.basis else None) for j in changed]
-        self._eliminate(pivot, vector)
+        self._undo = [
+            (j, dict(self.basis[j]) if j in self.basis else None, self.tally.get(j))
+            for j in changed
+        ]
+        self._eliminate(pivot, vector, carried)
         if check and not self._safe_after(changed):
             self.undo()
             return False
@@ -112,22 +143,28 @@ class Elimination:
 
     def undo(self) -> None:
         """Take back the last kept cell (only the last one)."""
-        for j, _old in self._undo:
+        for j, _old, _tally in self._undo:
             self._drop_row(j)
-        for j, old in self._undo:
+        for j, old, tally in self._undo:
             if old is not None:
                 self._put_row(j, old)
+                if tally is not None:
+                    self.tally[j] = tally
         self._undo = []
 
-    def _eliminate(self, pivot: int, vector: _Row) -> None:
+    def _eliminate(self, pivot: int, vector: _Row, carried: Fraction) -> None:
         lead = vector[pivot]
         holders, keys = self.holders, self._keys
+        tallies = self.tally if self.tallied else None
         keys.pop(pivot, None)
         for other in sorted(holders.pop(pivot, set())):
             row = self.basis[other]
             before = row.keys() - {pivot}
-            combine_rows(row, lead, vector, row.pop(pivot), pivot)
-            reduce_content(row)
+            factor = row.pop(pivot)
+            combine_rows(row, lead, vector, factor, pivot)
+            divisor = reduce_content(row)
+            if tallies is not None:
+                tallies[other] = (lead * tallies[other] - factor * carried) / divisor
             # Only the columns that came or went change their holders (rows can be long).
             for col in before - row.keys():
                 holders[col].discard(other)
@@ -136,9 +173,12 @@ class Elimination:
                 holders.setdefault(col, set()).add(other)
                 keys.pop(col, None)
         self._put_row(pivot, vector)
+        if tallies is not None:
+            tallies[pivot] = carried
 
     def _drop_row(self, j: int) -> None:
         row = self.basis.pop(j, None)
+        self.tally.pop(j, None)
         for col in row or ():
             if col != j and col in self.holders:
                 self.holders[col].discard(j)
@@ -275,9 +315,10 @@ def combine_rows(target: _Row, scale: int, source: _Row, factor: int, skip: int)
             target.pop(col, None)
 
 
-def reduce_content(row: _Row) -> None:
-    """Divide an integer row by the gcd of its entries, in place."""
+def reduce_content(row: _Row) -> int:
+    """Divide an integer row by the gcd of its entries, in place; return the divisor."""
     divisor = math.gcd(*row.values())
     if divisor > 1:
         for col in row:
             row[col] //= divisor
+    return divisor or 1

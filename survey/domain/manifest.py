@@ -244,6 +244,23 @@ class Manifest:
         """Return the unit with id ``unit_id``, or None if the round's snapshot lacks it."""
         return self._units_by_id.get(unit_id)
 
+    def respondents(self, cell: CellDefinition) -> int:
+        """Return the respondents of a published cell (a unit's subtree, or one band of it).
+
+        :raises ManifestError: if the manifest publishes no such cell with its n.
+        """
+        if cell.kind == "unit":
+            row = self.unit(cell.unit)
+            n = row.n if row is not None else None
+        else:
+            n = next(
+                (c.n for c in self.attributes.cells if c.unit == cell.unit and c.band == cell.band),
+                None,
+            )
+        if n is None:
+            raise ManifestError(f"the manifest publishes no n for {cell}")
+        return n
+
     @functools.cached_property
     def root(self) -> UnitRow:
         """Return the organisation: the one unit without a parent."""

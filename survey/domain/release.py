@@ -269,7 +269,7 @@ def _decide_units(
     forced: set[int] = set()
     while True:
         visibility = disclosure.decide_units(tree.parents, rnd.direct, data.k, data.churn, forced)
-        history = churn.History(members, data.earlier, data.k) if members else None
+        history = churn.History(members, data.earlier, data.k, rnd.counts) if members else None
         coarse: set[int] = set()
         hide: set[int] = set()
         for uid in sorted(tree.parents, key=lambda u: (-visibility[u].n, u)):

@@ -267,7 +267,10 @@ def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[i
             subtree = subtrees_of(snapshot)
             coarse = set(manifest.audit.coarse or ())
             exact = [
-                expand_cell(manifests.to_json(d), subtree, manifest.attributes.bands)
+                (
+                    expand_cell(manifests.to_json(d), subtree, manifest.attributes.bands),
+                    manifest.respondents(d),
+                )
                 for d in manifest.audit.published
                 if d not in coarse
             ]

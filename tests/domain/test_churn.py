@@ -35,7 +35,7 @@ def earlier_of(data: ReleaseInput, built: manifest.Manifest) -> EarlierRelease:
     subtree = subtrees_of(data.snapshot)
     coarse = set(built.audit.coarse or ())
     exact = [
-        expand_cell(manifest.to_json(d), subtree, built.attributes.bands)
+        (expand_cell(manifest.to_json(d), subtree, built.attributes.bands), built.respondents(d))
         for d in built.audit.published
         if d not in coarse
     ]
@@ -228,6 +228,30 @@ def test_signed_incremental_audit_matches_its_oracle(data: st.DataObject) -> Non
         assert kept == (not signed_leaks([*published, cell], counts, K))
         if kept:
             published.append(cell)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.data())
+def test_tallied_elimination_keeps_every_dependency_balanced(data: st.DataObject) -> None:
+    """Kept cells' tallies never contradict: appending them as a column raises no rank; a cell
+    is refused for its tally only when its row is in the span and its tally would."""
+    atoms = [f"a{i}" for i in range(data.draw(st.integers(2, 6)))]
+    counts = dict.fromkeys(atoms, K)  # no small atoms: only tallies can refuse
+    state = Elimination(counts, K, signed=True, tallied=True)
+    rows: list[list[Fraction]] = []
+    for _ in range(data.draw(st.integers(1, 10))):
+        cell = data.draw(st.frozensets(st.sampled_from(atoms), min_size=1))
+        tally = data.draw(st.integers(0, 12))
+        row = [Fraction(1 if a in cell else 0) for a in atoms]
+        plain = [r[:-1] for r in rows]
+        balanced = rank([*rows, [*row, Fraction(tally)]]) == rank([*plain, row])
+        kept = state.add(cell, tally=tally)
+        assert kept == balanced
+        if kept:
+            rows.append([*row, Fraction(tally)])
+        else:
+            assert state.refusal is not None and state.refusal.discrepancy
+    assert rank(rows) == rank([r[:-1] for r in rows])
 
 
 @pytest.mark.parametrize(
