@@ -13,18 +13,23 @@ while both its cells changed by more, and a re-organised unit whose people an ol
 covered -- at every level.
 
 Who answered changes too, with the same people eligible: one person skips R2, and
-7 x mean(R1) - 6 x mean(R2) is what they said in R1. So every exact cell carries its
-respondents n as a tally (``Elimination(tallied=True)``): a cell whose people the earlier exact
-cells already sum is published exactly only if its n is the n those cells imply, i.e. no
-combination of exact sums that is empty of eligible people still holds someone's answers.
-Any nonzero difference refuses it, however large: two large differences (a department down by
-20, one of its teams down by 18) can leave a small one (the other team's 2). The release knows
-only counts, never who answered, so two things stay (stated on ``/privacy``): a *swap* of
-respondents with the count unchanged (one answers R1 only, another R2 only), whose sums differ
-by the difference of two unnamed people's answers, never by anyone's own; and a whole shown in
-one round minus a part shown in another (the organisation in R1, when team A was hidden for its
-remainder, minus team A in R2), which sums the rest's R1 respondents if A answered the same both
-rounds -- the counts there differ over *different* people, which tallies cannot see.
+7 x mean(R1) - 6 x mean(R2) is what they said in R1. The release never learns who answered,
+only how many in each atom, so two more checks run (see :class:`History`):
+
+* every exact cell carries its n as a tally (``Elimination(tallied=True)``): a cell whose
+  people the earlier exact cells already sum is exact only if its n is the n those cells imply.
+  Any nonzero difference refuses it, however large: two large differences (a department down
+  by 20, one of its teams down by 18) can leave a small one (the other team's 2);
+* a second system over *respondents*, arranged as the worst case for a difference: in each
+  atom and round the people eligible in the most rounds answered first, so respondents nest
+  wherever the same people stay. It refuses a whole shown in one round minus a part shown in
+  another (the organisation in R1, when team A was hidden for its remainder, minus A in R2:
+  the rest's two R1 respondents), whose counts differ over *different* people.
+
+What stays (stated on ``/privacy``) needs knowing who answered in which round, which Candor
+never stores: against another arrangement than the nested one, e.g. one person answering only
+R1 and another only R2 with the count unchanged (their difference), or thirds answering two of
+three rounds each (half of R1 + R2 - R3 is a third), figures can still be combined.
 
 A refused cell with fewer than ``coarse_min_n(k)`` respondents is hidden for the round. A larger
 one would be hidden for as long as its membership or its count of respondents differs from an
@@ -66,10 +71,13 @@ class EarlierRelease:
         that round's snapshot.
     :param exact: every cell it published exactly (coarsened cells left out): its atoms and
         its respondents (the published n).
+    :param respondents: atom id -> how many answered (kept with the release, never
+        published); None for a release stored without them: everyone is taken to answer.
     """
 
     members: Mapping[str, Sequence[int]]
     exact: Sequence[tuple[frozenset[str], int]]
+    respondents: Mapping[str, int] | None = None
 
 
 def coarse_min_n(k: int) -> int:
@@ -113,7 +121,14 @@ def coarse_share(pct: float, n: int) -> str:
 
 
 class History:
-    """Every earlier release of a programme as one system, for the round being released."""
+    """Every earlier release of a programme as one system, for the round being released.
+
+    Two systems, and a cell is exact only if both keep it: one over the *eligible* people
+    (who joined, left or moved, with each cell's n as a tally), and, once there is an earlier
+    release, one over *respondents* in a canonical arrangement (see :func:`_canonical`): nested
+    across rounds wherever the same people stay, which is the worst case for a difference, so
+    a whole of one round minus a part of another counts the respondents it really sums.
+    """
 
     def __init__(
         self,
@@ -126,36 +141,25 @@ class History:
 
         :param respondents: atom id -> how many answered this round.
         """
-        releases = [*earlier, EarlierRelease(members, ())]
-        where: dict[int, list[str | None]] = {}
-        for i, release in enumerate(releases):
-            for atom, people in release.members.items():
-                for person in people:
-                    where.setdefault(person, [None] * len(releases))[i] = atom
-        signature = {person: tuple(atoms) for person, atoms in where.items()}
-        names: dict[tuple[str | None, ...], str] = {}
-        counts: dict[str, int] = {}
-        for person in sorted(signature):
-            name = names.setdefault(signature[person], f"c{len(names)}")
-            counts[name] = counts.get(name, 0) + 1
-        # release index -> atom -> the classes whose people sat in that atom then
-        self._classes: list[dict[str, set[str]]] = [{} for _ in releases]
-        for sig, name in names.items():
-            for i, place in enumerate(sig):
-                if place is not None:
-                    self._classes[i].setdefault(place, set()).add(name)
-        self.state = Elimination(counts, k, signed=True, tallied=True)
+        self._respondents = respondents
+        placements = [release.members for release in earlier] + [members]
+        self.state = _System(placements, k, tallied=True)
+        self.answered: _System | None = None
+        if earlier:
+            counts = [release.respondents for release in earlier] + [respondents]
+            rounds: dict[int, int] = {}
+            for placed in placements:
+                for people in placed.values():
+                    for person in people:
+                        rounds[person] = rounds.get(person, 0) + 1
+            order = {p: (-n, p) for p, n in rounds.items()}
+            answered = [_canonical(m, n, order) for m, n in zip(placements, counts, strict=True)]
+            self.answered = _System(answered, k, tallied=False)
         for i, release in enumerate(earlier):
             for cell, n in release.exact:
-                self.state.add(self._rows(i, cell), check=False, tally=n)
-        self._now = len(releases) - 1
-        self._respondents = respondents
-
-    def _rows(self, release: int, atoms: Iterable[str]) -> set[str]:
-        found: set[str] = set()
-        for atom in atoms:
-            found |= self._classes[release].get(atom, set())
-        return found
+                self.state.add(i, cell, n, check=False)
+                if self.answered is not None:
+                    self.answered.add(i, cell, n, check=False)
 
     def add(self, cell: Iterable[str]) -> bool:
         """Add a cell of this round (its atoms); return False, changing nothing, if it would
@@ -163,8 +167,58 @@ class History:
         people as earlier exact cells over a different number of respondents."""
         atoms = list(cell)
         n = sum(self._respondents.get(atom, 0) for atom in atoms)
-        return self.state.add(self._rows(self._now, atoms), tally=n)
+        now = self.state.now
+        if not self.state.add(now, atoms, n):
+            return False
+        if self.answered is not None and not self.answered.add(now, atoms, n):
+            self.state.elimination.undo()
+            return False
+        return True
 
-    def undo(self) -> None:
-        """Take back the last cell added."""
-        self.state.undo()
+
+def _canonical(
+    members: Mapping[str, Sequence[int]],
+    respondents: Mapping[str, int] | None,
+    order: Mapping[int, tuple[int, int]],
+) -> dict[str, list[int]]:
+    """Return atom -> the people taken to have answered, as many as did: first those eligible
+    in the most releases (then the lowest ids), so that wherever people stay, the rounds'
+    respondents nest as far as the counts allow -- the worst case for a difference."""
+    if respondents is None:
+        return {atom: list(people) for atom, people in members.items()}
+    return {
+        atom: sorted(people, key=order.__getitem__)[: max(0, int(respondents.get(atom, 0)))]
+        for atom, people in members.items()
+    }
+
+
+class _System:
+    """Person classes over several releases' placements, and the elimination of their cells."""
+
+    def __init__(
+        self, placements: Sequence[Mapping[str, Sequence[int]]], k: int, *, tallied: bool
+    ) -> None:
+        where: dict[int, list[str | None]] = {}
+        for i, placed in enumerate(placements):
+            for atom, people in placed.items():
+                for person in people:
+                    where.setdefault(person, [None] * len(placements))[i] = atom
+        names: dict[tuple[str | None, ...], str] = {}
+        counts: dict[str, int] = {}
+        for person in sorted(where):
+            name = names.setdefault(tuple(where[person]), f"c{len(names)}")
+            counts[name] = counts.get(name, 0) + 1
+        # release index -> atom -> the classes whose people sat in that atom then
+        self._classes: list[dict[str, set[str]]] = [{} for _ in placements]
+        for sig, name in names.items():
+            for i, place in enumerate(sig):
+                if place is not None:
+                    self._classes[i].setdefault(place, set()).add(name)
+        self.elimination = Elimination(counts, k, signed=True, tallied=tallied)
+        self.now = len(placements) - 1
+
+    def add(self, release: int, atoms: Iterable[str], n: int, *, check: bool = True) -> bool:
+        found: set[str] = set()
+        for atom in atoms:
+            found |= self._classes[release].get(atom, set())
+        return self.elimination.add(found, check=check, tally=n)

@@ -57,7 +57,7 @@ class Refusal:
     atoms: frozenset[AtomId]
     total: int
     exhaustive: bool
-    discrepancy: Fraction | None = None
+    discrepancy: _Value | None = None
 
 
 class Elimination:
@@ -91,13 +91,13 @@ class Elimination:
         self.small = [n < k for n in self.count]
         self.basis: dict[int, _Row] = {}
         self.tallied = tallied
-        self.tally: dict[int, Fraction] = {}  # pivot -> its row's tally (with ``tallied``)
+        self.tally: dict[int, _Value] = {}  # pivot -> its row's tally (with ``tallied``)
         self.holders: dict[int, set[int]] = {}  # free column -> pivots whose row uses it
         # The search's branching key per column, kept while the column's holders stay the same.
         self._keys = _CoordinateKeys(self.holders)
         self.sets_checked = 0
         self.refusal: Refusal | None = None
-        self._undo: list[tuple[int, _Row | None, Fraction | None]] = []
+        self._undo: list[tuple[int, _Row | None, _Value | None]] = []
 
     # ----------------------------------------------------------------------------- elimination
 
@@ -111,7 +111,7 @@ class Elimination:
         self._undo = []
         self.refusal = None
         vector: _Row = dict.fromkeys(sorted(self.index[a] for a in cell if a in self.index), 1)
-        carried = Fraction(tally)
+        carried: _Value = tally
         for pivot in [c for c in vector if c in self.basis]:
             stored = self.basis[pivot]
             scale, factor = stored[pivot], vector.pop(pivot)
@@ -129,7 +129,9 @@ class Elimination:
         if vector[pivot] < 0:
             vector = {c: -v for c, v in vector.items()}
             carried = -carried
-        carried /= reduce_content(vector)
+        divisor = reduce_content(vector)
+        if self.tallied:
+            carried = _divide(carried, divisor)
         changed = [pivot, *sorted(self.holders.get(pivot, ()))]
         self._undo = [
             (j, dict(self.basis[j]) if j in self.basis else None, self.tally.get(j))
@@ -152,7 +154,7 @@ class Elimination:
                     self.tally[j] = tally
         self._undo = []
 
-    def _eliminate(self, pivot: int, vector: _Row, carried: Fraction) -> None:
+    def _eliminate(self, pivot: int, vector: _Row, carried: _Value) -> None:
         lead = vector[pivot]
         holders, keys = self.holders, self._keys
         tallies = self.tally if self.tallied else None
@@ -164,7 +166,7 @@ class Elimination:
             combine_rows(row, lead, vector, factor, pivot)
             divisor = reduce_content(row)
             if tallies is not None:
-                tallies[other] = (lead * tallies[other] - factor * carried) / divisor
+                tallies[other] = _divide(lead * tallies[other] - factor * carried, divisor)
             # Only the columns that came or went change their holders (rows can be long).
             for col in before - row.keys():
                 holders[col].discard(other)
@@ -313,6 +315,15 @@ def combine_rows(target: _Row, scale: int, source: _Row, factor: int, skip: int)
             target[col] = new
         else:
             target.pop(col, None)
+
+
+def _divide(value: _Value, divisor: int) -> _Value:
+    """Return ``value / divisor``, an int while it divides exactly."""
+    if divisor == 1:
+        return value
+    if isinstance(value, int) and value % divisor == 0:
+        return value // divisor
+    return Fraction(value, divisor)
 
 
 def reduce_content(row: _Row) -> int:

@@ -256,12 +256,12 @@ def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[i
     now = disclosure.subtree_counts(parents, direct)
     k = rnd.k or rnd.program.k
     rows = session.execute(
-        select(Round.snapshot, Release.manifest)
+        select(Round.snapshot, Release.manifest, Release.atom_counts)
         .join(Release, Release.round_id == Round.id)
         .where(Round.program_id == rnd.program_id, Round.number < rnd.number)
         .order_by(Round.number)
     )
-    for snapshot, stored in rows:
+    for snapshot, stored, atom_counts in rows:
         manifest = manifests.parse(stored)
         if snapshot and "members" in snapshot:
             subtree = subtrees_of(snapshot)
@@ -274,7 +274,10 @@ def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[i
                 for d in manifest.audit.published
                 if d not in coarse
             ]
-            earlier.append(EarlierRelease(snapshot["members"], exact))
+            respondents = (
+                None if atom_counts is None else {a: int(n) for a, n in atom_counts.items()}
+            )
+            earlier.append(EarlierRelease(snapshot["members"], exact, respondents))
             continue
         for unit in manifest.units:
             change = abs(now.get(unit.id, 0) - unit.eligible)

@@ -39,7 +39,11 @@ def earlier_of(data: ReleaseInput, built: manifest.Manifest) -> EarlierRelease:
         for d in built.audit.published
         if d not in coarse
     ]
-    return EarlierRelease(data.snapshot["members"], exact)
+    respondents: dict[str, int] = {}
+    for answer in data.answers:
+        atom = f"{answer.unit_id}|{answer.band}"
+        respondents[atom] = respondents.get(atom, 0) + 1
+    return EarlierRelease(data.snapshot["members"], exact, respondents)
 
 
 def programme(rounds: Sequence[Mapping[int, Sequence[int]]]) -> list[manifest.Manifest]:
