@@ -355,10 +355,12 @@ def start_session(session: Session, user: User, now: dt.datetime, hours: int) ->
 
 def session_user(session: Session, sid: str, now: dt.datetime) -> User | None:
     """Return the active user of a live session id, or None if it ended or expired."""
-    row = session.get(StaffSession, sid)
-    if row is None or row.expires_at < now or not row.user.active:
-        return None
-    return row.user
+    # One query on every staff request: the session row, its expiry and the account together.
+    return session.scalar(
+        select(User)
+        .join(StaffSession, StaffSession.user_id == User.id)
+        .where(StaffSession.id == sid, StaffSession.expires_at >= now, User.active)
+    )
 
 
 def end_session(session: Session, sid: str) -> None:

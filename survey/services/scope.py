@@ -28,6 +28,7 @@ from .manifests import ReleaseKey, released
 
 T = TypeVar("T")
 VIEWS_KEPT = 512  # per cut: a few pages' views for each unit a reader opens
+BODIES_KEPT = 64  # per cut: rendered page bodies (tens of KB each), the most recently shown
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class ScopedManifests:
     _views: Kept[Hashable, Any] = field(
         default_factory=lambda: Kept(VIEWS_KEPT), compare=False, repr=False
     )
+    _bodies: Kept[Hashable, Any] = field(
+        default_factory=lambda: Kept(BODIES_KEPT), compare=False, repr=False
+    )
 
     def view(self, key: Hashable, compute: Callable[[], T]) -> T:
         """Return ``compute()``, computed once for these manifests and kept under ``key``.
@@ -54,6 +58,11 @@ class ScopedManifests:
         result must be immutable, since it is shared between requests.
         """
         return cast(T, self._views.get_or_make(key, compute))
+
+    def body(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Return ``compute()``, a rendered page body, kept under ``key`` like :meth:`view`
+        but among fewer, larger values."""
+        return cast(T, self._bodies.get_or_make(key, compute))
 
     @property
     def broader(self) -> frozenset[int]:
