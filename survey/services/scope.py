@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..domain import scope as rules
@@ -80,13 +80,15 @@ ScopeKey = tuple[tuple[ReleaseKey, ...], Role, frozenset[int]]
 _scoped: Kept[ScopeKey, ScopedManifests] = Kept(64)
 
 
+# Read on every results request of a manager, so built once.
+_BOUND = select(ManagerUnit.unit_id).where(ManagerUnit.user_id == bindparam("user_id"))
+
+
 def bound_units(session: Session, user: User) -> frozenset[int]:
     """Return the units a manager is bound to (none for other roles)."""
     if user.role is not Role.MANAGER:
         return frozenset()
-    return frozenset(
-        session.scalars(select(ManagerUnit.unit_id).where(ManagerUnit.user_id == user.id))
-    )
+    return frozenset(session.scalars(_BOUND, {"user_id": user.id}))
 
 
 def released_for(session: Session, user: User, program_id: int) -> ScopedManifests:

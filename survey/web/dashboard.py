@@ -68,8 +68,13 @@ class EventForm(FlaskForm):  # type: ignore[misc]
 # --- selection from the query string ---------------------------------------------------------
 
 
+# Read by every results page, so built once.
+_PROGRAMS = select(Program).order_by(Program.id)
+
+
 def all_programs() -> list[Program]:
-    return list(get_session().scalars(select(Program).order_by(Program.id)))
+    """Return every programme, in the order they were set up."""
+    return list(get_session().scalars(_PROGRAMS))
 
 
 def chosen_program(programs: Sequence[Program], program_id: int | None) -> Program | None:
