@@ -36,7 +36,6 @@ from ..models import Program, Round
 from ..services import actions as actions_service
 from ..services import banks, chartcache, events
 from ..services.scope import ScopedManifests
-from .forms import ActionForm
 from .kept_views import (
     cache_dir,
     kept_body,
@@ -234,9 +233,14 @@ def trends() -> str:
         unit=unit,
         timeline=timeline,
         placed=placed,
-        form=EventForm(),
-        delete_form=ActionForm(),
+        event_fields=scoped.view(("event fields",), _event_fields),
     )
+
+
+def _event_fields() -> Markup:
+    """Return the add-event form's fields, empty, as every reader gets them (no CSRF token)."""
+    form = EventForm(formdata=None, meta={"csrf": False})
+    return Markup(render_template("dashboard/_event_fields.html", form=form))  # noqa: S704
 
 
 @bp.get("/dashboard/heatmap")

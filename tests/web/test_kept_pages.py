@@ -23,6 +23,7 @@ from tests.web.world import PASSWORD, World, build_world, logged_in, world_datab
 BODIES = (
     "dashboard/_overview_body.html",
     "dashboard/_trends_body.html",
+    "dashboard/_event_fields.html",
     "dashboard/_heatmap_body.html",
     "reports/_index_body.html",
 )
