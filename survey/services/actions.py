@@ -418,11 +418,15 @@ class ActionView:
     recorded_on: dt.date
 
 
+# Read by every overview page, so built once.
+_ROUND_ACTIONS = (
+    select(Action)
+    .where(Action.program_id == bindparam("program_id"), Action.round_id == bindparam("round_id"))
+    .order_by(Action.recorded_on, Action.id)
+)
+
+
 def round_actions(session: Session, program_id: int, round_id: int) -> list[ActionView]:
     """Return the actions recorded after one round of a programme, oldest first (read only)."""
-    rows = session.scalars(
-        select(Action)
-        .where(Action.program_id == program_id, Action.round_id == round_id)
-        .order_by(Action.recorded_on, Action.id)
-    )
+    rows = session.scalars(_ROUND_ACTIONS, {"program_id": program_id, "round_id": round_id})
     return [ActionView(a.theme, a.text, a.recorded_on) for a in rows]

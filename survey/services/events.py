@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..domain.reporting import Event
@@ -47,13 +47,17 @@ def clean_label(label: str) -> str:
     return cleaned
 
 
+# Read by every trends and reports page, so built once.
+_EVENTS = (
+    select(TimelineEvent)
+    .where(TimelineEvent.program_id == bindparam("program_id"))
+    .order_by(TimelineEvent.on, TimelineEvent.id)
+)
+
+
 def list_events(session: Session, program_id: int) -> list[EventView]:
     """Return a programme's events, oldest first."""
-    rows = session.scalars(
-        select(TimelineEvent)
-        .where(TimelineEvent.program_id == program_id)
-        .order_by(TimelineEvent.on, TimelineEvent.id)
-    )
+    rows = session.scalars(_EVENTS, {"program_id": program_id})
     return [EventView(e.id, e.on, e.label) for e in rows]
 
 

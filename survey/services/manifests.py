@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..domain.manifest import Manifest, parse
@@ -15,6 +15,13 @@ _manifests: Kept[tuple[int, str], Manifest] = Kept(128)  # by ReleaseKey
 
 # A release as kept: its id and the digest of its canonical JSON (fixed at release).
 ReleaseKey = tuple[int, str]
+# Read on every results request, so built once (building took longer than running it).
+_KEYS = (
+    select(Release.id, Release.digest)
+    .join(Round, Release.round_id == Round.id)
+    .order_by(Round.program_id, Round.number)
+)
+_PROGRAM_KEYS = _KEYS.where(Round.program_id == bindparam("program_id"))
 
 
 def released_manifests(session: Session, program_id: int | None = None) -> list[Manifest]:
@@ -30,14 +37,10 @@ def released(session: Session, program_id: int | None = None) -> list[tuple[Rele
     canonical JSON, recorded at release and never changed, so a kept manifest is exactly the
     stored one. The returned manifests are frozen and shared between requests.
     """
-    query = (
-        select(Release.id, Release.digest)
-        .join(Round, Release.round_id == Round.id)
-        .order_by(Round.program_id, Round.number)
-    )
-    if program_id is not None:
-        query = query.where(Round.program_id == program_id)
-    rows = session.execute(query).all()
+    if program_id is None:
+        rows = session.execute(_KEYS).all()
+    else:
+        rows = session.execute(_PROGRAM_KEYS, {"program_id": program_id}).all()
     keys = [(int(rid), str(digest)) for rid, digest in rows]
     found = {key: kept for key in keys if (kept := _manifests.get(key)) is not None}
     digests = dict(keys)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..domain import scope as rules
@@ -28,6 +28,7 @@ from .manifests import ReleaseKey, released
 
 T = TypeVar("T")
 VIEWS_KEPT = 512  # per cut: a few pages' views for each unit a reader opens
+BODIES_KEPT = 64  # per cut: rendered page bodies (tens of KB each), the most recently shown
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class ScopedManifests:
     _views: Kept[Hashable, Any] = field(
         default_factory=lambda: Kept(VIEWS_KEPT), compare=False, repr=False
     )
+    _bodies: Kept[Hashable, Any] = field(
+        default_factory=lambda: Kept(BODIES_KEPT), compare=False, repr=False
+    )
 
     def view(self, key: Hashable, compute: Callable[[], T]) -> T:
         """Return ``compute()``, computed once for these manifests and kept under ``key``.
@@ -54,6 +58,11 @@ class ScopedManifests:
         result must be immutable, since it is shared between requests.
         """
         return cast(T, self._views.get_or_make(key, compute))
+
+    def body(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Return ``compute()``, a rendered page body, kept under ``key`` like :meth:`view`
+        but among fewer, larger values."""
+        return cast(T, self._bodies.get_or_make(key, compute))
 
     @property
     def broader(self) -> frozenset[int]:
@@ -71,13 +80,15 @@ ScopeKey = tuple[tuple[ReleaseKey, ...], Role, frozenset[int]]
 _scoped: Kept[ScopeKey, ScopedManifests] = Kept(64)
 
 
+# Read on every results request of a manager, so built once.
+_BOUND = select(ManagerUnit.unit_id).where(ManagerUnit.user_id == bindparam("user_id"))
+
+
 def bound_units(session: Session, user: User) -> frozenset[int]:
     """Return the units a manager is bound to (none for other roles)."""
     if user.role is not Role.MANAGER:
         return frozenset()
-    return frozenset(
-        session.scalars(select(ManagerUnit.unit_id).where(ManagerUnit.user_id == user.id))
-    )
+    return frozenset(session.scalars(_BOUND, {"user_id": user.id}))
 
 
 def released_for(session: Session, user: User, program_id: int) -> ScopedManifests:

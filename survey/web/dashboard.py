@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
 
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     get_template_attribute,
     redirect,
@@ -38,7 +36,16 @@ from ..models import Program, Round
 from ..services import actions as actions_service
 from ..services import banks, chartcache, events
 from ..services.scope import ScopedManifests
-from .forms import ActionForm
+from .kept_views import (
+    cache_dir,
+    kept_body,
+    programs_key,
+    reference_for,
+    render_page,
+    themes_of,
+    trend_panels,
+    unit_choices,
+)
 from .security import ANALYSTS, STAFF, reader_scope, roles_required
 
 bp = Blueprint("dashboard", __name__)
@@ -60,8 +67,13 @@ class EventForm(FlaskForm):  # type: ignore[misc]
 # --- selection from the query string ---------------------------------------------------------
 
 
+# Read by every results page, so built once.
+_PROGRAMS = select(Program).order_by(Program.id)
+
+
 def all_programs() -> list[Program]:
-    return list(get_session().scalars(select(Program).order_by(Program.id)))
+    """Return every programme, in the order they were set up."""
+    return list(get_session().scalars(_PROGRAMS))
 
 
 def chosen_program(programs: Sequence[Program], program_id: int | None) -> Program | None:
@@ -96,98 +108,6 @@ def _round_index(manifests: Sequence[Manifest]) -> int:
     return index
 
 
-def _cache_dir() -> str:
-    return str(current_app.config["CHART_CACHE_DIR"])
-
-
-def reference_for(
-    manifests: Sequence[Manifest], unit_id: int, theme: str
-) -> tuple[float | None, str]:
-    """Return the organisation's latest value of ``theme`` as a reference line, and its words.
-
-    None for the organisation itself, or when its latest measurement is hidden.
-    """
-    root = reporting.root_unit(manifests)
-    if root is None or root == unit_id:
-        return None, ""
-    rows = reporting.trend_rows(manifests, root, theme)
-    if not rows or rows[-1].mean is None:
-        return None, ""
-    org = manifests[-1].root
-    value = rows[-1].mean
-    return value, (
-        f"Dotted line: {org.path} in {rows[-1].round_label} "
-        f"({reporting.format_index(theme, value)})."
-    )
-
-
-@dataclass(frozen=True)
-class TrendPanel:
-    """One theme's trend as a page shows it: chart URLs, text alternative and data table."""
-
-    key: str
-    label: str
-    table: Markup
-    description: str
-    reference_note: str
-    png: str
-    svg: str
-
-
-def trend_panels(
-    program_id: int,
-    scoped: ScopedManifests,
-    unit: reporting.UnitChoice,
-    timeline: Sequence[reporting.Event],
-) -> tuple[TrendPanel, ...]:
-    """Return one panel per theme: its table, text alternative, reference note and chart URLs.
-
-    Computed once per cut, unit, set of events and URL root (:meth:`ScopedManifests.view`):
-    a released manifest never changes, and the events are part of the key.
-    """
-    manifests = scoped.manifests
-    cache = _cache_dir()
-    events_now = tuple(timeline)
-
-    def panels() -> tuple[TrendPanel, ...]:
-        table = get_template_attribute("_macros.html", "trend_table")
-        found = []
-        for key, label in reporting.themes_of(manifests):
-            reference, note = reference_for(manifests, unit.id, key)
-            rows = reporting.trend_rows(manifests, unit.id, key)
-            png, svg = (
-                url_for(
-                    "dashboard.trend_chart",
-                    program_id=program_id,
-                    unit_id=unit.id,
-                    theme=key,
-                    fmt=fmt,
-                )
-                for fmt in ("png", "svg")
-            )
-            description = chartcache.trend_description(
-                cache, manifests, unit.id, key, label, unit.path, events_now, reference
-            )
-            # The data table, rendered by its macro: the macro of an autoescaped template
-            # returns Markup, its text escaped.
-            rendered = table(rows, f"{label} by round")
-            found.append(TrendPanel(key, label, rendered, description, note, png, svg))
-        return tuple(found)
-
-    key = ("trend panels", program_id, unit.id, unit.path, events_now, cache, request.script_root)
-    return scoped.view(key, panels)
-
-
-def unit_choices(scoped: ScopedManifests) -> tuple[reporting.UnitChoice, ...]:
-    """Return the units a reader can pick among every round they see (kept with the cut)."""
-    return scoped.view(("unit choices",), lambda: tuple(reporting.unit_choices(scoped.manifests)))
-
-
-def themes_of(scoped: ScopedManifests) -> tuple[tuple[str, str], ...]:
-    """Return (key, label) of every theme of the rounds a reader sees (kept with the cut)."""
-    return scoped.view(("themes",), lambda: tuple(reporting.themes_of(scoped.manifests)))
-
-
 # --- pages -----------------------------------------------------------------------------------
 
 
@@ -205,17 +125,24 @@ class Scope:
         return self.cut.manifests
 
 
-def _scope(template: str, page: str) -> Scope | str:
-    """Return the page's programme and manifests, or the page to show when there are none."""
+def _scope(template: str, page: str, title: str | None = None) -> Scope | str:
+    """Return the page's programme and manifests, or the page to show when there are none.
+
+    With ``title``, ``template`` is a page body (:mod:`survey.web.kept_views`), shown in the
+    base layout under that title.
+    """
     programs = all_programs()
     program = chosen_program(programs, request.args.get("program", type=int))
     if program is None:
         return render_template("dashboard/empty.html")
     scoped = reader_scope(program.id)
     if not scoped.manifests:
-        return render_template(
+        page_or_body = render_template(
             template, page=page, programs=programs, program=program, manifests=scoped.manifests
         )
+        if title is None:
+            return page_or_body
+        return render_page(title, Markup(page_or_body))  # noqa: S704 - our autoescaped template
     return Scope(programs, program, scoped)
 
 
@@ -223,36 +150,41 @@ def _scope(template: str, page: str) -> Scope | str:
 @roles_required(*ANALYSTS)
 def index() -> str:
     """Show the latest released round at a glance: headlines, changes, participation."""
-    scoped = _scope("dashboard/overview.html", "overview")
+    scoped = _scope("dashboard/_overview_body.html", "overview", "Overview")
     if isinstance(scoped, str):
         return scoped
     programs, program, manifests = scoped.programs, scoped.program, scoped.manifests
-    session = get_session()
     units = unit_choices(scoped.cut)
     unit = _unit(units, manifests)
     latest = manifests[-1]
     themes = themes_of(scoped.cut)
     labels = dict(themes)
-    actions = actions_service.round_actions(session, program.id, latest.round.id)
-    return render_template(
-        "dashboard/overview.html",
-        page="overview",
-        programs=programs,
-        program=program,
-        manifests=manifests,
-        latest=latest,
-        units=units,
-        unit=unit,
-        view=scoped.cut.view(
-            ("overview", unit.id), lambda: reporting.overview(manifests, unit.id, themes)
-        ),
-        actions=[(labels.get(a.theme, a.theme), a) for a in actions],
-        comments=scoped.cut.view(
-            ("comment groups", latest.round.number),
-            lambda: tuple(reporting.comment_groups(latest)),
-        ),
-        plural=reporting.plural,
+    actions = actions_service.round_actions(get_session(), program.id, latest.round.id)
+    shown = tuple((labels.get(a.theme, a.theme), a) for a in actions)
+    body = kept_body(
+        scoped.cut,
+        "dashboard/_overview_body.html",
+        (program.id, programs_key(programs), unit.id, shown),
+        lambda: {
+            "page": "overview",
+            "programs": programs,
+            "program": program,
+            "manifests": manifests,
+            "latest": latest,
+            "units": units,
+            "unit": unit,
+            "view": scoped.cut.view(
+                ("overview", unit.id), lambda: reporting.overview(manifests, unit.id, themes)
+            ),
+            "actions": shown,
+            "comments": scoped.cut.view(
+                ("comment groups", latest.round.number),
+                lambda: tuple(reporting.comment_groups(latest)),
+            ),
+            "plural": reporting.plural,
+        },
     )
+    return render_page("Overview", body)
 
 
 @bp.get("/dashboard/trends")
@@ -270,39 +202,52 @@ def trends() -> str:
     unit = _unit(units, manifests) if manifests else None
     timeline = events.list_events(session, program.id)
     # The same events as ``events.chart_events`` gives, without reading them twice.
-    on_charts = [reporting.Event(e.on.isoformat(), e.label) for e in timeline]
-    closed = [m.round.closed_on for m in manifests]
+    on_charts = tuple(reporting.Event(e.on.isoformat(), e.label) for e in timeline)
     placed = {e.id: reporting.round_of_event(manifests, e.on.isoformat()) for e in timeline}
+    body = kept_body(
+        scoped,
+        "dashboard/_trends_body.html",
+        (program.id, programs_key(programs), unit.id if unit else None, on_charts),
+        lambda: {
+            "page": "trends",
+            "programs": programs,
+            "program": program,
+            "manifests": manifests,
+            "units": units,
+            "unit": unit,
+            "panels": trend_panels(program.id, scoped, unit, on_charts) if unit else [],
+            "bands": scoped.view(
+                ("bands", unit.id), lambda: tuple(reporting.band_rows(manifests[-1], unit.id))
+            )
+            if manifests and unit
+            else (),
+            "themes": themes_of(scoped),
+            "favourable_note": reporting.FAVOURABLE_CODING,
+            "not_asked": reporting.NOT_ASKED_TEXT,
+        },
+    )
     return render_template(
         "dashboard/trends.html",
-        page="trends",
-        programs=programs,
+        body=body,
         program=program,
-        manifests=manifests,
-        units=units,
         unit=unit,
-        panels=trend_panels(program.id, scoped, unit, on_charts) if unit else [],
-        bands=scoped.view(
-            ("bands", unit.id), lambda: tuple(reporting.band_rows(manifests[-1], unit.id))
-        )
-        if manifests and unit
-        else (),
-        themes=themes_of(scoped),
         timeline=timeline,
         placed=placed,
-        last_closed=closed[-1] if closed else None,
-        form=EventForm(),
-        delete_form=ActionForm(),
-        favourable_note=reporting.FAVOURABLE_CODING,
-        not_asked=reporting.NOT_ASKED_TEXT,
+        event_fields=scoped.view(("event fields",), _event_fields),
     )
+
+
+def _event_fields() -> Markup:
+    """Return the add-event form's fields, empty, as every reader gets them (no CSRF token)."""
+    form = EventForm(formdata=None, meta={"csrf": False})
+    return Markup(render_template("dashboard/_event_fields.html", form=form))  # noqa: S704
 
 
 @bp.get("/dashboard/heatmap")
 @roles_required(*ANALYSTS)
 def heatmap() -> str:
     """Show units × themes of one round, coloured by the difference from the organisation."""
-    scoped = _scope("dashboard/heatmap.html", "heatmap")
+    scoped = _scope("dashboard/_heatmap_body.html", "heatmap", "Heatmap")
     if isinstance(scoped, str):
         return scoped
     programs, program, manifests = scoped.programs, scoped.program, scoped.manifests
@@ -313,45 +258,36 @@ def heatmap() -> str:
         ("round units", number), lambda: tuple(reporting.round_units(manifest))
     )
     scope = _unit(scopes, manifests[: index + 1])
-    data = scoped.cut.view(
-        ("heatmap", number, scope.id), lambda: reporting.heatmap(manifest, scope.id)
-    )
-    # The data table (a row per unit) is rendered once for these manifests, round and unit.
-    table = scoped.cut.view(
-        ("heatmap table", number, scope.id),
-        lambda: cast(
-            Markup,
-            get_template_attribute("dashboard/_heatmap_table.html", "heatmap_table")(
-                manifest, data
-            ),
-        ),
-    )
-    return render_template(
-        "dashboard/heatmap.html",
-        page="heatmap",
-        programs=programs,
-        program=program,
-        manifests=manifests,
-        manifest=manifest,
-        units=scopes,
-        unit=scope,
-        data=data,
-        table=table,
-        png=url_for(
-            "dashboard.heatmap_chart",
-            program_id=program.id,
-            number=manifest.round.number,
-            unit_id=scope.id,
-            fmt="png",
-        ),
-        svg=url_for(
-            "dashboard.heatmap_chart",
-            program_id=program.id,
-            number=manifest.round.number,
-            unit_id=scope.id,
-            fmt="svg",
-        ),
-    )
+
+    def context() -> dict[str, object]:
+        data = reporting.heatmap(manifest, scope.id)
+        charts = {
+            fmt: url_for(
+                "dashboard.heatmap_chart",
+                program_id=program.id,
+                number=number,
+                unit_id=scope.id,
+                fmt=fmt,
+            )
+            for fmt in ("png", "svg")
+        }
+        table = get_template_attribute("dashboard/_heatmap_table.html", "heatmap_table")
+        return dict(
+            page="heatmap",
+            programs=programs,
+            program=program,
+            manifests=manifests,
+            manifest=manifest,
+            units=scopes,
+            unit=scope,
+            data=data,
+            table=table(manifest, data),
+            **charts,
+        )
+
+    key = (program.id, programs_key(programs), number, scope.id)
+    body = kept_body(scoped.cut, "dashboard/_heatmap_body.html", key, context)
+    return render_page("Heatmap", body)
 
 
 @bp.get("/dashboard/distributions")
@@ -490,7 +426,7 @@ def trend_chart(program_id: int, unit_id: int, theme: str, fmt: str) -> Response
     reference, _ = reference_for(manifests, unit_id, theme)
 
     body = chartcache.trend(
-        _cache_dir(),
+        cache_dir(),
         manifests,
         unit_id,
         theme,
@@ -516,7 +452,7 @@ def heatmap_chart(program_id: int, number: int, unit_id: int, fmt: str) -> Respo
     manifest = manifests[index]
     if unit_id not in {u.id for u in reporting.round_units(manifest)}:
         abort(404)
-    body = chartcache.heatmap(_cache_dir(), reporting.heatmap(manifest, unit_id), fmt)
+    body = chartcache.heatmap(cache_dir(), reporting.heatmap(manifest, unit_id), fmt)
     return _chart_response(body, fmt, f"candor-heatmap-{program_id}-R{number}-{unit_id}")
 
 

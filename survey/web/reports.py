@@ -7,6 +7,7 @@ organisation and department level for leaders, their own units for managers.
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, g, render_template, request
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from ..db import get_session
@@ -15,10 +16,12 @@ from ..domain.scope import BROADER_TEAM_TEXT, LEADERSHIP_MAX_DEPTH
 from ..models import Program
 from ..services import actions as actions_service
 from ..services import chartcache, events
-from .dashboard import all_programs, chosen_program, themes_of, trend_panels, unit_choices
+from .dashboard import all_programs, chosen_program
+from .kept_views import kept_body, programs_key, render_page, themes_of, trend_panels, unit_choices
 from .security import STAFF, reader_scope, roles_required
 
 bp = Blueprint("reports", __name__)
+BODY = "reports/_index_body.html"
 
 
 @bp.get("/reports")
@@ -39,26 +42,32 @@ def index() -> str:
     ]
     wanted = request.args.get("unit", type=int)
     unit = next((u for u in units if u.id == wanted), units[0] if units else None)
-    panels = (
-        trend_panels(program.id, scoped, unit, events.chart_events(session, program.id))
-        if program and scoped and unit
-        else []
-    )
-    return render_template(
-        "reports/index.html",
-        programs=programs,
-        program=program,
-        manifests=manifests,
-        units=units,
-        unit=unit,
-        panels=panels,
-        themes=themes_of(scoped) if scoped else (),
-        max_depth=max_depth,
-        broader=scoped.broader if scoped else frozenset(),
-        broader_text=BROADER_TEAM_TEXT,
-        printable=access.may_open(g.user.role, "reports.report_pdf"),
-        favourable_note=reporting.FAVOURABLE_CODING,
-    )
+    printable = access.may_open(g.user.role, "reports.report_pdf")
+    # The trend charts mark the programme's events: they are part of what the body shows.
+    chart_events = tuple(events.chart_events(session, program.id)) if program else ()
+
+    def context() -> dict[str, object]:
+        return {
+            "programs": programs,
+            "program": program,
+            "manifests": manifests,
+            "units": units,
+            "unit": unit,
+            "panels": trend_panels(program.id, scoped, unit, chart_events)
+            if program and scoped and unit
+            else [],
+            "themes": themes_of(scoped) if scoped else (),
+            "max_depth": max_depth,
+            "broader": scoped.broader if scoped else frozenset(),
+            "broader_text": BROADER_TEAM_TEXT,
+            "printable": printable,
+            "favourable_note": reporting.FAVOURABLE_CODING,
+        }
+
+    if program is None or scoped is None:
+        return render_page("Reports", Markup(render_template(BODY, **context())))  # noqa: S704
+    shown = (program.id, programs_key(programs), unit.id if unit else None, chart_events, printable)
+    return render_page("Reports", kept_body(scoped, BODY, shown, context))
 
 
 @bp.get("/export/<int:program_id>.csv")
