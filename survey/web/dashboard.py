@@ -36,7 +36,7 @@ from ..domain.disclosure import DISTRIBUTION_MIN_N
 from ..domain.manifest import Manifest
 from ..models import Program, Round
 from ..services import actions as actions_service
-from ..services import banks, chartcache, events
+from ..services import banks, chartcache, drawing, events
 from ..services.scope import ScopedManifests
 from .forms import ActionForm
 from .security import ANALYSTS, STAFF, reader_scope, roles_required
@@ -132,6 +132,7 @@ class TrendPanel:
     reference_note: str
     png: str
     svg: str
+    chart_key: str  # the PNG's key in the chart cache
 
 
 def trend_panels(
@@ -165,13 +166,16 @@ def trend_panels(
                 )
                 for fmt in ("png", "svg")
             )
+            chart_key = chartcache.trend_key(
+                manifests, unit.id, key, label, unit.path, events_now, reference
+            )
             description = chartcache.trend_description(
-                cache, manifests, unit.id, key, label, unit.path, events_now, reference
+                cache, manifests, unit.id, key, label, unit.path, events_now, reference, chart_key
             )
             # The data table, rendered by its macro: the macro of an autoescaped template
             # returns Markup, its text escaped.
             rendered = table(rows, f"{label} by round")
-            found.append(TrendPanel(key, label, rendered, description, note, png, svg))
+            found.append(TrendPanel(key, label, rendered, description, note, png, svg, chart_key))
         return tuple(found)
 
     key = ("trend panels", program_id, unit.id, unit.path, events_now, cache, request.script_root)
@@ -273,6 +277,9 @@ def trends() -> str:
     on_charts = [reporting.Event(e.on.isoformat(), e.label) for e in timeline]
     closed = [m.round.closed_on for m in manifests]
     placed = {e.id: reporting.round_of_event(manifests, e.on.isoformat()) for e in timeline}
+    panels = trend_panels(program.id, scoped, unit, on_charts) if unit else ()
+    if panels and chartcache.peek(_cache_dir(), panels[0].chart_key, "png") is None:
+        drawing.warm()  # its start-up overlaps the browser reading this page
     return render_template(
         "dashboard/trends.html",
         page="trends",
@@ -281,7 +288,7 @@ def trends() -> str:
         manifests=manifests,
         units=units,
         unit=unit,
-        panels=trend_panels(program.id, scoped, unit, on_charts) if unit else [],
+        panels=panels,
         bands=scoped.view(
             ("bands", unit.id), lambda: tuple(reporting.band_rows(manifests[-1], unit.id))
         )
