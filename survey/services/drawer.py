@@ -1,4 +1,4 @@
-"""The drawing process: ``python -m survey.services.drawer FOLDER`` (started by :mod:`.drawing`).
+"""The drawing process: ``survey.services.drawer FOLDER``, started detached by :mod:`.drawing`.
 
 What it decides: how drawings are taken in and done. matplotlib is imported once, at start;
 drawings are done one at a time, in arrival order, by one thread (``Figure`` objects, no
@@ -146,9 +146,7 @@ def serve(folder: Path) -> None:
 
 
 def main() -> None:
-    """Detach (the starter exits at once, so no worker is left with a child to reap), serve."""
-    if os.fork():
-        os._exit(0)
+    """Serve the folder named on the command line (:func:`.drawing.warm` starts this)."""
     serve(Path(sys.argv[1]))
 
 

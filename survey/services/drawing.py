@@ -88,6 +88,8 @@ def apart(
                 raise DrawingError(f"the drawing process stopped: {exc!r}") from exc
         except TimeoutError as exc:
             raise DrawingBusy(f"no drawing within {WAIT_S:.0f} s") from exc
+        except BlockingIOError as exc:  # its backlog is full: busier than its queue
+            raise DrawingBusy(f"{QUEUE_MAX} drawings are waiting already") from exc
     if status == "ok":
         return bytes(value)
     if status == "busy":
@@ -166,24 +168,32 @@ def listening(where: Path | None = None) -> bool:
             probe.connect(str((where or folder()) / SOCKET_NAME))
         except (FileNotFoundError, ConnectionRefusedError):
             return False
-        except TimeoutError:
+        except (TimeoutError, BlockingIOError):
             return True  # its backlog is full: it is alive
         return True
 
 
+# Fork before importing anything, so the starter exits (and is reaped) within milliseconds
+# and the drawer it leaves behind belongs to no worker.
+_DETACHED = (
+    "import os, runpy; os.fork() and os._exit(0); "
+    f"runpy.run_module({__package__ + '.drawer'!r}, run_name='__main__')"
+)
+
+
 def _spawn() -> None:
-    """Start ``python -m survey.services.drawer FOLDER``; it detaches itself at once."""
+    """Start ``survey.services.drawer FOLDER`` detached: the starter forks it and exits."""
     paths = [_CODE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     starter = subprocess.Popen(  # noqa: S603 - our own interpreter running our own module
-        [sys.executable, "-m", f"{__package__}.drawer", str(folder())],
+        [sys.executable, "-c", _DETACHED, str(folder())],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         env=env,
         start_new_session=True,
         close_fds=True,
     )
-    starter.wait(timeout=START_S)  # it forks the drawer and exits: nothing is left to reap
+    starter.wait(timeout=START_S)
 
 
 @contextlib.contextmanager
@@ -205,7 +215,9 @@ def socket_path() -> str:
 @functools.cache
 def folder() -> Path:
     """Return the drawer's folder for this interpreter and code, private to this user."""
-    code = hashlib.sha256(f"{sys.executable}\0{_code_fingerprint()}".encode()).hexdigest()
+    # ``python`` and ``python3`` of one environment are one interpreter: one drawer.
+    interpreter = f"{sys.prefix}\0{os.path.realpath(sys.executable)}"
+    code = hashlib.sha256(f"{interpreter}\0{_code_fingerprint()}".encode()).hexdigest()
     # Short, so the socket's path fits AF_UNIX's 108 bytes wherever the instance lives.
     return private(Path(tempfile.gettempdir()) / f"candor-drawer-{os.getuid()}-{code[:16]}")
 
