@@ -7,7 +7,9 @@ drawings are done one at a time, in arrival order, by one thread (``Figure`` obj
 is answered from the file if another request drew it meanwhile, and what is drawn is stored
 there before it is sent, so a request that gave up finds it when it asks again.
 
-It stops by itself after :data:`~.drawing.IDLE_S` without work, and at once (exit status 1)
+It stops by itself after :data:`~.drawing.IDLE_S` without work, once its queue is empty when a
+drawing left it holding more than :data:`~.drawing.RETIRE_RSS_MB` (memory a large PDF took and
+the allocator kept), and at once (exit status 1)
 when one drawing takes longer than :data:`~.drawing.DRAW_LIMIT_S`: the next request starts a
 new one. It only ever draws what the workers send it, k-safe manifest content cut to the
 reader's scope, into the chart cache the worker named.
@@ -45,6 +47,7 @@ class Drawer:
         self.jobs: queue.Queue[tuple[socket.socket, Any]] = queue.Queue(drawing.QUEUE_MAX)
         self.last_done = time.monotonic()
         self.started: float | None = None  # when the drawing under way began
+        self.retiring = False  # it holds too much memory: stop once the queue is empty
 
     def work(self) -> None:
         """Draw the queued jobs one at a time, forever (a daemon thread)."""
@@ -53,12 +56,13 @@ class Drawer:
             self.started = time.monotonic()
             try:
                 answer = self.draw(job)
-            finally:
-                self.started = None
+                with contextlib.suppress(OSError):  # the worker may have given up: it is stored
+                    drawing.send(conn, answer)
+                conn.close()
+            finally:  # answered: only now may the main thread decide to stop
+                self.retiring = _rss_mb() > drawing.RETIRE_RSS_MB
                 self.last_done = time.monotonic()
-            with contextlib.suppress(OSError):  # the worker may have given up: it is stored
-                drawing.send(conn, answer)
-            conn.close()
+                self.started = None
 
     @staticmethod
     def draw(job: Any) -> bytes:
@@ -106,7 +110,18 @@ class Drawer:
         if started is not None and now - started > drawing.DRAW_LIMIT_S:
             print("candor drawer: a drawing hangs; stopping", file=sys.stderr)
             return True
-        return started is None and self.jobs.empty() and now - self.last_done > drawing.IDLE_S
+        idle = now - self.last_done > drawing.IDLE_S
+        return started is None and self.jobs.empty() and (idle or self.retiring)
+
+
+def _rss_mb() -> float:
+    """Return this process's resident memory in MB (0 where /proc is not there to say)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            pages = int(handle.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def serve(folder: Path) -> None:

@@ -42,6 +42,7 @@ WAIT_S = 20.0  # the longest a request waits for a drawing (gunicorn's timeout i
 START_S = 10.0  # the longest a new drawer may take to listen (counted inside WAIT_S)
 QUEUE_MAX = 16  # drawings waiting in the drawer; one more is refused at once
 IDLE_S = 300.0  # the drawer exits after this long without a drawing
+RETIRE_RSS_MB = 300  # a drawer that holds more after a drawing stops once its queue is empty
 DRAW_LIMIT_S = 300.0  # a single drawing that takes longer than this has failed: the drawer exits
 ERROR_TAIL_CHARS = 2000  # of a failed drawing's traceback, in the error raised here
 SOCKET_NAME = "socket"

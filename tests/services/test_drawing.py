@@ -195,3 +195,22 @@ def test_chart_and_pdf_failures_answer_a_plain_page(
             assert response.headers["Retry-After"].isdigit()
         else:
             assert "Retry-After" not in response.headers
+
+
+def test_the_drawer_stops_when_idle_or_retiring_never_mid_drawing() -> None:
+    from survey.services.drawer import Drawer
+
+    drawer = Drawer()
+    assert not drawer.should_stop()  # just started
+    drawer.last_done -= drawing.IDLE_S + 1
+    assert drawer.should_stop()  # idle
+    drawer.last_done = time.monotonic()
+    drawer.retiring = True  # a large drawing left it holding too much memory
+    assert drawer.should_stop()
+    drawer.started = time.monotonic()
+    assert not drawer.should_stop()  # never while drawing
+    drawer.started -= drawing.DRAW_LIMIT_S + 1
+    assert drawer.should_stop()  # unless the drawing hangs
+    drawer.started = None
+    drawer.jobs.put_nowait((None, None))  # type: ignore[arg-type]
+    assert not drawer.should_stop()  # nor with drawings waiting
