@@ -7,16 +7,19 @@ disclosure control, exact audit, manifest) — then serves the instance with gun
 
 * release: the time of each ``rounds.release_round`` (cold: nothing cached);
 * cold charts: the first load of the trends page (its text alternatives) and of the
-  organisation's trend charts (matplotlib), and of the heatmap page and the chart it shows
-  (its ``<img>``, an SVG drawn without matplotlib), then the heatmap's PNG download
-  (matplotlib);
+  organisation's trend charts (matplotlib, in the drawing process), and of the heatmap page and
+  the chart it shows (its ``<img>``, an SVG drawn without matplotlib), then the heatmap's PNG
+  download (matplotlib); a drawing answered 503 is asked again after its Retry-After, and the
+  time counts until it is served;
 * warm pages: latency of the overview, trends, heatmap and reports pages once everything is
   cached, against ``bench/baseline_app.py``'s static ``/b/done`` page served by the same
   gunicorn command in the same run (the ratio is the cost of reading 24 manifests and building
   the page);
 * the CSV export, and the printable PDF (cold: drawn; warm: from the disk cache);
 * worker memory (RSS) after drawing, and after a restart that serves only warm pages (whose
-  workers never import matplotlib).
+  workers never import matplotlib); apart from them, the drawing process's (one per
+  installation, started by the first drawing, stopped here before each phase so the cold phase
+  pays for its start and the warm phase shows whether warm pages need one).
 
 Run from the repository root::
 
@@ -41,6 +44,7 @@ import random
 import re
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -60,7 +64,7 @@ from bench.submit import Server, free_port, gunicorn, hidden_value, log  # noqa:
 from survey import create_app, db, demo  # noqa: E402
 from survey.domain.manifest import serialise  # noqa: E402
 from survey.models import OrgUnit, Person, Program  # noqa: E402
-from survey.services import accounts, org, rounds, submission  # noqa: E402
+from survey.services import accounts, drawing, org, rounds, submission  # noqa: E402
 from survey.services.instance import initialise  # noqa: E402
 from survey.services.manifests import released_manifests  # noqa: E402
 
@@ -267,6 +271,26 @@ def timed_get(get: Callable[..., requests.Response], url: str) -> tuple[float, i
     return elapsed, len(response.content)
 
 
+def timed_drawing(get: Callable[..., requests.Response], url: str) -> tuple[float, int, int]:
+    """Return the seconds until a drawing answered 200, its size and how many 503s came first.
+
+    A drawing that takes longer than a request may wait is answered 503 with Retry-After (the
+    drawing process finishes it meanwhile): asked again after that wait, as a client would.
+    """
+    t0 = time.perf_counter()
+    refused = 0
+    while True:
+        response = get(url, timeout=TIMEOUT_S)
+        if response.status_code != 503 or "Retry-After" not in response.headers:
+            break
+        refused += 1
+        time.sleep(float(response.headers["Retry-After"]))
+    elapsed = time.perf_counter() - t0
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {url}: {response.status_code}")
+    return elapsed, len(response.content), refused
+
+
 def worker_rss_mb(server: Server) -> list[float]:
     """Return the resident memory of each gunicorn worker (children of the master), in MB."""
     found = []
@@ -285,6 +309,42 @@ def worker_rss_mb(server: Server) -> list[float]:
         except (OSError, ValueError, IndexError):
             continue
     return sorted(found)
+
+
+def drawer_pid() -> int | None:
+    """Return the process id of the drawing process the servers use, if one is running.
+
+    The bench runs the servers' interpreter and code, so :func:`drawing.folder` is theirs.
+    """
+    try:
+        pid = int((drawing.folder() / drawing.PID_NAME).read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def drawer_rss_mb() -> float | None:
+    """Return the drawing process's resident memory in MB, or None if none is running."""
+    pid = drawer_pid()
+    if pid is None:
+        return None
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+def stop_drawer() -> None:
+    """Stop a running drawing process, so a cold phase pays for starting one."""
+    pid = drawer_pid()
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while drawer_pid() == pid and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def server_env(instance: Instance) -> dict[str, str]:
@@ -306,14 +366,20 @@ def cold_phase(instance: Instance, workers: int, tmp: str) -> dict[str, Any]:
     """First loads with an empty chart cache: text alternatives, charts, heatmap, the PDF."""
     port = free_port()
     env = server_env(instance)
+    stop_drawer()
     with gunicorn("candor-cold", "app:app", port, env, "/privacy", workers, tmp) as server:
         http = login(server.base, instance.password)
         pid, lab = instance.program_id, instance.root_unit
         t_trends, _ = timed_get(http.get, server.base + "/dashboard/trends")
         themes = trend_themes(http, server.base)
         t0 = time.perf_counter()
+        refused = 0
+        each = []
         for theme in themes:
-            timed_get(http.get, f"{server.base}/charts/trend/{pid}/{lab}/{theme}.png")
+            url = f"{server.base}/charts/trend/{pid}/{lab}/{theme}.png"
+            seconds, _, busy = timed_drawing(http.get, url)
+            each.append(seconds)
+            refused += busy
         t_charts = time.perf_counter() - t0
         last = len(instance.release_s)
         t_heatmap_page, _ = timed_get(http.get, server.base + "/dashboard/heatmap")
@@ -321,21 +387,34 @@ def cold_phase(instance: Instance, workers: int, tmp: str) -> dict[str, Any]:
         if shown != f"/charts/heatmap/{pid}/{last}/{lab}.svg":
             raise RuntimeError(f"the heatmap page shows {shown!r}, not the latest round's SVG")
         t_heatmap, _ = timed_get(http.get, server.base + shown)
-        t_heatmap_png, _ = timed_get(
+        t_heatmap_png, _, busy = timed_drawing(
             http.get, f"{server.base}/charts/heatmap/{pid}/{last}/{lab}.png"
         )
-        t_pdf, pdf_bytes = timed_get(http.get, f"{server.base}/reports/{pid}/{last}.pdf")
+        refused += busy
+        t_pdf, pdf_bytes, busy = timed_drawing(http.get, f"{server.base}/reports/{pid}/{last}.pdf")
+        refused += busy
+        # The same charts as SVG: cold files too, but drawn by the drawer the PNGs started.
+        t0 = time.perf_counter()
+        for theme in themes:
+            url = f"{server.base}/charts/trend/{pid}/{lab}/{theme}.svg"
+            refused += timed_drawing(http.get, url)[2]
+        t_svgs = time.perf_counter() - t0
         rss = worker_rss_mb(server)
+        drawer_rss = drawer_rss_mb()
     return {
         "trends_page_first_s": t_trends,
         "trend_charts": len(themes),
         "trend_charts_s": t_charts,
+        "trend_chart_each_s": each,
+        "trend_svgs_drawer_running_s": t_svgs,
         "heatmap_page_first_s": t_heatmap_page,
         "heatmap_chart_s": t_heatmap,
         "heatmap_png_s": t_heatmap_png,
         "pdf_cold_s": t_pdf,
         "pdf_bytes": pdf_bytes,
         "rss_after_drawing_mb": rss,
+        "drawer_rss_after_drawing_mb": drawer_rss,
+        "drawings_answered_503": refused,
     }
 
 
@@ -365,6 +444,7 @@ def warm_phase(instance: Instance, workers: int, tmp: str, count: int) -> dict[s
         "csv export": f"/export/{pid}.csv",
         "pdf (cached)": f"/reports/{pid}/{len(instance.release_s)}.pdf",
     }
+    stop_drawer()  # warm pages must not need one
     with (
         gunicorn("candor-warm", "app:app", free_port(), env, "/privacy", workers, tmp) as server,
         gunicorn(
@@ -388,6 +468,7 @@ def warm_phase(instance: Instance, workers: int, tmp: str, count: int) -> dict[s
                 sizes[name] = size
         rss = worker_rss_mb(server)
         imported = matplotlib_in_workers(server)
+        drawer_rss = drawer_rss_mb()
     static_p50 = statistics.median(times["static page"])
     return {
         "latency": {
@@ -401,6 +482,7 @@ def warm_phase(instance: Instance, workers: int, tmp: str, count: int) -> dict[s
         },
         "rss_warm_only_mb": rss,
         "matplotlib_loaded_in_warm_workers": imported,
+        "drawer_rss_warm_only_mb": drawer_rss,
     }
 
 
@@ -448,6 +530,9 @@ def table(result: dict[str, Any]) -> str:
         f"{'heatmap chart as the page shows it':<38}{cold['heatmap_chart_s']:>10.2f}",
         f"{'heatmap PNG (download)':<38}{cold['heatmap_png_s']:>10.2f}",
         f"{'printable PDF, drawn':<38}{cold['pdf_cold_s']:>10.2f}",
+        f"{'org trend charts again (SVG), drawer up':<38}"
+        f"{cold['trend_svgs_drawer_running_s']:>10.2f}",
+        f"{'drawings first answered 503 (retried)':<38}{cold['drawings_answered_503']:>10d}",
         "",
         f"{'warm (cached)':<22}{'p50 ms':>10}{'p95 ms':>10}{'x static':>10}{'KB':>10}",
     ]
@@ -463,8 +548,14 @@ def table(result: dict[str, Any]) -> str:
         f"worker RSS serving warm pages only:           "
         f"{', '.join(f'{v:.0f}' for v in warm['rss_warm_only_mb'])} MB "
         f"(matplotlib loaded: {'yes' if warm['matplotlib_loaded_in_warm_workers'] else 'no'})",
+        f"drawing process RSS after drawing:          {_mb(cold['drawer_rss_after_drawing_mb'])}",
+        f"drawing process RSS, warm pages only:       {_mb(warm['drawer_rss_warm_only_mb'])}",
     ]
     return "\n".join(lines)
+
+
+def _mb(value: float | None) -> str:
+    return "none running" if value is None else f"{value:.0f} MB"
 
 
 def main() -> int:

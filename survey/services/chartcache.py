@@ -2,10 +2,9 @@
 
 A manifest never changes, so a chart is identified by the digest of exactly what it is drawn
 from (figures, labels, events); when that input changes, so does the key, and a new file is
-drawn. A page that finds what it needs on disk never imports matplotlib: drawing modules are
-imported only inside the render functions, and the charts matplotlib draws (trend charts,
-the heatmap's PNG, the printable PDF) are drawn in a fresh process (:func:`.drawing.apart`),
-so the memory it takes goes back to the system instead of staying with the web worker.
+drawn. No web worker imports matplotlib: the charts it draws (trend charts, the heatmap's
+PNG, the printable PDF) are drawn by the drawing process (:func:`.drawing.apart`), which stores
+them here itself; text alternatives and the SVG heatmap are written in plain Python.
 """
 
 from __future__ import annotations
@@ -16,15 +15,16 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from ..domain import reporting
-from ..domain.chartinput import HeatmapData
+from ..domain.chartinput import HeatmapData, TrendSeries
 from ..domain.chartlook import describe_trend
 from ..domain.heatmap_svg import heatmap_svg
 from ..domain.manifest import Manifest
 from . import drawing
 
+T = TypeVar("T")
 CHART_VERSION = "3"  # bump when drawing changes, so old files are not served
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 TEXT = "txt"
@@ -70,6 +70,18 @@ def cached(directory: str, key: str, fmt: str, render: Callable[[], bytes]) -> b
     return body
 
 
+def drawn(directory: str, key: str, fmt: str, draw: Callable[[T], bytes], subject: T) -> bytes:
+    """Return the cached bytes for ``key`` or have the drawing process draw and store them.
+
+    :raises drawing.DrawingBusy: if the drawer is busy; it still stores the file when done.
+    :raises drawing.DrawingError: if the drawing fails.
+    """
+    found = peek(directory, key, fmt)
+    if found is not None:
+        return found
+    return drawing.apart(draw, subject, keep=(directory, key, fmt))
+
+
 def store(directory: str, key: str, fmt: str, body: bytes) -> None:
     """Write ``body`` as the cached bytes for ``key`` and ``fmt``."""
     os.makedirs(directory, exist_ok=True)
@@ -104,7 +116,6 @@ def trend_key(
     )
 
 
-# A sibling chart of the same unit: its theme, label and reference line.
 def trend(
     directory: str,
     manifests: Sequence[Manifest],
@@ -116,22 +127,21 @@ def trend(
     events: Sequence[reporting.Event] = (),
     reference: float | None = None,
 ) -> bytes:
-    """Return the trend chart of one unit and theme, with events and an optional reference.
-
-    Drawn in this process (a small figure; a fresh drawing process would cost more than the
-    figure, once per chart a page shows, and under load longer than a browser waits).
-    """
+    """Return the trend chart of one unit and theme, with events and an optional reference."""
     key = trend_key(manifests, unit_id, theme, theme_label, unit_path, events, reference)
+    found = peek(directory, key, fmt)
+    if found is not None:
+        return found
+    series = reporting.trend_series(
+        manifests, unit_id, theme, theme_label, unit_path, events, reference
+    )
+    return drawn(directory, key, fmt, _trend_chart, (series, fmt))
 
-    def render() -> bytes:
-        from ..domain import charts  # matplotlib is imported only when drawing
 
-        series = reporting.trend_series(
-            manifests, unit_id, theme, theme_label, unit_path, events, reference
-        )
-        return charts.trend_chart(series, fmt)
+def _trend_chart(job: tuple[TrendSeries, str]) -> bytes:
+    from ..domain import charts  # in the drawing process
 
-    return cached(directory, key, fmt, render)
+    return charts.trend_chart(*job)
 
 
 def trend_description(
@@ -143,12 +153,15 @@ def trend_description(
     unit_path: str,
     events: Sequence[reporting.Event] = (),
     reference: float | None = None,
+    key: str | None = None,
 ) -> str:
     """Return the text alternative of a trend chart (``chartlook.describe_trend``), cached.
 
     Writing it needs no matplotlib, so the first load of a trends page imports none.
+
+    :param key: the trend's :func:`trend_key`, if the caller has it already.
     """
-    key = trend_key(manifests, unit_id, theme, theme_label, unit_path, events, reference)
+    key = key or trend_key(manifests, unit_id, theme, theme_label, unit_path, events, reference)
 
     def render() -> bytes:
         series = reporting.trend_series(
@@ -165,18 +178,16 @@ def heatmap_key(data: reporting.Heatmap, fmt: str = "png") -> str:
 
 
 def heatmap(directory: str, data: reporting.Heatmap, fmt: str) -> bytes:
-    """Return the heatmap of one round as PNG (matplotlib, in a fresh process) or SVG.
+    """Return the heatmap of one round as PNG (matplotlib, in the drawing process) or SVG.
 
     The SVG is the chart the heatmap page shows: drawing it needs no matplotlib, so the first
     view of a round's heatmap costs milliseconds in a worker that has never drawn a chart.
     """
 
-    def render() -> bytes:
-        if fmt == "svg":
-            return heatmap_svg(data.chart_input())
-        return drawing.apart(_heatmap_png, data.chart_input())
-
-    return cached(directory, heatmap_key(data, fmt), fmt, render)
+    key = heatmap_key(data, fmt)
+    if fmt == "svg":
+        return cached(directory, key, fmt, lambda: heatmap_svg(data.chart_input()))
+    return drawn(directory, key, fmt, _heatmap_png, data.chart_input())
 
 
 def _heatmap_png(data: HeatmapData) -> bytes:
@@ -191,8 +202,8 @@ def report_key(report: reporting.Report) -> str:
 
 
 def report_pdf(directory: str, report: reporting.Report) -> bytes:
-    """Return the printable PDF of one round, drawn in a fresh process (``drawing.apart``)."""
-    return cached(directory, report_key(report), PDF, lambda: drawing.apart(_report_pdf, report))
+    """Return the printable PDF of one round, drawn by the drawing process."""
+    return drawn(directory, report_key(report), PDF, _report_pdf, report)
 
 
 def _report_pdf(report: reporting.Report) -> bytes:

@@ -13,11 +13,18 @@ from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
 from .. import db
+from ..services import drawing
 from . import security
 
 ERROR_CODES = (400, 403, 404, 405, 413, 429, 500, 503)
-# Seconds a client is asked to wait when the database is down, restarting or locked.
+# Seconds a client is asked to wait when the database is down, restarting or locked, or the
+# drawing process is busy.
 RETRY_AFTER_SECONDS = 5
+DRAWING_BUSY = "Charts are being drawn just now. Please try again in a few seconds."
+DRAWING_FAILED = (
+    "This chart or report could not be drawn. The same figures are on the dashboard's pages, "
+    "in tables; the error has been logged."
+)
 FORM_EXPIRED = "The form expired, so nothing was changed; please try again."
 csrf = CSRFProtect()
 log = logging.getLogger(__name__)
@@ -65,6 +72,7 @@ def register(app: Flask) -> None:
     for unavailable in db.UNAVAILABLE:
         app.register_error_handler(unavailable, _database_unavailable)
     app.register_error_handler(CSRFError, _form_expired)
+    app.register_error_handler(drawing.DrawingError, _drawing_failed)
 
 
 def _render_error(error: Exception) -> tuple[str, int]:
@@ -95,6 +103,18 @@ def _database_unavailable(_error: Exception) -> tuple[str, int, dict[str, str]]:
     log.warning("the database is unavailable: answered 503")
     page = render_template("errors/error.html", code=503, error=_error)
     return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+def _drawing_failed(error: drawing.DrawingError) -> tuple[str, int, dict[str, str]]:
+    """Answer a chart or PDF the drawing process could not draw with a plain page: 503 with
+    Retry-After when it is busy or slow (it finishes the drawing and keeps it), else 500."""
+    if isinstance(error, drawing.DrawingBusy):
+        log.warning("the drawing process is busy: answered 503 (%s)", error)
+        page = render_template("errors/error.html", code=503, error=error, message=DRAWING_BUSY)
+        return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    log.error("a drawing failed: %s", error)
+    page = render_template("errors/error.html", code=500, error=error, message=DRAWING_FAILED)
+    return page, 500, {}
 
 
 def _form_expired(error: CSRFError) -> Response | tuple[str, int]:

@@ -34,7 +34,7 @@ from ..domain.disclosure import DISTRIBUTION_MIN_N
 from ..domain.manifest import Manifest
 from ..models import Program, Round
 from ..services import actions as actions_service
-from ..services import banks, chartcache, events
+from ..services import banks, chartcache, drawing, events
 from ..services.scope import ScopedManifests
 from .kept_views import (
     cache_dir,
@@ -204,6 +204,9 @@ def trends() -> str:
     # The same events as ``events.chart_events`` gives, without reading them twice.
     on_charts = tuple(reporting.Event(e.on.isoformat(), e.label) for e in timeline)
     placed = {e.id: reporting.round_of_event(manifests, e.on.isoformat()) for e in timeline}
+    panels = trend_panels(program.id, scoped, unit, on_charts) if unit else ()
+    if panels and chartcache.peek(cache_dir(), panels[0].chart_key, "png") is None:
+        drawing.warm()  # its start-up overlaps the browser reading this page
     body = kept_body(
         scoped,
         "dashboard/_trends_body.html",
@@ -215,7 +218,7 @@ def trends() -> str:
             "manifests": manifests,
             "units": units,
             "unit": unit,
-            "panels": trend_panels(program.id, scoped, unit, on_charts) if unit else [],
+            "panels": panels,
             "bands": scoped.view(
                 ("bands", unit.id), lambda: tuple(reporting.band_rows(manifests[-1], unit.id))
             )

@@ -90,6 +90,7 @@ class TrendPanel:
     reference_note: str
     png: str
     svg: str
+    chart_key: str  # the PNG's key in the chart cache
 
 
 def trend_panels(
@@ -123,13 +124,16 @@ def trend_panels(
                 )
                 for fmt in ("png", "svg")
             )
+            chart_key = chartcache.trend_key(
+                manifests, unit.id, key, label, unit.path, events_now, reference
+            )
             description = chartcache.trend_description(
-                cache, manifests, unit.id, key, label, unit.path, events_now, reference
+                cache, manifests, unit.id, key, label, unit.path, events_now, reference, chart_key
             )
             # The data table, rendered by its macro: the macro of an autoescaped template
             # returns Markup, its text escaped.
             rendered = table(rows, f"{label} by round")
-            found.append(TrendPanel(key, label, rendered, description, note, png, svg))
+            found.append(TrendPanel(key, label, rendered, description, note, png, svg, chart_key))
         return tuple(found)
 
     key = ("trend panels", program_id, unit.id, unit.path, events_now, cache, request.script_root)

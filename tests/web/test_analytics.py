@@ -295,8 +295,10 @@ def test_heatmap_table_chart_and_hidden_cells(
     drawn: list[Any] = []
     from survey.services import drawing
 
-    real = drawing.apart  # the PNG is drawn in a fresh process: see what it is sent
-    monkeypatch.setattr(drawing, "apart", lambda draw, data: drawn.append(data) or real(draw, data))
+    real = drawing.apart  # the PNG is drawn by the drawing process: see what it is sent
+    monkeypatch.setattr(
+        drawing, "apart", lambda draw, data, keep: drawn.append(data) or real(draw, data, keep)
+    )
     png = client.get(f"/charts/heatmap/{organisation.program_id}/3/{organisation.units['Lab']}.png")
     assert png.status_code == 200 and png.data.startswith(b"\x89PNG")
     assert png.headers["Cache-Control"] == "no-store"
@@ -452,11 +454,11 @@ def test_pdf_download(
         )
         session.commit()
     seen: list[reporting.Report] = []
-    real = drawing.apart  # the PDF is drawn in a fresh process: see what it is sent
+    real = drawing.apart  # the PDF is drawn by the drawing process: see what it is sent
 
-    def apart(draw: Any, subject: Any) -> bytes:
+    def apart(draw: Any, subject: Any, keep: Any) -> bytes:
         seen.append(subject)
-        return real(draw, subject)
+        return real(draw, subject, keep)
 
     monkeypatch.setattr(drawing, "apart", apart)
     login(client, "leader")
@@ -540,16 +542,18 @@ def test_warm_pages_do_not_import_matplotlib(
     warm = probe(urls)
     assert set(warm["statuses"].values()) == {200}, warm
     assert warm["matplotlib"] is False
-    # Never drawn before: the SVG heatmap needs no matplotlib, and the PNG heatmap is drawn in
-    # a fresh process, so the worker never imports it; a trend chart is drawn in the worker.
+    # Never drawn before: the SVG heatmap needs no matplotlib, and the PNG heatmap, trend
+    # charts and the PDF are drawn by the drawing process, so the worker never imports it.
     cold = probe(
-        [f"/charts/heatmap/{program}/1/{lab}.svg", f"/charts/heatmap/{program}/1/{lab}.png"]
+        [
+            f"/charts/heatmap/{program}/1/{lab}.svg",
+            f"/charts/heatmap/{program}/1/{lab}.png",
+            f"/charts/trend/{program}/{lab}/{themes[0]}.svg",
+            f"/reports/{program}/1.pdf",
+        ]
     )
     assert set(cold["statuses"].values()) == {200}, cold
     assert cold["matplotlib"] is False
-    trend = probe([f"/charts/trend/{program}/{lab}/{themes[0]}.svg"])
-    assert set(trend["statuses"].values()) == {200}, trend
-    assert trend["matplotlib"] is True
     assert probe([], "survey.domain.charts")["matplotlib"] is True
 
 
