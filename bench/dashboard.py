@@ -44,7 +44,6 @@ import random
 import re
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -316,12 +315,7 @@ def drawer_pid() -> int | None:
 
     The bench runs the servers' interpreter and code, so :func:`drawing.folder` is theirs.
     """
-    try:
-        pid = int((drawing.folder() / drawing.PID_NAME).read_text())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid
+    return drawing.running_pid()
 
 
 def drawer_rss_mb() -> float | None:
@@ -338,13 +332,7 @@ def drawer_rss_mb() -> float | None:
 
 def stop_drawer() -> None:
     """Stop a running drawing process, so a cold phase pays for starting one."""
-    pid = drawer_pid()
-    if pid is None:
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while drawer_pid() == pid and time.monotonic() < deadline:
-        time.sleep(0.05)
+    drawing.stop()
 
 
 def server_env(instance: Instance) -> dict[str, str]:

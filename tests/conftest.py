@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from survey import create_app, db
 from survey.models import Base, Person, Program
-from survey.services import accounts, keys, org, rounds
+from survey.services import accounts, drawing, keys, org, rounds
 
 PG_ENV = "CANDOR_TEST_DATABASE_URL"
 PASSWORD = "correct horse battery staple"
@@ -30,6 +30,13 @@ SECRET = "test-secret-key-that-is-long-enough-for-production"
 def pytest_report_header() -> str:
     url = os.environ.get(PG_ENV)
     return f"PostgreSQL tests: {'ON (' + url + ')' if url else 'SKIPPED: set ' + PG_ENV}"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop the drawing process the tests started (shared by every xdist worker: stopped by
+    the controller, or by a run without xdist), so it does not hold the run's output open."""
+    if not hasattr(session.config, "workerinput"):
+        drawing.stop()
 
 
 def _worker_database(url: str) -> str:

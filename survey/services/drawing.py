@@ -27,6 +27,7 @@ import functools
 import hashlib
 import os
 import pickle
+import signal
 import socket
 import struct
 import subprocess
@@ -107,6 +108,32 @@ def warm() -> None:
     with contextlib.suppress(OSError, DrawingError):
         if not listening():
             _spawn()
+
+
+def running_pid() -> int | None:
+    """Return the process id of this installation's drawing process, if one is running."""
+    try:
+        pid = int((folder() / PID_NAME).read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError, DrawingError):
+        return None
+    return pid
+
+
+def stop(wait_s: float = 10.0) -> None:
+    """Stop this installation's drawing process, if one runs (it is started again when needed).
+
+    For the test session's end and the benchmark's cold phases: a drawer started from them
+    would otherwise hold their output open until it retires.
+    """
+    pid = running_pid()
+    if pid is None:
+        return
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait_s
+    while running_pid() == pid and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def send(conn: socket.socket, body: bytes) -> None:
