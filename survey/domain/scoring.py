@@ -128,6 +128,16 @@ def score_theme(asked_items: Sequence[Item], answers: Mapping[str, int]) -> Them
     return ThemeScore(theme, index, mean >= FAVOURABLE_AT)
 
 
+def squared_deviations(values: Sequence[float], mean: float) -> float:
+    """Return the sum of ``(v - mean) ** 2`` over ``values``, added in their order.
+
+    Each distinct value's square is computed once and looked up (answers take few distinct
+    values), which gives the very floats squaring each value would, summed the same way.
+    """
+    square = {v: (v - mean) ** 2 for v in set(values)}
+    return sum(map(square.__getitem__, values))
+
+
 def t_quantile(df: int) -> float:
     """Return the two-sided 95 % t quantile for ``df`` degrees of freedom."""
     return _T95.get(df, _Z95) if df >= 1 else math.inf
@@ -154,7 +164,7 @@ def summarise(scores: Iterable[ThemeScore]) -> Summary | None:
     else:
         values = list(map(_VALUE, scores))
     mean = sum(values) / n
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    sd = math.sqrt(squared_deviations(values, mean) / (n - 1)) if n > 1 else 0.0
     half = t_quantile(n - 1) * sd / math.sqrt(n) if n > 1 else math.inf
     low, high = index_bounds(scores[0].theme)
     favourable = 100.0 * sum(map(_FAVOURABLE, scores)) / n
@@ -181,7 +191,7 @@ def spread_steps(scores: Iterable[ThemeScore]) -> float:
     scores = list(scores)
     if not scores:
         return 0.0
-    values = list(map(_VALUE, scores))
+    values: list[float] = list(map(_VALUE, scores))
     if scores[0].theme == "enps":
         categories = {(s.favourable, s.detractor) for s in scores}
         return 0.0 if len(categories) == 1 else max(values) - min(values)
@@ -212,7 +222,7 @@ class ScaleQuality:
 
 def _variance(values: Sequence[float]) -> float:
     mean = sum(values) / len(values)
-    return sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return squared_deviations(values, mean) / (len(values) - 1)
 
 
 def scale_quality(rows: Sequence[Sequence[int]]) -> ScaleQuality:
