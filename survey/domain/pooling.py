@@ -14,7 +14,6 @@ only gathers what was computed.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -98,7 +97,8 @@ class Pool:
         plans = _plans(bank, asked)
         scores: dict[str, list[ThemeScore | None]] = {p.theme: [] for p in plans}
         rows: dict[str, list[Row | None]] = {p.theme: [] for p in plans if p.scale}
-        seen: list[tuple[int, str, int, tuple[int | None, ...]]] = []
+        # atom -> per theme: answer pattern -> respondents (only counts are kept per answer)
+        patterns: dict[tuple[int, str], list[dict[tuple[int | None, ...], int]]] = {}
         memo: list[dict[tuple[int | None, ...], tuple[ThemeScore | None, Row | None]]] = [
             {} for _ in plans
         ]
@@ -107,7 +107,10 @@ class Pool:
         ]
         for answer in answers:
             got = answer.answers.get
-            for t, (plan, known, add_score, scale_rows) in enumerate(columns):
+            atom = patterns.get((answer.unit_id, answer.band))
+            if atom is None:
+                atom = patterns[answer.unit_id, answer.band] = [{} for _ in plans]
+            for (plan, known, add_score, scale_rows), counted in zip(columns, atom, strict=True):
                 raw = tuple(map(got, plan.keys))
                 found = known.get(raw)
                 if found is None:
@@ -115,8 +118,8 @@ class Pool:
                 add_score(found[0])
                 if scale_rows is not None:
                     scale_rows.append(found[1])
-                seen.append((answer.unit_id, answer.band, t, raw))
-        return cls(bank.items_for(tuple(asked)), scores, rows, _tally(plans, Counter(seen)))
+                counted[raw] = counted.get(raw, 0) + 1
+        return cls(bank.items_for(tuple(asked)), scores, rows, _tally(plans, patterns))
 
     def found(self, theme: str, indexes: Sequence[int]) -> list[ThemeScore]:
         """Return the scores on ``theme`` of the respondents at ``indexes`` who have one."""
@@ -143,18 +146,23 @@ class Pool:
 
 
 def _tally(
-    plans: Sequence[_ThemePlan], seen: Mapping[tuple[int, str, int, tuple[int | None, ...]], int]
+    plans: Sequence[_ThemePlan],
+    patterns: Mapping[tuple[int, str], Sequence[Mapping[tuple[int | None, ...], int]]],
 ) -> dict[tuple[int, str], dict[str, Tally]]:
     """Return each atom's answer tally per item, from its respondents' answer patterns."""
     out: dict[tuple[int, str], dict[str, Tally]] = {}
-    for (unit, band, t, raw), count in seen.items():
-        atom = out.setdefault((unit, band), {})
-        for item, value in zip(plans[t].items, raw, strict=True):
-            if value is None:
-                continue
-            low, high = item.bounds
-            tally = atom.setdefault(item.key, [0] * (high - low + 1))
-            tally[value - low] += count
+    for atom, per_theme in patterns.items():
+        tallies = out[atom] = {}
+        for plan, counted in zip(plans, per_theme, strict=True):
+            for p, item in enumerate(plan.items):
+                low, high = item.bounds
+                tally = [0] * (high - low + 1)
+                for raw, count in counted.items():
+                    value = raw[p]
+                    if value is not None:
+                        tally[value - low] += count
+                if any(tally):
+                    tallies[item.key] = tally
     return out
 
 

@@ -44,9 +44,13 @@ class ReleaseError(RuntimeError):
     """Raised when a release cannot be published safely."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OpenedAnswer:
-    """One respondent's answers after unsealing: where they sit, and what they said."""
+    """One respondent's answers after unsealing: where they sit, and what they said.
+
+    Slotted: a release holds one per respondent, and an instance without a ``__dict__`` is one
+    object for the garbage collector to walk instead of two.
+    """
 
     unit_id: int
     band: str
