@@ -14,8 +14,11 @@ only gathers what was computed.
 
 from __future__ import annotations
 
+import operator
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, Protocol
 
 from . import scoring
@@ -23,7 +26,13 @@ from .questions import Bank, Item
 from .scoring import ThemeScore
 
 Row = tuple[int, ...]  # one respondent's reverse-scored values on one scale's items
+Pattern = tuple[int | None, ...]  # one respondent's answers to one theme's items (None: skipped)
 Tally = list[int]  # respondents per answer value, lowest value first
+
+
+_ANSWERS = operator.attrgetter("answers")
+_UNIT = operator.attrgetter("unit_id")
+_BAND = operator.attrgetter("band")
 
 
 class Placed(Protocol):
@@ -48,7 +57,7 @@ class _ThemePlan:
     keys: tuple[str, ...]
     scale: tuple[int, ...]  # positions in ``items`` of the scale's items; () if no scale
 
-    def score(self, raw: tuple[int | None, ...]) -> tuple[ThemeScore | None, Row | None]:
+    def score(self, raw: Pattern) -> tuple[ThemeScore | None, Row | None]:
         """Return the theme score and scale row of one answer pattern (None: unanswered)."""
         answers = {
             key: value for key, value in zip(self.keys, raw, strict=True) if value is not None
@@ -92,47 +101,49 @@ class Pool:
     def of(cls, bank: Bank, asked: Sequence[str], answers: Sequence[Placed]) -> Pool:
         """Score every answer once and tally every atom.
 
-        :raises scoring.ScoringError: if an answer lies outside its item's scale.
+        Column by column: each item's answers, each theme's answer patterns, then each distinct
+        pattern scored once; the loops over respondents are ``map`` and ``zip``.
+
+        :raises scoring.ScoringError: if an answer lies outside its item's scale (the first
+            such answer in answer order, as scoring each respondent in turn would report).
         """
         plans = _plans(bank, asked)
-        scores: dict[str, list[ThemeScore | None]] = {p.theme: [] for p in plans}
-        rows: dict[str, list[Row | None]] = {p.theme: [] for p in plans if p.scale}
-        # atom -> per theme: answer pattern -> respondents (only counts are kept per answer)
-        patterns: dict[tuple[int, str], list[dict[tuple[int | None, ...], int]]] = {}
-        memo: list[dict[tuple[int | None, ...], tuple[ThemeScore | None, Row | None]]] = [
-            {} for _ in plans
-        ]
-        columns = [
-            (p, memo[t], scores[p.theme].append, rows.get(p.theme)) for t, p in enumerate(plans)
-        ]
-        for answer in answers:
-            got = answer.answers.get
-            atom = patterns.get((answer.unit_id, answer.band))
-            if atom is None:
-                atom = patterns[answer.unit_id, answer.band] = [{} for _ in plans]
-            for (plan, known, add_score, scale_rows), counted in zip(columns, atom, strict=True):
-                raw = tuple(map(got, plan.keys))
-                found = known.get(raw)
-                if found is None:
-                    found = known[raw] = plan.score(raw)
-                add_score(found[0])
-                if scale_rows is not None:
-                    scale_rows.append(found[1])
-                counted[raw] = counted.get(raw, 0) + 1
-        return cls(bank.items_for(tuple(asked)), scores, rows, _tally(plans, patterns))
+        given = list(map(_ANSWERS, answers))
+        atoms = list(zip(map(_UNIT, answers), map(_BAND, answers), strict=True))
+        # dict.get called from map is the fast path; any other Mapping works through its ABC.
+        get = dict.get if all(type(d) is dict for d in given) else Mapping.get
+        item_columns = {
+            key: list(map(get, given, repeat(key))) for plan in plans for key in plan.keys
+        }
+        scores: dict[str, list[ThemeScore | None]] = {}
+        rows: dict[str, list[Row | None]] = {}
+        for plan in plans:
+            raws: list[Pattern] = list(zip(*(item_columns[k] for k in plan.keys), strict=True))
+            score_of: dict[Pattern, ThemeScore | None] = {}
+            row_of: dict[Pattern, Row | None] = {}
+            try:
+                for raw in dict.fromkeys(raws):  # each distinct pattern, in answer order
+                    score_of[raw], row_of[raw] = plan.score(raw)
+            except scoring.ScoringError:
+                for answer in answers:  # raise the error the first wrong answer gives
+                    scoring.score_person(bank, asked, answer.answers)
+                raise
+            scores[plan.theme] = list(map(score_of.__getitem__, raws))
+            if plan.scale:
+                rows[plan.theme] = list(map(row_of.__getitem__, raws))
+        items = bank.items_for(tuple(asked))
+        return cls(items, scores, rows, _tally(items, atoms, item_columns))
 
     def found(self, theme: str, indexes: Sequence[int]) -> list[ThemeScore]:
         """Return the scores on ``theme`` of the respondents at ``indexes`` who have one."""
-        column = self.scores[theme]
-        return [s for s in map(column.__getitem__, indexes) if s is not None]
+        # filter(None, ...) drops only the Nones: a score (a dataclass) is always true.
+        return list(filter(None, map(self.scores[theme].__getitem__, indexes)))
 
     def scale_rows(self, indexes: Sequence[int]) -> dict[str, list[Row]]:
         """Return, per multi-item Likert theme, the rows of the respondents at ``indexes``
         who answered all of its items."""
-        out = {}
-        for theme, column in self.rows.items():
-            out[theme] = [r for r in map(column.__getitem__, indexes) if r is not None]
-        return out
+        # A row has at least two values, so it is true: filter(None, ...) drops only Nones.
+        return {t: list(filter(None, map(c.__getitem__, indexes))) for t, c in self.rows.items()}
 
     def tallies(self, atoms: Iterable[tuple[int, str]]) -> dict[str, Tally]:
         """Return every asked item's answer tally summed over ``atoms``, in item order."""
@@ -146,23 +157,26 @@ class Pool:
 
 
 def _tally(
-    plans: Sequence[_ThemePlan],
-    patterns: Mapping[tuple[int, str], Sequence[Mapping[tuple[int | None, ...], int]]],
+    items: Sequence[Item],
+    atoms: Sequence[tuple[int, str]],
+    item_columns: Mapping[str, Sequence[int | None]],
 ) -> dict[tuple[int, str], dict[str, Tally]]:
-    """Return each atom's answer tally per item, from its respondents' answer patterns."""
+    """Return each atom's answer tally per item, from each item's column of answers."""
     out: dict[tuple[int, str], dict[str, Tally]] = {}
-    for atom, per_theme in patterns.items():
-        tallies = out[atom] = {}
-        for plan, counted in zip(plans, per_theme, strict=True):
-            for p, item in enumerate(plan.items):
-                low, high = item.bounds
-                tally = [0] * (high - low + 1)
-                for raw, count in counted.items():
-                    value = raw[p]
-                    if value is not None:
-                        tally[value - low] += count
-                if any(tally):
-                    tallies[item.key] = tally
+    for item in items:
+        low, high = item.bounds
+        for (atom, value), count in Counter(
+            zip(atoms, item_columns[item.key], strict=True)
+        ).items():
+            if value is None:
+                continue
+            tallies = out.get(atom)
+            if tallies is None:
+                tallies = out[atom] = {}
+            tally = tallies.get(item.key)
+            if tally is None:
+                tally = tallies[item.key] = [0] * (high - low + 1)
+            tally[value - low] += count
     return out
 
 

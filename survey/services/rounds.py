@@ -12,11 +12,13 @@ are destroyed (:mod:`.retention`), the manifest cache (:mod:`.manifests`), parti
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import json
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -282,6 +284,24 @@ def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[i
     return earlier, churn
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the length of a release.
+
+    A release keeps one object per respondent alive until its manifest is stored, and every
+    full collection walks them all again: nine collections, 1.5 of the 14.5 CPU seconds of a
+    100,000-answer release. It makes no reference cycles worth collecting meanwhile.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@_collector_paused()
 def release_round(
     session: Session,
     rnd: Round,
