@@ -60,6 +60,7 @@ _T95 = {
 _Z95 = 1.960
 _VALUE = operator.attrgetter("value")
 _FAVOURABLE = operator.attrgetter("favourable")
+_CATEGORY = operator.attrgetter("favourable", "detractor")
 
 
 class ScoringError(ValueError):
@@ -193,7 +194,7 @@ def spread_steps(scores: Iterable[ThemeScore]) -> float:
         return 0.0
     values: list[float] = list(map(_VALUE, scores))
     if scores[0].theme == "enps":
-        categories = {(s.favourable, s.detractor) for s in scores}
+        categories = set(map(_CATEGORY, scores))
         return 0.0 if len(categories) == 1 else max(values) - min(values)
     return (max(values) - min(values)) / INDEX_STEP
 
@@ -236,7 +237,7 @@ def scale_quality(rows: Sequence[Sequence[int]]) -> ScaleQuality:
         return ScaleQuality(j, None, None)
     columns = list(zip(*rows, strict=True))
     item_vars = [_variance(col) for col in columns]
-    total_var = _variance([sum(r) for r in rows])
+    total_var = _variance(list(map(sum, rows)))
     alpha = j / (j - 1) * (1 - sum(item_vars) / total_var) if total_var > 0 else None
     ratio = (sum(item_vars) / j) / UNIFORM_VARIANCE_LIKERT5
     ratio = min(ratio, 1.0)  # more spread than chance means no agreement, not negative
