@@ -7,21 +7,11 @@ re-draws them, so repeated views cannot average noise away.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from . import churn, disclosure, noise, scoring
-from .questions import Bank
-
-
-class Answered(Protocol):
-    """What scale quality reads of one opened answer."""
-
-    @property
-    def answers(self) -> Mapping[str, int]:
-        """Item key -> answer."""
 
 
 def with_unit_n(cell: dict[str, Any], respondents: int) -> dict[str, Any]:
@@ -126,30 +116,3 @@ def published_cell(
         "ci_low": round(summary.ci_low, 1),
         "ci_high": round(summary.ci_high, 1),
     }
-
-
-def scale_quality(
-    bank: Bank, asked: tuple[str, ...], answers: Sequence[Answered]
-) -> dict[str, dict[str, Any]]:
-    """Return Cronbach's alpha and within-group agreement per multi-item Likert theme."""
-    by_theme: dict[str, list[Any]] = defaultdict(list)
-    for item in bank.items_for(asked):
-        if item.scale == "likert5":
-            by_theme[item.theme].append(item)
-    out = {}
-    for theme, items in by_theme.items():
-        if len(items) < 2:
-            continue
-        rows = [
-            [scoring.item_value(i, a.answers[i.key]) for i in items]
-            for a in answers
-            if all(i.key in a.answers for i in items)
-        ]
-        quality = scoring.scale_quality(rows)
-        out[theme] = {
-            "items": quality.items,
-            "alpha": None if quality.alpha is None else round(quality.alpha, 2),
-            "agreement": None if quality.agreement is None else round(quality.agreement, 2),
-            "interpretable": quality.interpretable,
-        }
-    return out

@@ -20,7 +20,7 @@ import dataclasses
 import functools
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -328,61 +328,102 @@ def to_json(value: Any) -> Any:
     return value
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
+# A manifest is read by a reader compiled once per type hint (parse runs several times per
+# release and on every dashboard miss; inspecting the hints for every value was most of it).
+_Reader = Callable[[Any, str], Any]
+_READERS: dict[Any, _Reader] = {}
 
 
 def _read(cls: type[T], data: Any, where: str) -> T:
     """Return ``data`` read as the dataclass ``cls``, checking every field's type."""
-    if not isinstance(data, Mapping):
-        raise ManifestError(f"{where} must be an object")
-    specs = {spec.name: spec for spec in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - set(specs))
-    if unknown:
-        raise ManifestError(f"{where} has fields this schema does not know: {unknown}")
-    hints = _hints(cls)
-    values = {}
-    for name, spec in specs.items():
-        if name not in data:
-            if spec.metadata.get(_OMIT):
-                continue
-            raise ManifestError(f"{where} lacks {name!r}")
-        values[name] = _value(hints[name], data[name], f"{where}.{name}")
-    return cls(**values)
+    found: T = _reader(cls)(data, where)
+    return found
 
 
 def _value(hint: Any, data: Any, where: str) -> Any:
     """Return ``data`` read as the type ``hint``."""
+    return _reader(hint)(data, where)
+
+
+def _reader(hint: Any) -> _Reader:
+    """Return the (cached) function that reads JSON data as the type ``hint``."""
+    found = _READERS.get(hint)
+    if found is None:
+        found = _READERS[hint] = _compile(hint)
+    return found
+
+
+def _compile(hint: Any) -> _Reader:
+    """Return a function that reads JSON data as the type ``hint``, checking it."""
     origin = typing.get_origin(hint)
     if origin in (types.UnionType, typing.Union):
-        options = [a for a in typing.get_args(hint) if a is not type(None)]
-        if data is None:
-            return None
-        (only,) = options
-        return _value(only, data, where)
+        (only,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        return lambda data, where: None if data is None else _reader(only)(data, where)
     if origin is tuple:
-        if not isinstance(data, list | tuple):
-            raise ManifestError(f"{where} must be a list")
         (inner, _ellipsis) = typing.get_args(hint)
-        return tuple(_value(inner, item, f"{where}[{i}]") for i, item in enumerate(data))
+
+        def read_tuple(data: Any, where: str) -> tuple[Any, ...]:
+            if not isinstance(data, list | tuple):
+                raise ManifestError(f"{where} must be a list")
+            read = _reader(inner)
+            return tuple(read(item, f"{where}[{i}]") for i, item in enumerate(data))
+
+        return read_tuple
     if origin is dict:
+        _key, inner = typing.get_args(hint)
+
+        def read_dict(data: Any, where: str) -> dict[str, Any]:
+            if not isinstance(data, Mapping):
+                raise ManifestError(f"{where} must be an object")
+            read = _reader(inner)
+            return {str(key): read(item, f"{where}.{key}") for key, item in data.items()}
+
+        return read_dict
+    if dataclasses.is_dataclass(hint):
+        return _compile_dataclass(hint)  # type: ignore[arg-type]
+    if hint is float:
+
+        def read_number(data: Any, where: str) -> Any:
+            if isinstance(data, bool) or not isinstance(data, int | float):
+                raise ManifestError(f"{where} must be a number")
+            return data  # an int stays an int, so the stored JSON round-trips exactly
+
+        return read_number
+    if hint in (int, str, bool):
+
+        def read_plain(data: Any, where: str) -> Any:
+            if not isinstance(data, hint) or (hint is int and isinstance(data, bool)):
+                raise ManifestError(f"{where} must be of type {hint.__name__}")
+            return data
+
+        return read_plain
+
+    def unreadable(data: Any, where: str) -> Any:
+        raise ManifestError(f"{where}: the schema uses a type it cannot read ({hint!r})")
+
+    return unreadable
+
+
+def _compile_dataclass(cls: type) -> _Reader:
+    """Return a function that reads a JSON object as the dataclass ``cls``."""
+    hints = typing.get_type_hints(cls)
+    specs = dataclasses.fields(cls)
+    names = frozenset(spec.name for spec in specs)
+    fields = [(spec.name, bool(spec.metadata.get(_OMIT)), hints[spec.name]) for spec in specs]
+
+    def read_object(data: Any, where: str) -> Any:
         if not isinstance(data, Mapping):
             raise ManifestError(f"{where} must be an object")
-        _key, inner = typing.get_args(hint)
-        return {str(key): _value(inner, item, f"{where}.{key}") for key, item in data.items()}
-    if dataclasses.is_dataclass(hint):
-        return _read(hint, data, where)  # type: ignore[arg-type]
-    if hint is float:
-        if isinstance(data, bool) or not isinstance(data, int | float):
-            raise ManifestError(f"{where} must be a number")
-        return data  # an int stays an int, so the stored JSON round-trips exactly
-    if hint in (int, str, bool):
-        if not isinstance(data, hint) or (hint is int and isinstance(data, bool)):
-            raise ManifestError(f"{where} must be of type {hint.__name__}")
-        return data
-    raise ManifestError(f"{where}: the schema uses a type it cannot read ({hint!r})")
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ManifestError(f"{where} has fields this schema does not know: {unknown}")
+        values = {}
+        for name, omit, hint in fields:
+            if name not in data:
+                if omit:
+                    continue
+                raise ManifestError(f"{where} lacks {name!r}")
+            values[name] = _reader(hint)(data[name], f"{where}.{name}")
+        return cls(**values)
+
+    return read_object

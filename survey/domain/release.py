@@ -21,12 +21,13 @@ from .attributes import ATTRIBUTE_MAX_DEPTH, ATTRIBUTE_NAME
 from .attributes import MODE_BLOCKS as MODE_BLOCKS
 from .attributes import MODE_EXACT as MODE_EXACT
 from .blocks import block_audit, merge_into_blocks
-from .cells import Draw, lazy_opendp, published_cell, scale_quality, with_unit_n
+from .cells import Draw, lazy_opendp, published_cell, with_unit_n
 from .churn import EarlierRelease as EarlierRelease
 from .comments import COMMENT_MAX_DEPTH as COMMENT_MAX_DEPTH
 from .comments import REMAINDER_LABEL as REMAINDER_LABEL
 from .comments import comment_groups
 from .manifest import MANIFEST_VERSION, Manifest, parse, to_json
+from .pooling import Pool, quality_of
 from .questions import Bank, Theme
 from .tree import Tree, TreeError, subtrees
 from .tree import atom_id as atom_id
@@ -43,9 +44,13 @@ class ReleaseError(RuntimeError):
     """Raised when a release cannot be published safely."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OpenedAnswer:
-    """One respondent's answers after unsealing: where they sit, and what they said."""
+    """One respondent's answers after unsealing: where they sit, and what they said.
+
+    Slotted: a release holds one per respondent, and an instance without a ``__dict__`` is one
+    object for the garbage collector to walk instead of two.
+    """
 
     unit_id: int
     band: str
@@ -188,7 +193,7 @@ def build_manifest(
 class _Round:
     """What every step of one release reads, computed once: the tree, who answered where
     (respondents per unit and per atom), eligible counts, the themes asked and each
-    respondent's theme scores."""
+    respondent's theme scores and every atom's answer tallies, pooled (see :mod:`.pooling`)."""
 
     data: ReleaseInput
     tree: Tree
@@ -197,7 +202,7 @@ class _Round:
     eligible_direct: dict[int, int]
     eligible: dict[int, int]
     themes: tuple[Theme, ...]
-    scores: tuple[dict[str, scoring.ThemeScore], ...]
+    pool: Pool
     budget: noise.Noise
 
     @classmethod
@@ -222,10 +227,7 @@ class _Round:
             eligible_direct=eligible_direct,
             eligible=disclosure.subtree_counts(tree.parents, eligible_direct),
             themes=themes,
-            scores=tuple(
-                {s.theme: s for s in scoring.score_person(data.bank, data.asked, a.answers)}
-                for a in data.answers
-            ),
+            pool=Pool.of(data.bank, data.asked, data.answers),
             budget=noise.Noise(sampler or lazy_opendp(), epsilon, per_figure),
         )
 
@@ -237,20 +239,19 @@ class _Round:
         self, indexes: Sequence[int], exact: bool, coarse: bool
     ) -> dict[str, dict[str, Any]]:
         """Return the published theme figures of the respondents at ``indexes``."""
-        mine = [self.scores[i] for i in indexes]
         epsilon = self.budget.per_figure if self.noisy(len(indexes)) else None
         if coarse:
             epsilon = min(noise.CHURN_EPSILON, self.budget.per_figure or noise.CHURN_EPSILON)
         draw = Draw(self.budget.sampler, epsilon)
         out = {}
         for theme in self.themes:
-            found = [s[theme.key] for s in mine if theme.key in s]
+            found = self.pool.found(theme.key, indexes)
             summary = scoring.summarise(found)
             if summary is not None and summary.n >= self.data.k:
                 # --- prefer not to say (issue 13.5): see cells.with_unit_n ---
                 exact_here = exact and summary.n >= disclosure.DISTRIBUTION_MIN_N
                 cell = published_cell(summary, found, exact_here, coarse, draw)
-                out[theme.key] = with_unit_n(cell, len(mine))
+                out[theme.key] = with_unit_n(cell, len(indexes))
         return out
 
 
@@ -429,31 +430,26 @@ def _add_distributions(
 ) -> None:
     """Add per-item answer counts to shown units that are distribution-safe (see ``detailed``)
     and not coarsened (a tally would give a joiner's answers away)."""
-    data = rnd.data
-    items = data.bank.items_for(data.asked)
+    tree, bands = rnd.tree, rnd.tree.bands
     for row in unit_rows:
         if not row["shown"] or not detailed[row["id"]].shown or row.get("coarse"):
             continue
         if row.get("noisy"):  # exact tallies would undo the noise
             continue
-        answers = [data.answers[i] for i in rnd.tree.within[row["id"]]]
-        row["scale_quality"] = scale_quality(data.bank, data.asked, answers)
+        within = tree.within[row["id"]]
+        row["scale_quality"] = quality_of(rnd.pool.scale_rows(within))
         dist: dict[str, list[int]] = {}
         coded: dict[str, dict[str, Any]] = {}
-        for item in items:
-            low, high = item.bounds
-            tally = [0] * (high - low + 1)
-            for answer in answers:
-                if item.key in answer.answers:
-                    tally[answer.answers[item.key] - low] += 1
+        atoms = [(u, b) for u in sorted(tree.subtree[row["id"]]) for b in bands]
+        for key, tally in rnd.pool.tallies(atoms).items():
             answered = [v for v, count in enumerate(tally) if count]
-            if sum(tally) != len(answers):  # prefer not to say: a tally would count who did
+            if sum(tally) != len(within):  # prefer not to say: a tally would count who did
                 continue
             if answered and disclosure.is_uniform(answered[-1] - answered[0]):
                 # The tally would give every answer: publish how many answered, and why not how.
-                coded[item.key] = {"n": sum(tally), "coded": disclosure.UNIFORM_TEXT}
+                coded[key] = {"n": sum(tally), "coded": disclosure.UNIFORM_TEXT}
             else:
-                dist[item.key] = tally
+                dist[key] = tally
         row["distributions"] = dist
         row["distributions_coded"] = coded
 

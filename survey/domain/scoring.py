@@ -13,6 +13,7 @@ counts only those who answered it.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -57,6 +58,9 @@ _T95 = {
     30: 2.042,
 }
 _Z95 = 1.960
+_VALUE = operator.attrgetter("value")
+_FAVOURABLE = operator.attrgetter("favourable")
+_CATEGORY = operator.attrgetter("favourable", "detractor")
 
 
 class ScoringError(ValueError):
@@ -105,22 +109,34 @@ def score_person(bank: Bank, asked: Sequence[str], answers: Mapping[str, int]) -
     by_theme: dict[str, list[Item]] = {}
     for item in bank.items_for(tuple(asked)):
         by_theme.setdefault(item.theme, []).append(item)
-    scores = []
-    for theme, asked_items in by_theme.items():
-        items = [item for item in asked_items if item.key in answers]
-        if not items:
-            continue
-        if items[0].scale == "nps":
-            rating = item_value(items[0], answers[items[0].key])
-            scores.append(
-                ThemeScore(theme, float(rating), rating >= PROMOTER_AT, rating <= DETRACTOR_AT)
-            )
-            continue
-        values = [item_value(item, answers[item.key]) for item in items]
-        mean = sum(values) / len(values)
-        index = (mean - LIKERT_MIN) / (LIKERT_MAX - LIKERT_MIN) * 100
-        scores.append(ThemeScore(theme, index, mean >= FAVOURABLE_AT))
-    return scores
+    scores = (score_theme(asked_items, answers) for asked_items in by_theme.values())
+    return [score for score in scores if score is not None]
+
+
+def score_theme(asked_items: Sequence[Item], answers: Mapping[str, int]) -> ThemeScore | None:
+    """Return one respondent's score on the theme of ``asked_items`` (the theme's items asked
+    that round, in bank order), or None if they answered none of them."""
+    items = [item for item in asked_items if item.key in answers]
+    if not items:
+        return None
+    theme = asked_items[0].theme
+    if items[0].scale == "nps":
+        rating = item_value(items[0], answers[items[0].key])
+        return ThemeScore(theme, float(rating), rating >= PROMOTER_AT, rating <= DETRACTOR_AT)
+    values = [item_value(item, answers[item.key]) for item in items]
+    mean = sum(values) / len(values)
+    index = (mean - LIKERT_MIN) / (LIKERT_MAX - LIKERT_MIN) * 100
+    return ThemeScore(theme, index, mean >= FAVOURABLE_AT)
+
+
+def squared_deviations(values: Sequence[float], mean: float) -> float:
+    """Return the sum of ``(v - mean) ** 2`` over ``values``, added in their order.
+
+    Each distinct value's square is computed once and looked up (answers take few distinct
+    values), which gives the very floats squaring each value would, summed the same way.
+    """
+    square = {v: (v - mean) ** 2 for v in set(values)}
+    return sum(map(square.__getitem__, values))
 
 
 def t_quantile(df: int) -> float:
@@ -147,12 +163,12 @@ def summarise(scores: Iterable[ThemeScore]) -> Summary | None:
     if is_nps:
         values = [100.0 * (1 if s.favourable else -1 if s.detractor else 0) for s in scores]
     else:
-        values = [s.value for s in scores]
+        values = list(map(_VALUE, scores))
     mean = sum(values) / n
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    sd = math.sqrt(squared_deviations(values, mean) / (n - 1)) if n > 1 else 0.0
     half = t_quantile(n - 1) * sd / math.sqrt(n) if n > 1 else math.inf
     low, high = index_bounds(scores[0].theme)
-    favourable = 100.0 * sum(1 for s in scores if s.favourable) / n
+    favourable = 100.0 * sum(map(_FAVOURABLE, scores)) / n
     return Summary(
         n=n,
         mean=mean,
@@ -176,9 +192,9 @@ def spread_steps(scores: Iterable[ThemeScore]) -> float:
     scores = list(scores)
     if not scores:
         return 0.0
-    values = [s.value for s in scores]
+    values: list[float] = list(map(_VALUE, scores))
     if scores[0].theme == "enps":
-        categories = {(s.favourable, s.detractor) for s in scores}
+        categories = set(map(_CATEGORY, scores))
         return 0.0 if len(categories) == 1 else max(values) - min(values)
     return (max(values) - min(values)) / INDEX_STEP
 
@@ -207,7 +223,7 @@ class ScaleQuality:
 
 def _variance(values: Sequence[float]) -> float:
     mean = sum(values) / len(values)
-    return sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return squared_deviations(values, mean) / (len(values) - 1)
 
 
 def scale_quality(rows: Sequence[Sequence[int]]) -> ScaleQuality:
@@ -221,7 +237,7 @@ def scale_quality(rows: Sequence[Sequence[int]]) -> ScaleQuality:
         return ScaleQuality(j, None, None)
     columns = list(zip(*rows, strict=True))
     item_vars = [_variance(col) for col in columns]
-    total_var = _variance([sum(r) for r in rows])
+    total_var = _variance(list(map(sum, rows)))
     alpha = j / (j - 1) * (1 - sum(item_vars) / total_var) if total_var > 0 else None
     ratio = (sum(item_vars) / j) / UNIFORM_VARIANCE_LIKERT5
     ratio = min(ratio, 1.0)  # more spread than chance means no agreement, not negative

@@ -8,9 +8,8 @@ transaction id they shared behind.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.orm import Session
 
 from ..models import Comment, Response
@@ -28,14 +27,16 @@ def scrub_storage(engine: Engine) -> bool:
     return mixing.scrub(engine)
 
 
-def rewrite_in_random_order(session: Session, rows: Sequence[Response | Comment]) -> None:
-    """Rewrite rows in random order, so that on PostgreSQL neither heap order nor the ``xmin``
-    a comment shared with its response (one transaction) says anything any more."""
-    copies = [
-        (type(row), {c.key: getattr(row, c.key) for c in row.__table__.columns}) for row in rows
-    ]
-    for row in rows:
-        session.delete(row)
+def rewrite_in_random_order(
+    session: Session, model: type[Response] | type[Comment], round_id: int
+) -> None:
+    """Rewrite a round's rows of ``model`` in random order, so that on PostgreSQL neither heap
+    order nor the ``xmin`` a comment shared with its response (one transaction) says anything
+    any more. Plain statements: the rows never become objects in the session."""
     session.flush()
+    mine = model.round_id == round_id
+    copies = [dict(row._mapping) for row in session.execute(select(model.__table__).where(mine))]
+    session.execute(delete(model).where(mine))
     random.SystemRandom().shuffle(copies)
-    session.add_all(model(**values) for model, values in copies)
+    if copies:
+        session.execute(insert(model), copies)

@@ -12,12 +12,15 @@ are destroyed (:mod:`.retention`), the manifest cache (:mod:`.manifests`), parti
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import json
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -231,9 +234,10 @@ def advance(
         return f"{rnd.label} is closed; its unused links and link secret are destroyed."
     if step == "release":
         release = release_round(session, rnd, kek, today, quarantine=quarantine, shares=shares)
-        units = manifests.parse(release.manifest).units
+        released = manifests.parse(release.manifest)
+        units = released.units
         shown = sum(1 for u in units if u.shown)
-        set_aside = manifests.parse(release.manifest).quarantined
+        set_aside = released.quarantined
         aside = (
             f" {set_aside} sealed row(s) that failed to open were set aside." if set_aside else ""
         )
@@ -286,6 +290,24 @@ def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[i
     return earlier, churn
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the length of a release.
+
+    A release keeps one object per respondent alive until its manifest is stored, and every
+    full collection walks them all again: nine collections, 1.5 of the 14.5 CPU seconds of a
+    100,000-answer release. It makes no reference cycles worth collecting meanwhile.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@_collector_paused()
 def release_round(
     session: Session,
     rnd: Round,
@@ -312,27 +334,27 @@ def release_round(
     private = custody.opening_key(session, rnd, kek, shares)
     failed: list[quarantine_rows.FailedRow] = []
     answers = []
-    rows = []
-    for row in session.scalars(select(Response).where(Response.round_id == rnd.id)):
+    # Plain rows, not ORM objects: the release only reads them, and 10,000 objects in the
+    # session cost more to build, and to synchronise when retention deletes them, than opening.
+    sealed = select(Response.id, Response.unit_id, Response.band, Response.sealed)
+    for row in session.execute(sealed.where(Response.round_id == rnd.id)):
         info = crypto.context("response", rnd.id, row.unit_id, row.band)
         try:
             opened = json.loads(crypto.open_sealed(row.sealed, private, info))["answers"]
         except (CryptoError, ValueError, KeyError, TypeError):
-            failed.append(quarantine_rows.failed_response(row))
+            failed.append(quarantine_rows.failed_response(_stored(session, Response, row.id)))
             continue
         answers.append(OpenedAnswer(row.unit_id, row.band, opened))
-        rows.append(row)
     comments = []
-    comment_rows = []
-    for c in session.scalars(select(Comment).where(Comment.round_id == rnd.id)):
+    sealed_comments = select(Comment.id, Comment.unit_id, Comment.sealed)
+    for c in session.execute(sealed_comments.where(Comment.round_id == rnd.id)):
         info = crypto.context("comment", rnd.id, c.unit_id, "")
         try:
             text = json.loads(crypto.open_sealed(c.sealed, private, info))["text"]
         except (CryptoError, ValueError, KeyError, TypeError):
-            failed.append(quarantine_rows.failed_comment(c))
+            failed.append(quarantine_rows.failed_comment(_stored(session, Comment, c.id)))
             continue
         comments.append((c.unit_id, text))
-        comment_rows.append(c)
     if failed and not quarantine:
         raise RoundError(quarantine_rows.refusal(rnd.id, failed, rnd.snapshot))
     names = list(session.scalars(select(Person.name).where(Person.name != "")))
@@ -373,11 +395,18 @@ def release_round(
     quarantine_rows.set_aside(session, rnd.id, failed)
     rnd.status = RoundStatus.RELEASED
     if session.get_bind().dialect.name == "postgresql":
-        hygiene.rewrite_in_random_order(session, rows)
-        hygiene.rewrite_in_random_order(session, comment_rows)
+        hygiene.rewrite_in_random_order(session, Response, rnd.id)
+        hygiene.rewrite_in_random_order(session, Comment, rnd.id)
     session.flush()
     retention.after_release(session, rnd, today)
     return release
+
+
+def _stored(session: Session, model: type[Response] | type[Comment], row_id: bytes) -> Any:
+    """Return the stored object of a sealed row that failed to open, for the quarantine."""
+    found = session.get(model, row_id)
+    assert found is not None
+    return found
 
 
 def _ballot_facts(
