@@ -163,8 +163,10 @@ class History:
 
     def add(self, cell: Iterable[str]) -> bool:
         """Add a cell of this round (its atoms); return False, changing nothing, if it would
-        let a difference of 1..k-1 people across rounds be computed, or if it sums the same
-        people as earlier exact cells over a different number of respondents."""
+        let a difference of 1..k-1 people across rounds be computed, if it sums the same
+        people as earlier exact cells over a different number of respondents, or if, with
+        respondents nested as :func:`_canonical` takes them, it would let a sum of 1..k-1
+        respondents be computed."""
         atoms = list(cell)
         n = sum(self._respondents.get(atom, 0) for atom in atoms)
         now = self.state.now
