@@ -253,10 +253,8 @@ class Manifest:
             row = self.unit(cell.unit)
             n = row.n if row is not None else None
         else:
-            n = next(
-                (c.n for c in self.attributes.cells if c.unit == cell.unit and c.band == cell.band),
-                None,
-            )
+            found = self._attribute_cells.get((cell.unit, cell.band))
+            n = found.n if found is not None else None
         if n is None:
             raise ManifestError(f"the manifest publishes no n for {cell}")
         return n
@@ -279,6 +277,13 @@ class Manifest:
         found: dict[int, UnitRow] = {}
         for unit in self.units:
             found.setdefault(unit.id, unit)  # the first, as a scan would find
+        return found
+
+    @functools.cached_property
+    def _attribute_cells(self) -> dict[tuple[int, str | None], AttributeCell]:
+        found: dict[tuple[int, str | None], AttributeCell] = {}
+        for cell in self.attributes.cells:
+            found.setdefault((cell.unit, cell.band), cell)  # the first, as a scan would find
         return found
 
     @functools.cached_property

@@ -223,7 +223,7 @@ class _Round:
             data=data,
             tree=tree,
             direct=Counter(a.unit_id for a in data.answers),
-            counts=Counter(atom_id(a.unit_id, a.band) for a in data.answers),
+            counts=respondents_per_atom(data.answers),
             eligible_direct=eligible_direct,
             eligible=disclosure.subtree_counts(tree.parents, eligible_direct),
             themes=themes,
@@ -370,6 +370,27 @@ def reaudit(manifest: Manifest) -> audit.AuditResult:
     if any(c < 0 for c in counts.values()):
         return audit.AuditResult(False, (), len(cells), len(counts), 0, True)
     return audit.audit(cells, counts, manifest.k)
+
+
+def respondents_per_atom(answers: Sequence[OpenedAnswer]) -> Counter[str]:
+    """Return atom id (unit|band) -> how many of ``answers`` were stored under it."""
+    return Counter(atom_id(a.unit_id, a.band) for a in answers)
+
+
+def earlier_release(
+    snapshot: Mapping[str, Any], manifest: Manifest, respondents: Mapping[str, int] | None
+) -> EarlierRelease:
+    """Return what a later release of the programme is given of this one (see :mod:`.churn`):
+    its members per atom, every cell it published exactly (coarsened ones left out: their
+    figures are noisy and rounded, not sums) with its n, and its respondents per atom."""
+    subtree = subtrees_of(snapshot)
+    coarse = set(manifest.audit.coarse or ())
+    exact = [
+        (expand_cell(to_json(d), subtree, manifest.attributes.bands), manifest.respondents(d))
+        for d in manifest.audit.published
+        if d not in coarse
+    ]
+    return EarlierRelease(snapshot["members"], exact, respondents)
 
 
 def subtrees_of(snapshot: Mapping[str, Any]) -> dict[int, set[int]]:

@@ -17,7 +17,6 @@ import datetime as dt
 import gc
 import json
 import random
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -41,8 +40,8 @@ from ..domain.release import (
     atom_id,
     build_manifest,
     digest,
-    expand_cell,
-    subtrees_of,
+    earlier_release,
+    respondents_per_atom,
 )
 from ..models import (
     CheckIn,
@@ -268,20 +267,10 @@ def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[i
     for snapshot, stored, atom_counts in rows:
         manifest = manifests.parse(stored)
         if snapshot and "members" in snapshot:
-            subtree = subtrees_of(snapshot)
-            coarse = set(manifest.audit.coarse or ())
-            exact = [
-                (
-                    expand_cell(manifests.to_json(d), subtree, manifest.attributes.bands),
-                    manifest.respondents(d),
-                )
-                for d in manifest.audit.published
-                if d not in coarse
-            ]
             respondents = (
                 None if atom_counts is None else {a: int(n) for a, n in atom_counts.items()}
             )
-            earlier.append(EarlierRelease(snapshot["members"], exact, respondents))
+            earlier.append(earlier_release(snapshot, manifest, respondents))
             continue
         for unit in manifest.units:
             change = abs(now.get(unit.id, 0) - unit.eligible)
@@ -383,7 +372,7 @@ def release_round(
     manifest = manifests.serialise(built)
     # Respondents per atom, recorded (never published) so the release stays auditable after
     # retention shreds the rows; the quarantined rows are not among them.
-    counts = Counter(atom_id(a.unit_id, a.band) for a in answers)
+    counts = respondents_per_atom(answers)
     release = Release(
         round_id=rnd.id,
         released_on=today,

@@ -19,8 +19,8 @@ from survey.domain.release import (
     ReleaseInput,
     atom_id,
     build_manifest,
-    expand_cell,
-    subtrees_of,
+    earlier_release,
+    respondents_per_atom,
     verify,
 )
 from tests.domain.seeded_noise import seeded
@@ -135,20 +135,8 @@ def round_input(
 
 
 def earlier_of(data: ReleaseInput, built: manifest.Manifest) -> EarlierRelease:
-    """Return what the next release is given of this one: every cell it published exactly
-    (coarsened ones left out: their figures are noisy and rounded, not sums), with its n."""
-    subtree = subtrees_of(data.snapshot)
-    coarse = set(built.audit.coarse or ())
-    exact = [
-        (expand_cell(manifest.to_json(d), subtree, built.attributes.bands), built.respondents(d))
-        for d in built.audit.published
-        if d not in coarse
-    ]
-    respondents: dict[str, int] = {}
-    for answer in data.answers:
-        atom = f"{answer.unit_id}|{answer.band}"
-        respondents[atom] = respondents.get(atom, 0) + 1
-    return EarlierRelease(data.snapshot["members"], exact, respondents)
+    """Return what the next release is given of this one, as services/rounds.py hands it."""
+    return earlier_release(data.snapshot, built, respondents_per_atom(data.answers))
 
 
 def exact_cells(data: ReleaseInput, built: manifest.Manifest) -> list[frozenset[str]]:

@@ -19,31 +19,14 @@ from survey.domain.release import (
     EarlierRelease,
     ReleaseInput,
     build_manifest,
-    expand_cell,
-    subtrees_of,
 )
+from tests.domain.across_rounds import earlier_of
 from tests.domain.churn_cases import DEPT, OTHER, R1, TEAM, K, round_input
 from tests.domain.oracle import rank
 from tests.domain.seeded_noise import seeded
 
 JOINER, LEAVER = 99, 98
 NEAR_CERTAIN = math.log(1e6)  # Laplace noise exceeds this many scales with probability 1e-6
-
-
-def earlier_of(data: ReleaseInput, built: manifest.Manifest) -> EarlierRelease:
-    """What the service hands the next release (see services/rounds.py)."""
-    subtree = subtrees_of(data.snapshot)
-    coarse = set(built.audit.coarse or ())
-    exact = [
-        (expand_cell(manifest.to_json(d), subtree, built.attributes.bands), built.respondents(d))
-        for d in built.audit.published
-        if d not in coarse
-    ]
-    respondents: dict[str, int] = {}
-    for answer in data.answers:
-        atom = f"{answer.unit_id}|{answer.band}"
-        respondents[atom] = respondents.get(atom, 0) + 1
-    return EarlierRelease(data.snapshot["members"], exact, respondents)
 
 
 def programme(rounds: Sequence[Mapping[int, Sequence[int]]]) -> list[manifest.Manifest]:

@@ -17,7 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from survey.domain import manifest
-from survey.domain.release import EarlierRelease, ReleaseInput, build_manifest, verify
+from survey.domain.release import (
+    EarlierRelease,
+    ReleaseInput,
+    build_manifest,
+    respondents_per_atom,
+    verify,
+)
 from tests.domain.across_rounds import (
     Place,
     Programme,
@@ -54,11 +60,7 @@ def release(
         answers = [a for person, a in zip(people, data.answers, strict=True) if person not in gone]
         data = ReleaseInput(**{**data.__dict__, "answers": answers})
         built = build_manifest(data, shuffle=lambda texts: None, sampler=seeded(number))
-        respondents: dict[str, int] = {}
-        for answer in answers:
-            atom = f"{answer.unit_id}|{answer.band}"
-            respondents[atom] = respondents.get(atom, 0) + 1
-        assert verify(built, data.snapshot, respondents).ok
+        assert verify(built, data.snapshot, respondents_per_atom(answers)).ok
         cells.append(exact_cells(data, built))
         built_all.append(built)
         earlier.append(earlier_of(data, built))
