@@ -100,12 +100,17 @@ _ONE_PUBLIC = select(BallotKey.unit_id, BallotKey.band, BallotKey.public_key).wh
 
 def public_key(session: Session, round_id: int, key_id: int) -> PublicBallotKey:
     """Return one ballot key of a round, or raise :class:`KeyUnavailable`."""
-    row = session.execute(_ONE_PUBLIC, {"round_id": round_id, "key_id": key_id}).first()
+    row = (
+        session.connection().execute(_ONE_PUBLIC, {"round_id": round_id, "key_id": key_id}).first()
+    )
     if row is None:
         raise KeyUnavailable()
     return _public_key(key_id, row.unit_id, row.band, row.public_key)
 
 
+_ONE_PRIVATE = select(BallotKey.wrapped_private_key).where(
+    BallotKey.round_id == bindparam("round_id"), BallotKey.key_id == bindparam("key_id")
+)
 # Unwrapped signing keys kept per process: parsing a PKCS#8 RSA key costs more than a signature.
 _signing: Kept[tuple[int, int, bytes], blindrsa.SigningKey] = Kept(512)
 
@@ -116,10 +121,10 @@ def signing_key(session: Session, round_id: int, key_id: int, kek: bytes) -> bli
     Kept per process under the wrapped blob itself, so a destroyed or replaced key is never
     served from memory once the database no longer holds it.
     """
-    wrapped = session.scalar(
-        select(BallotKey.wrapped_private_key).where(
-            BallotKey.round_id == round_id, BallotKey.key_id == key_id
-        )
+    wrapped = (
+        session.connection()
+        .execute(_ONE_PRIVATE, {"round_id": round_id, "key_id": key_id})
+        .scalar()
     )
     if wrapped is None:
         raise KeyUnavailable()

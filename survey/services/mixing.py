@@ -22,13 +22,13 @@ import random
 import time
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, func, insert, select, text
+from sqlalchemy import Delete, Engine, Select, bindparam, delete, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..db import SQLITE_BUSY_TIMEOUT_MS
 from ..domain import crypto
-from ..models import Comment, InboxEntry, Response, RoundMix, Setting
+from ..models import Base, Comment, InboxEntry, Response, RoundMix, Setting
 
 MIX_INTERVAL = dt.timedelta(minutes=2)
 MIX_WAITING_MAX = 50
@@ -100,7 +100,7 @@ _DUE = select(
 
 def mix_due(session: Session, round_id: int, now: dt.datetime) -> bool:
     """Return whether the round's inbox should be mixed now (see the module's invariants)."""
-    count, last = session.execute(_DUE, {"round_id": round_id}).one()
+    count, last = session.connection().execute(_DUE, {"round_id": round_id}).one()
     if not count:
         return False
     if count >= MIX_WAITING_MAX:
@@ -124,6 +124,25 @@ def mix_if_due(session: Session, round_id: int, now: dt.datetime) -> int:
     return mix(session, round_id, now)
 
 
+# What a mix reads and writes, built once (a mix runs every MIX_WAITING_MAX ballots): plain
+# rows, never ORM objects, since a mix rewrites the whole round.
+_READ: dict[type[Base], Select[*tuple[Any, ...]]] = {
+    InboxEntry: select(
+        InboxEntry.id, InboxEntry.kind, InboxEntry.unit_id, InboxEntry.band, InboxEntry.sealed
+    ).where(InboxEntry.round_id == bindparam("round_id")),
+    Response: select(Response.id, Response.unit_id, Response.band, Response.sealed).where(
+        Response.round_id == bindparam("round_id")
+    ),
+    Comment: select(Comment.id, Comment.unit_id, Comment.sealed).where(
+        Comment.round_id == bindparam("round_id")
+    ),
+}
+_DELETE: dict[type[Base], Delete] = {
+    table: delete(table).where(table.id.in_(bindparam("ids", expanding=True)))
+    for table in (InboxEntry, Response, Comment)
+}
+
+
 def mix(session: Session, round_id: int, now: dt.datetime) -> int:
     """Move the round's inbox into storage, rewriting the whole round; return how many moved.
 
@@ -134,34 +153,42 @@ def mix(session: Session, round_id: int, now: dt.datetime) -> int:
     if state is None:
         state = RoundMix(round_id=round_id, mixed_at=now)
         session.add(state)
-    inbox = list(session.scalars(select(InboxEntry).where(InboxEntry.round_id == round_id)))
-    responses = list(session.scalars(select(Response).where(Response.round_id == round_id)))
-    comments = list(session.scalars(select(Comment).where(Comment.round_id == round_id)))
-    rows: list[Any] = []
-    for entry in inbox:
-        if entry.kind == RESPONSE:
-            rows.append(
-                Response(
-                    round_id=round_id, unit_id=entry.unit_id, band=entry.band, sealed=entry.sealed
-                )
-            )
-        else:
-            rows.append(Comment(round_id=round_id, unit_id=entry.unit_id, sealed=entry.sealed))
-    rows += [
-        Response(round_id=round_id, unit_id=r.unit_id, band=r.band, sealed=r.sealed)
-        for r in responses
+    conn = session.connection()
+    read = {
+        table: conn.execute(query, {"round_id": round_id}).all() for table, query in _READ.items()
+    }
+    inbox = read[InboxEntry]
+    responses = [
+        {"round_id": round_id, "unit_id": unit, "band": band, "sealed": sealed}
+        for kind, unit, band, sealed in (row[1:] for row in inbox)
+        if kind == RESPONSE
     ]
-    rows += [Comment(round_id=round_id, unit_id=c.unit_id, sealed=c.sealed) for c in comments]
+    responses += [
+        {"round_id": round_id, "unit_id": unit, "band": band, "sealed": sealed}
+        for _, unit, band, sealed in read[Response]
+    ]
+    comments = [
+        {"round_id": round_id, "unit_id": unit, "sealed": sealed}
+        for kind, unit, _, sealed in (row[1:] for row in inbox)
+        if kind != RESPONSE
+    ]
+    comments += [
+        {"round_id": round_id, "unit_id": unit, "sealed": sealed}
+        for _, unit, sealed in read[Comment]
+    ]
     # Delete exactly the rows read: on PostgreSQL a ballot committed since the reads above is
     # visible to a later DELETE, and must stay in the inbox for the next mix.
-    for table, read in ((InboxEntry, inbox), (Response, responses), (Comment, comments)):
-        ids = [row.id for row in read]
+    for table, found in read.items():
+        ids = [row[0] for row in found]
         for start in range(0, len(ids), DELETE_BATCH):
-            session.execute(delete(table).where(table.id.in_(ids[start : start + DELETE_BATCH])))
-    random.SystemRandom().shuffle(rows)
-    for row in rows:
-        row.id = crypto.new_response_id()
-    session.add_all(rows)
+            conn.execute(_DELETE[table], {"ids": ids[start : start + DELETE_BATCH]})
+    shuffle = random.SystemRandom().shuffle
+    for table, written in ((Response, responses), (Comment, comments)):
+        shuffle(written)
+        for row in written:
+            row["id"] = crypto.new_response_id()
+        if written:
+            conn.execute(insert(table), written)
     state.mixed_at = now
     session.flush()
     return len(inbox)

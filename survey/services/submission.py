@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -118,6 +118,29 @@ ROUND_STATE = (
     .join(Program, Program.id == Round.program_id)
     .where(Round.id == bindparam("round_id"))
 )
+# The statements of check-in and ballot, built once (Core, on the session's connection: these
+# run on every answer, and none of them needs ORM objects).
+_CONSUME = (
+    delete(Invitation)
+    .where(
+        Invitation.token_hash == bindparam("token_hash"),
+        Invitation.round_id == bindparam("round_id"),
+        Invitation.key_id == bindparam("key_id"),
+    )
+    .returning(Invitation.key_id)
+)
+_EARLIER_CHECK_IN = select(CheckIn.round_id, CheckIn.blinded_digest, CheckIn.blind_signature).where(
+    CheckIn.token_hash == bindparam("token_hash")
+)
+_CHECKED_IN = insert(CheckIn)
+_EARLIER_REPLAY = select(SpentBallot.replay_digest).where(SpentBallot.digest == bindparam("digest"))
+_TO_INBOX = insert(InboxEntry)
+_SPEND = {
+    name: make(SpentBallot)
+    .on_conflict_do_nothing(index_elements=[SpentBallot.digest])
+    .returning(SpentBallot.digest)
+    for name, make in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
 # Open rounds' frozen facts per process, under (round id, public key).
 _open: Kept[tuple[int, bytes], Survey] = Kept(64)
 
@@ -128,7 +151,7 @@ def survey_for(session: Session, round_id: int) -> Survey:
     Reads one row; the round's frozen questions, bank and comment places are read and parsed
     once per process (an open round's settings never change).
     """
-    state = session.execute(ROUND_STATE, {"round_id": round_id}).first()
+    state = session.connection().execute(ROUND_STATE, {"round_id": round_id}).first()
     if state is None:
         raise LinkUnusable()
     status, public_key, no_items, unlinkable = state
@@ -178,17 +201,10 @@ def check_in(
     rnd = survey.round
     token_hash = crypto.token_hash(code)
     blinded_digest = hashlib.sha256(blinded).digest()
-    consumed = session.execute(
-        delete(Invitation)
-        .where(
-            Invitation.token_hash == token_hash,
-            Invitation.round_id == rnd.id,
-            Invitation.key_id == key_id,
-        )
-        .returning(Invitation.key_id)
-    ).first()
-    if consumed is None:
-        earlier = session.get(CheckIn, token_hash)
+    conn = _connection(session)
+    found = {"token_hash": token_hash, "round_id": rnd.id, "key_id": key_id}
+    if conn.execute(_CONSUME, found).first() is None:
+        earlier = conn.execute(_EARLIER_CHECK_IN, {"token_hash": token_hash}).first()
         if (
             earlier is not None
             and earlier.round_id == rnd.id
@@ -201,13 +217,14 @@ def check_in(
         signed = blindrsa.blind_sign(key, blinded)
     except (ballotkeys.KeyUnavailable, blindrsa.BlindSignatureError) as exc:
         raise LinkUnusable() from exc
-    session.execute(
-        insert(CheckIn).values(
-            token_hash=token_hash,
-            round_id=rnd.id,
-            blinded_digest=blinded_digest,
-            blind_signature=signed,
-        )
+    conn.execute(
+        _CHECKED_IN,
+        {
+            "token_hash": token_hash,
+            "round_id": rnd.id,
+            "blinded_digest": blinded_digest,
+            "blind_signature": signed,
+        },
     )
     return key_id, signed
 
@@ -310,10 +327,9 @@ def cast_ballot(
     text = clean_comment(comment)
     digest = _spent_digest(rnd.id, credential.message)
     replay = _replay_digest(credential.message, answers, text)
-    if not _spend(session, digest, rnd.id, replay):  # spent before, or concurrently
-        earlier = session.scalar(
-            select(SpentBallot.replay_digest).where(SpentBallot.digest == digest)
-        )
+    conn = _connection(session)
+    if not _spend(conn, digest, rnd.id, replay):  # spent before, or concurrently
+        earlier = conn.execute(_EARLIER_REPLAY, {"digest": digest}).scalar()
         if earlier is not None and hmac.compare_digest(earlier, replay):
             return False
         raise BallotRefused()
@@ -326,7 +342,7 @@ def cast_ballot(
         place = rnd.comment_places.get(key.unit_id, key.unit_id)
         context = crypto.context("comment", rnd.id, place, "")
         entries.append(_entry(rnd, mixing.COMMENT, place, "", body, context, crypto.COMMENT_BUCKET))
-    session.execute(insert(InboxEntry), entries)
+    conn.execute(_TO_INBOX, entries)
     return True
 
 
@@ -351,16 +367,17 @@ def _entry(
     }
 
 
-def _spend(session: Session, digest: bytes, round_id: int, replay: bytes) -> bool:
+def _connection(session: Session) -> Connection:
+    """Return the session's connection for Core statements, once what it holds is written."""
+    session.flush()
+    return session.connection()
+
+
+def _spend(conn: Connection, digest: bytes, round_id: int, replay: bytes) -> bool:
     """Add a credential to the spent set; return False if it is there already (or is being
     added by a concurrent ballot, which this waits for)."""
-    dialect = session.get_bind().dialect.name
-    make = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    added = session.execute(
-        make(SpentBallot)
-        .values(digest=digest, round_id=round_id, replay_digest=replay)
-        .on_conflict_do_nothing(index_elements=[SpentBallot.digest])
-        .returning(SpentBallot.digest)
+    added = conn.execute(
+        _SPEND[conn.dialect.name], {"digest": digest, "round_id": round_id, "replay_digest": replay}
     ).first()
     return added is not None
 
