@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..models import AuditEvent, User
@@ -45,21 +45,24 @@ class LinksHandedOut:
     role: str
 
 
+# Built once: this runs on every survey page. The role is the one the exporting account holds
+# now; an actor without an account is the operator (the CLI).
+_HANDED_OUT = (
+    select(AuditEvent.at, User.role)
+    .outerjoin(User, User.email == AuditEvent.actor)
+    .where(
+        AuditEvent.action.in_((LINKS_EXPORTED, LINKS_PRINTED)),
+        AuditEvent.detail == bindparam("detail"),
+    )
+    .order_by(AuditEvent.at, AuditEvent.id)
+)
+
+
 def links_handed_out(session: Session, round_id: int) -> list[LinksHandedOut]:
     """Return every export or printing of a round's links, oldest first (for the survey page
     and the round's privacy manifest)."""
-    events = session.scalars(
-        select(AuditEvent)
-        .where(
-            AuditEvent.action.in_((LINKS_EXPORTED, LINKS_PRINTED)),
-            AuditEvent.detail == round_detail(round_id),
-        )
-        .order_by(AuditEvent.at)
-    )
-    found = []
-    for event in events:
-        role = session.scalar(select(User.role).where(User.email == event.actor))
-        found.append(
-            LinksHandedOut(event.at, f"an {role.value} account" if role else "the operator")
-        )
-    return found
+    rows = session.connection().execute(_HANDED_OUT, {"detail": round_detail(round_id)})
+    return [
+        LinksHandedOut(at, f"an {role.value} account" if role else "the operator")
+        for at, role in rows
+    ]

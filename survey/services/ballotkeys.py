@@ -111,6 +111,26 @@ def public_key(session: Session, round_id: int, key_id: int) -> PublicBallotKey:
 _ONE_PRIVATE = select(BallotKey.wrapped_private_key).where(
     BallotKey.round_id == bindparam("round_id"), BallotKey.key_id == bindparam("key_id")
 )
+# Public keys of open rounds kept per process, under (round id, the round's opening key, key
+# id): a round's ballot keys are made in the transaction that gives it its opening key (32
+# random bytes), and a public key never changes, so the pair names the key for good.
+_open_public: Kept[tuple[int, bytes, int], PublicBallotKey] = Kept(1024)
+
+
+def open_public_key(
+    session: Session, round_id: int, opening_key: bytes, key_id: int
+) -> PublicBallotKey:
+    """Return one ballot key of the open round whose opening key is ``opening_key`` (read
+    once per process), or raise :class:`KeyUnavailable`."""
+    kept = (round_id, opening_key, key_id)
+    found = _open_public.get(kept)
+    return (
+        found
+        if found is not None
+        else _open_public.put(kept, public_key(session, round_id, key_id))
+    )
+
+
 # Unwrapped signing keys kept per process: parsing a PKCS#8 RSA key costs more than a signature.
 _signing: Kept[tuple[int, int, bytes], blindrsa.SigningKey] = Kept(512)
 

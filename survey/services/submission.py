@@ -233,7 +233,9 @@ def server_credential(session: Session, survey: Survey, code: str, kek: bytes) -
     """Check in on the person's behalf (the no-JavaScript path); the caller commits."""
     key_id = key_id_of(code)
     try:
-        public = ballotkeys.public_key(session, survey.round.id, key_id).public
+        public = ballotkeys.open_public_key(
+            session, survey.round.id, survey.round.public_key, key_id
+        ).public
     except ballotkeys.KeyUnavailable as exc:
         raise LinkUnusable() from exc
     message = blindrsa.prepare(crypto.new_response_id() * 2)
@@ -318,7 +320,7 @@ def cast_ballot(
     if len(credential.message) != MESSAGE_BYTES:
         raise BallotRefused()
     try:
-        key = ballotkeys.public_key(session, rnd.id, credential.key_id)
+        key = ballotkeys.open_public_key(session, rnd.id, rnd.public_key, credential.key_id)
         valid = blindrsa.verify(key.public, credential.message, credential.signature)
     except (ballotkeys.KeyUnavailable, blindrsa.BlindSignatureError) as exc:
         raise BallotRefused() from exc

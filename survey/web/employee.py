@@ -34,7 +34,7 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
@@ -214,8 +214,8 @@ def ballot_key(round_id: int, key_id: int) -> Response | tuple[Response, int]:
     """Return one public ballot key of an open round (every key is public: see /privacy)."""
     session = get_session()
     try:
-        submission.survey_for(session, round_id)
-        key = ballotkeys.public_key(session, round_id, key_id)
+        survey = submission.survey_for(session, round_id)
+        key = ballotkeys.open_public_key(session, round_id, survey.round.public_key, key_id)
     except (submission.LinkUnusable, submission.RoundNotOpen, ballotkeys.KeyUnavailable):
         return jsonify({"status": "unknown"}), 404
     except UNAVAILABLE:
@@ -373,6 +373,10 @@ def answer(round_id: int) -> Response | tuple[str, int]:
     )
 
 
+# Which programme a round belongs to, and its number there: built once (every thanks page).
+_PROGRAMME_PLACE = select(Round.program_id, Round.number).where(Round.id == bindparam("round_id"))
+
+
 @bp.get("/<int:round_id>/done")
 def thanks(round_id: int) -> tuple[str, int]:
     """Thank the respondent; the page knows nothing about who they are.
@@ -381,8 +385,6 @@ def thanks(round_id: int) -> tuple[str, int]:
     """
     lang = i18n.pick(request.args.get("lang"))
     session = get_session()
-    rnd = session.execute(
-        select(Round.program_id, Round.number).where(Round.id == round_id)
-    ).first()
+    rnd = session.connection().execute(_PROGRAMME_PLACE, {"round_id": round_id}).first()
     shown = tuple(actions.actions_for_next_rounds(session, *rnd) if rnd is not None else ())
     return pages.thanks(round_id, lang, shown)
