@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.exc import (
     DisconnectionError,
     InterfaceError,
@@ -41,6 +43,9 @@ from sqlalchemy.pool import StaticPool
 # answers 503 and keeps the answers, rather than getting its worker killed.
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 WRITES_PER_REQUEST = 3
+# How a writer waits for SQLite's write lock: first pause, and the longest (see begin_immediate).
+FIRST_PAUSE_S = 0.0002
+LONGEST_PAUSE_S = 0.002
 # What a database that is down, restarting, locked or out of connections raises.
 UNAVAILABLE: tuple[type[Exception], ...] = (
     OperationalError,
@@ -81,10 +86,40 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY_OPTION, False):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            begin_immediate(conn)
 
     return engine
+
+
+def begin_immediate(conn: Connection) -> None:
+    """Start a write transaction on SQLite, waiting at most the busy timeout for the lock.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20 … ms between tries, so a writer
+    that finds the lock taken for a millisecond often sleeps for ten while the lock sits
+    free. This tries again after :data:`FIRST_PAUSE_S`, doubling to :data:`LONGEST_PAUSE_S`,
+    for the same total wait; the last try's "database is locked" is raised as SQLAlchemy's
+    (answered with 503).
+    """
+    raw = cast(sqlite3.Connection, conn.connection.driver_connection)
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    pause = FIRST_PAUSE_S
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        while time.monotonic() < deadline:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                    break
+            time.sleep(pause)
+            pause = min(2 * pause, LONGEST_PAUSE_S)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def init_app(app: Flask) -> None:
