@@ -130,16 +130,22 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(_close_session)
 
 
-def get_session() -> Session:
+def get_session(*, reads_only: bool = False) -> Session:
     """Return this app context's session, opening it on first use.
 
     During a GET or HEAD request the session reads only; a view that must record something
-    while answering a GET opens its own :func:`session_scope`.
+    while answering a GET opens its own :func:`session_scope`. A view that opens the session
+    with ``reads_only`` promises a few independent reads and no write (the survey's GET
+    routes): on PostgreSQL those then run without a transaction, which saves the BEGIN and
+    ROLLBACK round trips (under READ COMMITTED each statement has its own snapshot anyway).
     """
     if "db_session" not in g:
         opened: Session = current_app.extensions["candor.sessionmaker"]()
         if has_request_context() and request.method in ("GET", "HEAD"):
-            opened.connection(execution_options={READ_ONLY_OPTION: True})
+            options: dict[str, Any] = {READ_ONLY_OPTION: True}
+            if reads_only and opened.get_bind().dialect.name == "postgresql":
+                options["isolation_level"] = "AUTOCOMMIT"
+            opened.connection(execution_options=options)
         g.db_session = opened
     session: Session = g.db_session
     return session

@@ -197,6 +197,7 @@ def show(round_id: int, token: str = "") -> tuple[str, int]:
     whoever holds the links could poll them to see who has answered, and when.
     """
     lang = i18n.pick(request.args.get("lang"))
+    get_session(reads_only=True)
     try:
         survey = survey_page.read(round_id)
     except submission.LinkUnusable:
@@ -212,7 +213,7 @@ def show(round_id: int, token: str = "") -> tuple[str, int]:
 @bp.get("/<int:round_id>/keys/<int:key_id>")
 def ballot_key(round_id: int, key_id: int) -> Response | tuple[Response, int]:
     """Return one public ballot key of an open round (every key is public: see /privacy)."""
-    session = get_session()
+    session = get_session(reads_only=True)
     try:
         survey = submission.survey_for(session, round_id)
         key = ballotkeys.open_public_key(session, round_id, survey.round.public_key, key_id)
@@ -384,7 +385,7 @@ def thanks(round_id: int) -> tuple[str, int]:
     It shows what leadership did after the programme's earlier rounds, found from the round.
     """
     lang = i18n.pick(request.args.get("lang"))
-    session = get_session()
+    session = get_session(reads_only=True)
     rnd = session.connection().execute(_PROGRAMME_PLACE, {"round_id": round_id}).first()
     shown = tuple(actions.actions_for_next_rounds(session, *rnd) if rnd is not None else ())
     return pages.thanks(round_id, lang, shown)
