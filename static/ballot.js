@@ -261,6 +261,22 @@ function keepCode(code) {
   } catch (e) { /* blocked: a reload then needs the link again */ }
 }
 
+// The answers are in: put the thanks this page carries (the thanks page's words; the actions
+// are on both) where the form was, under the thanks page's address, so a reload shows the
+// same. No request is made: the form, its answers and the code leave the page.
+function thank(next) {
+  const body = document.getElementById("survey-body");
+  const thanks = document.getElementById("thanks");
+  if (!body || !thanks) { window.location.assign(next); return; }
+  if (token) { token.value = ""; }
+  body.remove();
+  thanks.hidden = false;
+  if (thanks.dataset.title) { document.title = thanks.dataset.title; }
+  history.replaceState(null, "", next);
+  const heading = thanks.querySelector("h1");
+  if (heading) { heading.focus(); }
+}
+
 // --- one code's ballot ---------------------------------------------------------------------
 
 async function ballotFor(code) {
@@ -404,7 +420,7 @@ async function ballotFor(code) {
     if (reply.status === 200) {
       await keeper.forget();
       keepCode("");
-      window.location.assign(reply.data.next || form.action + "/done");
+      thank(reply.data.next || form.action + "/done");
       return "left";
     }
     if (reply.status === 400 && reply.data.errors) {

@@ -75,13 +75,25 @@ def test_round_trip_with_a_fragment_link(
 
     answer_by_clicks(page)
     page.locator("#comment").fill("Sent as an unlinkable ballot.")
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
     page.get_by_role("button", name=SEND).click()
     page.wait_for_url(f"**/s/{rid}/done")
-    expect(page.get_by_role("heading", level=1)).to_have_text(THANKS)
+    # The thanks replaces the form in place, under the thanks page's address: no request
+    # after the ballot (whose time a logged thanks page would otherwise keep).
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text(THANKS)
+    expect(heading).to_be_focused()
+    assert page.title() == "Thank you · Candor"
+    assert page.locator("#survey-form").count() == 0  # the answers left the page
+    assert [url for url in fetched if not url.endswith("/ballot")] == []
     assert stored(app, rid) == 1
     assert not unused(app, rid, token)
     # Nothing is left behind in the browser once the ballot is accepted.
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('candor-'))") == []
+    assert page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('candor-'))") == []
+    page.reload()  # the address is the thanks page's: a reload shows it from the server
+    expect(page.get_by_role("heading", level=1)).to_have_text(THANKS)
 
 
 def test_check_in_at_the_first_answer_not_on_load(
