@@ -38,25 +38,49 @@ class RetentionError(RuntimeError):
     """Raised when a round cannot be shredded; the message says why (nothing is lost)."""
 
 
-def after_release(session: Session, rnd: Round, today: dt.date) -> None:
-    """Shred a just-released round now, or set the day its shredding is due."""
+def after_release(
+    session: Session, rnd: Round, today: dt.date, written: manifests.Manifest
+) -> None:
+    """Shred a just-released round now, or set the day its shredding is due; ``written`` is
+    the manifest the release stored in this transaction."""
     rnd.shred_after = today + dt.timedelta(days=max(0, rnd.program.retention_days))
-    session.flush()
     if rnd.shred_after <= today:
-        shred(session, rnd, today)
+        shred(session, rnd, today, written=written)
+    else:
+        session.flush()
 
 
-def shred(session: Session, rnd: Round, today: dt.date, actor: str = ACTOR) -> None:
+def shred(
+    session: Session,
+    rnd: Round,
+    today: dt.date,
+    actor: str = ACTOR,
+    *,
+    written: manifests.Manifest | None = None,
+) -> None:
     """Destroy a released round's opening key and delete its sealed answers and comments.
 
+    The stored release is checked first (its digest and its audit), unless ``written`` is
+    the manifest the release stored in this very transaction, whose audit is then checked.
     The caller commits, then scrubs storage (:func:`.hygiene.scrub_storage`).
     """
-    release = session.scalar(select(Release).where(Release.round_id == rnd.id))
-    if rnd.status is not RoundStatus.RELEASED or release is None:
+    if rnd.status is not RoundStatus.RELEASED:
         raise RetentionError(f"round {rnd.id} is not released; only a released round is shredded.")
     if rnd.shredded_on is not None:
         return
-    if digest(release.manifest) != release.digest or not manifests.parse(release.manifest).audit.ok:
+    if written is not None:
+        intact = written.audit.ok
+    else:
+        release = session.scalar(select(Release).where(Release.round_id == rnd.id))
+        if release is None:
+            raise RetentionError(
+                f"round {rnd.id} is not released; only a released round is shredded."
+            )
+        intact = (
+            digest(release.manifest) == release.digest
+            and manifests.parse(release.manifest).audit.ok
+        )
+    if not intact:
         raise RetentionError(
             f"round {rnd.id}'s stored release does not match its digest or its audit: its "
             "sealed answers are kept; run `candor audit` on it and investigate."

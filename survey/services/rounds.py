@@ -232,8 +232,7 @@ def advance(
         close_round(session, rnd, today)
         return f"{rnd.label} is closed; its unused links and link secret are destroyed."
     if step == "release":
-        release = release_round(session, rnd, kek, today, quarantine=quarantine, shares=shares)
-        released = manifests.parse(release.manifest)
+        _, released = _release(session, rnd, kek, today, quarantine=quarantine, shares=shares)
         units = released.units
         shown = sum(1 for u in units if u.shown)
         set_aside = released.quarantined
@@ -296,7 +295,6 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-@_collector_paused()
 def release_round(
     session: Session,
     rnd: Round,
@@ -306,7 +304,22 @@ def release_round(
     quarantine: bool = False,
     shares: Sequence[Share] = (),
 ) -> Release:
-    """Open the round's answers once, decide what may be published and store the manifest.
+    """Release a closed round (see :func:`_release`) and return the stored release."""
+    return _release(session, rnd, kek, today, quarantine=quarantine, shares=shares)[0]
+
+
+@_collector_paused()
+def _release(
+    session: Session,
+    rnd: Round,
+    kek: bytes,
+    today: dt.date,
+    *,
+    quarantine: bool = False,
+    shares: Sequence[Share] = (),
+) -> tuple[Release, manifests.Manifest]:
+    """Open the round's answers once, decide what may be published and store the manifest;
+    return the release and the manifest it stores, typed.
 
     A sealed row that fails to open is never dropped silently: the release stops with a
     :class:`RoundError` naming how many rows failed and which labels they claim, unless
@@ -387,8 +400,8 @@ def release_round(
         hygiene.rewrite_in_random_order(session, Response, rnd.id)
         hygiene.rewrite_in_random_order(session, Comment, rnd.id)
     session.flush()
-    retention.after_release(session, rnd, today)
-    return release
+    retention.after_release(session, rnd, today, written=built)
+    return release, built
 
 
 def _stored(session: Session, model: type[Response] | type[Comment], row_id: bytes) -> Any:
