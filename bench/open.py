@@ -19,10 +19,12 @@ as the mixed rows a closed round holds (the check-in and ballot steps are measur
 
 Run from the repository root::
 
-    .venv/bin/python bench/open.py [--sizes 1500,10000,100000] [--seed 1]
+    .venv/bin/python bench/open.py [--sizes 1500,10000,100000] [--repeats 1] [--seed 1]
 
-Prints a table (release seconds, open seconds, their ratio, and each size's release time
-relative to the 10,000-answer one) and writes ``bench/out/open.json``. It exits non-zero if a
+With ``--repeats R`` each size is measured on R rounds of its own (a release destroys what it
+opens), and the row shows the median ratio, with every ratio in the JSON. Prints a table
+(release seconds, open seconds, their ratio, and each size's release time relative to the
+10,000-answer one) and writes ``bench/out/open.json``. It exits non-zero if a
 release fails or does not count every answer.
 """
 
@@ -61,10 +63,10 @@ def log(message: str) -> None:
     print(f"[open] {message}", file=sys.stderr, flush=True)
 
 
-def make_round(workdir: str, size: int, rng: random.Random) -> tuple[Any, int]:
+def make_round(workdir: str, size: int, rng: random.Random, repeat: int = 0) -> tuple[Any, int]:
     """Initialise an instance with ``size`` people and one closed round holding ``size``
     sealed answers; return the app and the round id."""
-    path = os.path.join(workdir, f"instance-{size}")
+    path = os.path.join(workdir, f"instance-{size}-{repeat}")
     app = create_app(
         {
             "INSTANCE_PATH": path,
@@ -164,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1500,10000,100000")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="rounds per size; the row shows the median"
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     rng = random.Random(args.seed)
@@ -171,22 +176,28 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     with tempfile.TemporaryDirectory(prefix="candor-bench-open-") as workdir:
         for size in sizes:
-            log(f"{size}: sealing {size} answers ...")
-            app, round_id = make_round(workdir, size, rng)
-            opened_s = time_open(app, round_id)
-            log(f"{size}: opening took {opened_s:.2f} s; releasing ...")
-            release_s, counted = time_release(app, round_id)
-            app.extensions["candor.engine"].dispose()
-            good = counted == size
+            runs = []
+            for repeat in range(max(1, args.repeats)):
+                log(f"{size}: sealing {size} answers ...")
+                app, round_id = make_round(workdir, size, rng, repeat)
+                opened_s = time_open(app, round_id)
+                log(f"{size}: opening took {opened_s:.2f} s; releasing ...")
+                release_s, counted = time_release(app, round_id)
+                app.extensions["candor.engine"].dispose()
+                runs.append((release_s / opened_s, opened_s, release_s, counted))
+            runs.sort()
+            ratio, opened_s, release_s, counted = runs[len(runs) // 2]
+            good = all(run[3] == size for run in runs)
             ok = ok and good
             rows.append(
                 {
                     "responses": size,
                     "open_s": round(opened_s, 3),
                     "release_s": round(release_s, 3),
-                    "ratio": round(release_s / opened_s, 2),
+                    "ratio": round(ratio, 2),
+                    "ratios": [round(run[0], 2) for run in runs],
                     "counted": counted,
-                    "check": "ok" if good else f"FAIL: counted {counted}",
+                    "check": "ok" if good else f"FAIL: counted {[run[3] for run in runs]}",
                 }
             )
     reference = next((r["release_s"] for r in rows if r["responses"] == 10000), None)
