@@ -25,6 +25,8 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as BaseResponse
@@ -51,8 +53,24 @@ LAST_SEEN_RESOLUTION = dt.timedelta(minutes=1)
 NO_STORE_PREFIXES = ("/dashboard", "/charts", "/reports", "/export", "/admin", "/s/")
 
 
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer made once per secret
+    rather than on every request (Flask builds it anew in each open and save)."""
+
+    _kept: tuple[tuple[Any, ...], URLSafeTimedSerializer | None] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        """Return the serializer for the app's current secret key and fallbacks."""
+        secrets = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        kept = self._kept
+        if kept is None or kept[0] != secrets:
+            kept = self._kept = (secrets, super().get_signing_serializer(app))
+        return kept[1]
+
+
 def init_app(app: Flask) -> None:
-    """Install the security headers and staff-session loading."""
+    """Install the security headers, signed-cookie sessions and staff-session loading."""
+    app.session_interface = SessionCookies()
     app.after_request(_headers)
     app.before_request(_load_user)
     app.before_request(_authorise)
