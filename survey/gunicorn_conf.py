@@ -29,8 +29,10 @@ __all__ = [
 ]
 
 SURVEY_PREFIX = "/s/"
-# The two steps of answering, never written to the access log.
-UNLOGGED_STEPS = ("/checkin", "/ballot")
+# The two steps of answering, and the thanks page that follows an answer sent without
+# JavaScript, never written to the access log. Every POST under /s/ is an answer step (the
+# check-in, the ballot, or the form that does both).
+UNLOGGED_STEPS = ("/checkin", "/ballot", "/done")
 # Access-log atoms that name the client: address, referrer and user agent.
 CLIENT_ATOMS = ("h", "f", "a")
 
@@ -57,10 +59,13 @@ class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn is untyped
             logs.redact_logger(logging.getLogger(name), handlers=True)
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
-        """Log a request, except check-ins and ballots: a stored line per check-in and per
-        ballot would keep, after the round, the timing a live observer sees (PRIVACY.md)."""
+        """Log a request, except the steps of answering and the thanks page after them: a
+        stored line per check-in and per ballot would keep, after the round, the timing a live
+        observer sees (PRIVACY.md)."""
         path = str(environ.get("PATH_INFO") or "")
-        if path.startswith(SURVEY_PREFIX) and path.rstrip("/").endswith(UNLOGGED_STEPS):
+        if path.startswith(SURVEY_PREFIX) and (
+            environ.get("REQUEST_METHOD") == "POST" or path.rstrip("/").endswith(UNLOGGED_STEPS)
+        ):
             return
         super().access(resp, req, environ, request_time)
 

@@ -148,6 +148,39 @@ def test_gunicorn_logger_names_no_client_on_survey_routes(
     assert "10.9.8.7" in staff and "Agent/Smith" in staff  # the operator asked, off survey routes
 
 
+@pytest.mark.usefixtures("gunicorn_loggers")
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/s/1/checkin"),
+        ("POST", "/s/1/ballot"),
+        ("POST", "/s/1"),  # the form without JavaScript: check-in and ballot in one
+        ("POST", f"/s/1/{CODE}"),
+        ("GET", "/s/1/done"),  # the thanks page that follows it
+    ],
+)
+def test_answer_steps_leave_no_access_line(
+    capsys: pytest.CaptureFixture[str], method: str, path: str
+) -> None:
+    """No line says when someone checked in or answered: its time would outlive the round."""
+    cfg = Config()
+    cfg.set("accesslog", "-")
+    logger = RedactingLogger(cfg)
+    environ = {
+        "REQUEST_METHOD": method,
+        "RAW_URI": path,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    response = SimpleNamespace(status="200 OK", sent=10, headers=[])
+    logger.access(response, SimpleNamespace(headers=[]), environ, dt.timedelta(milliseconds=5))
+    shown = {**environ, "REQUEST_METHOD": "GET", "RAW_URI": "/s/1", "PATH_INFO": "/s/1"}
+    logger.access(response, SimpleNamespace(headers=[]), shown, dt.timedelta(milliseconds=5))
+    (line,) = capsys.readouterr().out.splitlines()  # the survey page's line only
+    assert '"GET /s/1 HTTP/1.1" 200' in line
+
+
 class Collect(logging.Handler):
     """A handler set up outside Candor (as an operator's root handler would be)."""
 
