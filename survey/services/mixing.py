@@ -137,9 +137,13 @@ _READ: dict[type[Base], Select[*tuple[Any, ...]]] = {
         Comment.round_id == bindparam("round_id")
     ),
 }
-_DELETE: dict[type[Base], Delete] = {
-    table: delete(table).where(table.id.in_(bindparam("ids", expanding=True)))
-    for table in (InboxEntry, Response, Comment)
+# The inbox by the ids read (ballots keep arriving while a mix runs); the stored rows by round:
+# only a mix writes them while the round is open, and mixes of a round take turns (the mixing
+# row's lock), so the round's rows are exactly those read.
+_DELETE_READ = delete(InboxEntry).where(InboxEntry.id.in_(bindparam("ids", expanding=True)))
+_DELETE_ROUND: dict[type[Base], Delete] = {
+    table: delete(table).where(table.round_id == bindparam("round_id"))
+    for table in (Response, Comment)
 }
 
 
@@ -176,12 +180,13 @@ def mix(session: Session, round_id: int, now: dt.datetime) -> int:
         {"round_id": round_id, "unit_id": unit, "sealed": sealed}
         for _, unit, sealed in read[Comment]
     ]
-    # Delete exactly the rows read: on PostgreSQL a ballot committed since the reads above is
-    # visible to a later DELETE, and must stay in the inbox for the next mix.
-    for table, found in read.items():
-        ids = [row[0] for row in found]
-        for start in range(0, len(ids), DELETE_BATCH):
-            conn.execute(_DELETE[table], {"ids": ids[start : start + DELETE_BATCH]})
+    # Delete exactly the inbox rows read: on PostgreSQL a ballot committed since the reads
+    # above is visible to a later DELETE, and must stay in the inbox for the next mix.
+    ids = [row[0] for row in inbox]
+    for start in range(0, len(ids), DELETE_BATCH):
+        conn.execute(_DELETE_READ, {"ids": ids[start : start + DELETE_BATCH]})
+    for table in (Response, Comment):
+        conn.execute(_DELETE_ROUND[table], {"round_id": round_id})
     shuffle = random.SystemRandom().shuffle
     for table, written in ((Response, responses), (Comment, comments)):
         shuffle(written)
