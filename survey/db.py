@@ -7,15 +7,17 @@ a consume-then-store transaction can never interleave with another. Requests tha
 
 A database that is down, restarting or locked raises one of :data:`UNAVAILABLE`; the web layer
 answers those with 503 and ``Retry-After`` (and the survey form keeps every answer). Pooled
-PostgreSQL connections are pinged before use, so a restart costs no request that comes after
-it, and closing a session at teardown never raises. The web app refuses to start on a schema
-that is not at the newest migration (:func:`require_current_schema`).
+PostgreSQL connections the server closed are noticed before use, on their socket (see
+:func:`_drop_if_closed`), so a restart costs no request that comes after it, and closing a
+session at teardown never raises. The web app refuses to start on a schema that is not at the
+newest migration (:func:`require_current_schema`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import select
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -63,7 +65,9 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url)
+        event.listen(engine, "checkout", _drop_if_closed)
+        return engine
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
     if url in ("sqlite://", "sqlite:///:memory:"):
         kwargs["poolclass"] = StaticPool
@@ -92,6 +96,22 @@ def make_engine(url: str) -> Engine:
             begin_immediate(conn)
 
     return engine
+
+
+def _drop_if_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """Refuse a pooled PostgreSQL connection the server has closed (a restart, a terminated
+    backend, an idle timeout), so the pool connects anew before the request uses it.
+
+    An idle connection has nothing to read; one the server closed reads its end (or the
+    FATAL message before it). Checked on the socket, without the round trip a ping costs.
+    A false alarm (a notice that arrived while idle) only costs a new connection.
+    """
+    try:
+        waiting, _, _ = select.select([dbapi_conn.fileno()], [], [], 0)
+    except (OSError, ValueError) as exc:  # closed on this side already
+        raise DisconnectionError() from exc
+    if waiting:
+        raise DisconnectionError()
 
 
 def begin_immediate(conn: Connection) -> None:
