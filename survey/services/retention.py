@@ -40,14 +40,15 @@ class RetentionError(RuntimeError):
 
 def after_release(
     session: Session, rnd: Round, today: dt.date, written: manifests.Manifest
-) -> None:
+) -> bool:
     """Shred a just-released round now, or set the day its shredding is due; ``written`` is
-    the manifest the release stored in this transaction."""
+    the manifest the release stored in this transaction. Return whether it was shredded."""
     rnd.shred_after = today + dt.timedelta(days=max(0, rnd.program.retention_days))
     if rnd.shred_after <= today:
         shred(session, rnd, today, written=written)
-    else:
-        session.flush()
+        return True
+    session.flush()
+    return False
 
 
 def shred(

@@ -405,11 +405,14 @@ def _release(
     session.add(release)
     quarantine_rows.set_aside(session, rnd.id, failed)
     rnd.status = RoundStatus.RELEASED
-    if session.get_bind().dialect.name == "postgresql":
+    session.flush()
+    kept = not retention.after_release(session, rnd, today, written=built)
+    if kept and session.get_bind().dialect.name == "postgresql":
+        # Sealed rows kept for the retention period: rewritten in random order. (Rows shredded
+        # just now are not: rewriting them would only add dead copies for the scrub.)
         hygiene.rewrite_in_random_order(session, Response, rnd.id)
         hygiene.rewrite_in_random_order(session, Comment, rnd.id)
-    session.flush()
-    retention.after_release(session, rnd, today, written=built)
+        session.flush()
     return release, built
 
 
