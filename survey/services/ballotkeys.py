@@ -122,12 +122,8 @@ def open_public_key(
 ) -> PublicBallotKey:
     """Return one ballot key of the open round whose opening key is ``opening_key`` (read
     once per process), or raise :class:`KeyUnavailable`."""
-    kept = (round_id, opening_key, key_id)
-    found = _open_public.get(kept)
-    return (
-        found
-        if found is not None
-        else _open_public.put(kept, public_key(session, round_id, key_id))
+    return _open_public.get_or_make(
+        (round_id, opening_key, key_id), lambda: public_key(session, round_id, key_id)
     )
 
 
