@@ -107,7 +107,13 @@ def _drop_if_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
     A false alarm (a notice that arrived while idle) only costs a new connection.
     """
     try:
-        waiting, _, _ = select.select([dbapi_conn.fileno()], [], [], 0)
+        fd = dbapi_conn.fileno()
+        if hasattr(select, "poll"):  # no limit on the descriptor's number, unlike select()
+            watch = select.poll()
+            watch.register(fd, select.POLLIN)
+            waiting = bool(watch.poll(0))
+        else:
+            waiting = bool(select.select([fd], [], [], 0)[0])
     except (OSError, ValueError) as exc:  # closed on this side already
         raise DisconnectionError() from exc
     if waiting:

@@ -341,3 +341,31 @@ def test_the_500_page_promises_nothing(
     assert page.status_code == 500
     assert b"We cannot tell whether what you sent was saved" in page.data
     assert b"lost" not in page.data
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_pooled_connection_the_server_closed_is_not_used(
+    app: Flask, client: FlaskClient, open_round: OpenRound
+) -> None:
+    """A backend terminated while its connection sat in the pool costs no request: the
+    connection is noticed closed when it is checked out, and a new one is made."""
+    engine = app.extensions["candor.engine"]
+    rid = open_round.round_id
+    assert client.get(f"/s/{rid}").status_code == 200
+    with engine.connect() as conn:
+        pooled = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    with engine.connect() as conn:  # the same pooled connection, checked and used again
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() == pooled
+    with db.make_engine(app.config["DATABASE_URL"]).connect() as other:
+        assert other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pooled}).scalar()
+    for _ in range(50):  # the backend is gone once its pid leaves pg_stat_activity
+        with db.make_engine(app.config["DATABASE_URL"]).connect() as other:
+            gone = not other.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": pooled}
+            ).scalar_one()
+        if gone:
+            break
+        threading.Event().wait(0.05)
+    assert client.get(f"/s/{rid}").status_code == 200  # no 503: the dead one was not used
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pooled
