@@ -232,7 +232,8 @@ def advance(
         close_round(session, rnd, today)
         return f"{rnd.label} is closed; its unused links and link secret are destroyed."
     if step == "release":
-        _, released = _release(session, rnd, kek, today, quarantine=quarantine, shares=shares)
+        release = release_round(session, rnd, kek, today, quarantine=quarantine, shares=shares)
+        released = manifests.parse(release.manifest)
         units = released.units
         shown = sum(1 for u in units if u.shown)
         set_aside = released.quarantined
@@ -295,7 +296,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-# What a release opens, as plain rows (see _release).
+# What a release opens, as plain rows (see release_round).
 _SEALED_RESPONSES = select(Response.id, Response.unit_id, Response.band, Response.sealed).where(
     Response.round_id == bindparam("round_id")
 )
@@ -304,6 +305,7 @@ _SEALED_COMMENTS = select(Comment.id, Comment.unit_id, Comment.sealed).where(
 )
 
 
+@_collector_paused()
 def release_round(
     session: Session,
     rnd: Round,
@@ -313,22 +315,7 @@ def release_round(
     quarantine: bool = False,
     shares: Sequence[Share] = (),
 ) -> Release:
-    """Release a closed round (see :func:`_release`) and return the stored release."""
-    return _release(session, rnd, kek, today, quarantine=quarantine, shares=shares)[0]
-
-
-@_collector_paused()
-def _release(
-    session: Session,
-    rnd: Round,
-    kek: bytes,
-    today: dt.date,
-    *,
-    quarantine: bool = False,
-    shares: Sequence[Share] = (),
-) -> tuple[Release, manifests.Manifest]:
-    """Open the round's answers once, decide what may be published and store the manifest;
-    return the release and the manifest it stores, typed.
+    """Open the round's answers once, decide what may be published and store the manifest.
 
     A sealed row that fails to open is never dropped silently: the release stops with a
     :class:`RoundError` naming how many rows failed and which labels they claim, unless
@@ -413,7 +400,7 @@ def _release(
         hygiene.rewrite_in_random_order(session, Response, rnd.id)
         hygiene.rewrite_in_random_order(session, Comment, rnd.id)
         session.flush()
-    return release, built
+    return release
 
 
 def _stored(session: Session, model: type[Response] | type[Comment], row_id: bytes) -> Any:
