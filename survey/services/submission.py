@@ -141,17 +141,25 @@ _SPEND = {
     .returning(SpentBallot.digest)
     for name, make in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
 }
+# The same, for a check-in or a ballot: the round's row is share-locked until the answer's
+# transaction ends, so closing the round (which locks it for update, then mixes the inbox)
+# waits for every answer that saw it open, and an answer that waited sees it closed. On
+# PostgreSQL; SQLite's writers are serialised by BEGIN IMMEDIATE anyway (and it renders no
+# lock clause).
+_ROUND_STATE_LOCKED = ROUND_STATE.with_for_update(read=True, of=Round)
 # Open rounds' frozen facts per process, under (round id, public key).
 _open: Kept[tuple[int, bytes], Survey] = Kept(64)
 
 
-def survey_for(session: Session, round_id: int) -> Survey:
+def survey_for(session: Session, round_id: int, *, answering: bool = False) -> Survey:
     """Return the survey of an open round, or raise :class:`RoundNotOpen`/:class:`LinkUnusable`.
 
     Reads one row; the round's frozen questions, bank and comment places are read and parsed
-    once per process (an open round's settings never change).
+    once per process (an open round's settings never change). ``answering``: the caller
+    checks in or casts a ballot in this transaction, so the round may not close under it.
     """
-    state = session.connection().execute(ROUND_STATE, {"round_id": round_id}).first()
+    statement = _ROUND_STATE_LOCKED if answering else ROUND_STATE
+    state = session.connection().execute(statement, {"round_id": round_id}).first()
     if state is None:
         raise LinkUnusable()
     status, public_key, no_items, unlinkable = state

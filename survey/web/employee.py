@@ -197,7 +197,6 @@ def show(round_id: int, token: str = "") -> tuple[str, int]:
     whoever holds the links could poll them to see who has answered, and when.
     """
     lang = i18n.pick(request.args.get("lang"))
-    get_session(reads_only=True)
     try:
         survey = survey_page.read(round_id)
     except submission.LinkUnusable:
@@ -236,7 +235,7 @@ def check_in(round_id: int) -> tuple[Response, int]:
     body = _json_body()
     session = get_session()
     try:
-        survey = submission.survey_for(session, round_id)
+        survey = submission.survey_for(session, round_id, answering=True)
         blinded = _unb64(body.get("blinded"))
         key_id, signed = submission.check_in(
             session,
@@ -264,7 +263,7 @@ def ballot(round_id: int) -> tuple[Response, int]:
     lang = i18n.pick(body.get("lang") if isinstance(body.get("lang"), str) else None)
     session = get_session()
     try:
-        survey = submission.survey_for(session, round_id)
+        survey = submission.survey_for(session, round_id, answering=True)
         raw_answers = body.get("answers")
         answers = submission.parse_answers(
             survey.items, raw_answers if isinstance(raw_answers, dict) else {}
@@ -321,7 +320,7 @@ def answer(round_id: int) -> Response | tuple[str, int]:
     lang = i18n.pick(request.form.get("lang"))
     session = get_session()
     try:
-        survey = submission.survey_for(session, round_id)
+        survey = submission.survey_for(session, round_id, answering=True)
     except submission.LinkUnusable:
         return pages.unusable(lang)
     except submission.RoundNotOpen as closed:
@@ -354,11 +353,16 @@ def answer(round_id: int) -> Response | tuple[str, int]:
         survey_page.database_gone()
         return _form_again(round_id, lang, 503, i18n.t(lang, "errors.busy"), form=form)
     try:
+        # The ballot's own transaction holds the round open too (the check-in's has ended).
+        survey = submission.survey_for(session, round_id, answering=True)
         new = submission.cast_ballot(
             session, survey, credential, answers_from(form, survey.items), form.comment.data or ""
         )
         due = new and _mix_is_due(round_id)
         session.commit()
+    except (submission.RoundNotOpen, submission.LinkUnusable) as closed:
+        session.rollback()
+        return pages.not_open(lang, str(closed) or "closed")
     except submission.BallotRefused:
         session.rollback()
         return _form_again(round_id, lang, 400, i18n.t(lang, "errors.not_saved"), form=form)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+import pytest
 from flask import Flask
 
 from survey import db
@@ -73,3 +74,34 @@ def test_failed_submission_keeps_link(app: Flask, open_round: OpenRound) -> None
         session.commit()
     with db.session_scope(app) as session:
         assert stored_answers(session) == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_closing_waits_for_an_answer_that_saw_the_round_open(
+    app: Flask, open_round: OpenRound
+) -> None:
+    """An answer's transaction holds the round open: a close that starts meanwhile waits for
+    it (and then mixes its ballot into storage) instead of leaving it behind in the inbox."""
+    import datetime as dt
+
+    from survey.models import Round
+    from survey.services import rounds
+
+    closed = threading.Event()
+
+    def close() -> None:
+        with db.session_scope(app) as session:
+            rnd = session.get(Round, open_round.round_id)
+            assert rnd is not None
+            rounds.advance(session, rnd, "close", app.extensions["candor.kek"], dt.date.today())
+            session.commit()
+        closed.set()
+
+    with db.session_scope(app) as answering:
+        submission.survey_for(answering, open_round.round_id, answering=True)
+        closer = threading.Thread(target=close)
+        closer.start()
+        assert not closed.wait(0.5)  # the close waits for this answer's transaction
+        answering.commit()
+    closer.join(timeout=30)
+    assert closed.is_set()
