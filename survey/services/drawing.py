@@ -83,9 +83,10 @@ def apart(
                 send(conn, job)
                 status, value = receive(conn)
             break
-        except (ConnectionError, EOFError) as exc:
-            # A drawer that stopped (idle, recycled or killed) between connect and answer:
-            # once more with a new one; a drawing that kills every drawer fails.
+        except (ConnectionError, EOFError, FileNotFoundError) as exc:
+            # A drawer that stopped (idle, recycled or killed) between connect and answer, or
+            # removed its socket just as it was started again: once more with a new one; a
+            # drawing that kills every drawer fails.
             if attempt == 2:
                 raise DrawingError(f"the drawing process stopped: {exc!r}") from exc
         except TimeoutError as exc:
@@ -210,18 +211,25 @@ _DETACHED = (
 
 
 def _spawn() -> None:
-    """Start ``survey.services.drawer FOLDER`` detached: the starter forks it and exits."""
+    """Start ``survey.services.drawer FOLDER`` detached: the starter forks it and exits.
+
+    :raises DrawingBusy: if no process can be started just now (out of processes or files,
+        or a starter that does not exit in time).
+    """
     paths = [_CODE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-    starter = subprocess.Popen(  # noqa: S603 - our own interpreter running our own module
-        [sys.executable, "-c", _DETACHED, str(folder())],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,
-        close_fds=True,
-    )
-    starter.wait(timeout=START_S)
+    try:
+        starter = subprocess.Popen(  # noqa: S603 - our own interpreter running our own module
+            [sys.executable, "-c", _DETACHED, str(folder())],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+        starter.wait(timeout=START_S)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise DrawingBusy(f"the drawing process could not be started: {exc!r}") from exc
 
 
 @contextlib.contextmanager
@@ -240,14 +248,22 @@ def socket_path() -> str:
     return str(folder() / SOCKET_NAME)
 
 
-@functools.cache
 def folder() -> Path:
-    """Return the drawer's folder for this interpreter and code, private to this user."""
+    """Return the drawer's folder for this interpreter and code, private to this user.
+
+    Made again if it is gone (a cleaner of the temporary directory may remove it), so a
+    drawer can always be started.
+    """
+    return private(_location())
+
+
+@functools.cache
+def _location() -> Path:
     # ``python`` and ``python3`` of one environment are one interpreter: one drawer.
     interpreter = f"{sys.prefix}\0{os.path.realpath(sys.executable)}"
     code = hashlib.sha256(f"{interpreter}\0{_code_fingerprint()}".encode()).hexdigest()
     # Short, so the socket's path fits AF_UNIX's 108 bytes wherever the instance lives.
-    return private(Path(tempfile.gettempdir()) / f"candor-drawer-{os.getuid()}-{code[:16]}")
+    return Path(tempfile.gettempdir()) / f"candor-drawer-{os.getuid()}-{code[:16]}"
 
 
 def private(path: Path) -> Path:

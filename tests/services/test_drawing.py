@@ -214,3 +214,26 @@ def test_the_drawer_stops_when_idle_or_retiring_never_mid_drawing() -> None:
     drawer.started = None
     drawer.jobs.put_nowait((None, None))  # type: ignore[arg-type]
     assert not drawer.should_stop()  # nor with drawings waiting
+
+
+def test_a_removed_folder_is_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cleaner of the temporary directory may remove the drawer's folder between drawings:
+    the next start makes it again (private), instead of failing on it ever after."""
+    where = tmp_path / "drawer"
+    monkeypatch.setattr(drawing, "_location", lambda: where)
+    assert drawing.folder() == where and where.is_dir()
+    where.rmdir()
+    assert drawing.folder() == where
+    assert where.is_dir() and (where.stat().st_mode & 0o777) == 0o700
+
+
+def test_a_drawer_that_cannot_be_started_is_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No process to be had just now (out of processes or files) asks to try again (503),
+    never a 500."""
+
+    def refused(*_args: object, **_kwargs: object) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(drawing.subprocess, "Popen", refused)
+    with pytest.raises(drawing.DrawingBusy):
+        drawing._spawn()
