@@ -345,11 +345,6 @@ def _read(cls: type[T], data: Any, where: str) -> T:
     return found
 
 
-def _value(hint: Any, data: Any, where: str) -> Any:
-    """Return ``data`` read as the type ``hint``."""
-    return _reader(hint)(data, where)
-
-
 def _reader(hint: Any) -> _Reader:
     """Return the (cached) function that reads JSON data as the type ``hint``."""
     found = _READERS.get(hint)

@@ -48,9 +48,10 @@ class SurveyPage:
 def read(round_id: int) -> SurveyPage:
     """Read the survey page of an open round and keep it as this process's copy.
 
-    Raises what :func:`submission.survey_for` raises, or one of :data:`UNAVAILABLE`.
+    Raises what :func:`submission.survey_for` raises, or one of :data:`UNAVAILABLE`. It only
+    reads, so on a GET it opens the session as :func:`..db.get_session`'s ``reads_only``.
     """
-    session = get_session()
+    session = get_session(reads_only=True)
     survey = submission.survey_for(session, round_id)
     rnd = survey.round
     page = SurveyPage(
