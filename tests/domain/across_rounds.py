@@ -4,7 +4,6 @@ path, and an oracle over person classes that shares no code with the audit or th
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -12,10 +11,8 @@ from fractions import Fraction
 from hypothesis import strategies as st
 
 from survey.domain import manifest
-from survey.domain.questions import load_bank
 from survey.domain.release import (
     EarlierRelease,
-    OpenedAnswer,
     ReleaseInput,
     atom_id,
     build_manifest,
@@ -23,10 +20,9 @@ from survey.domain.release import (
     respondents_per_atom,
     verify,
 )
+from tests.domain.churn_cases import placed_round
 from tests.domain.seeded_noise import seeded
 
-BANK = load_bank()
-ASKED = tuple(i.key for i in BANK.items)
 BANDS = ("<1y", "1-3y", "3y+")
 
 Place = tuple[int, str]  # (unit, band)
@@ -83,55 +79,14 @@ def programmes(draw: st.DrawFn) -> Programme:
     return Programme(trees, draw(st.integers(3, 5)), rounds)
 
 
-def answers_of(person: int) -> dict[str, int]:
-    """The same answers every round (the worst case for differencing)."""
-    rng = random.Random(person)
-    return {i.key: rng.randint(*i.bounds) for i in BANK.items}
-
-
 def round_input(
     programme: Programme, number: int, earlier: Sequence[EarlierRelease]
 ) -> ReleaseInput:
-    """Return round ``number``'s release input: snapshot with members, everyone answering."""
-    parents = programme.trees[number - 1]
+    """Return round ``number``'s release input: snapshot with members, everyone answering the
+    same every round (the worst case for differencing)."""
     placed = programme.rounds[number - 1]
-
-    def path(uid: int) -> str:
-        parent = parents[uid]
-        return f"U{uid}" if parent is None else f"{path(parent)}/U{uid}"
-
-    members: dict[str, list[int]] = {}
-    eligible: dict[str, int] = {}
-    for person, (unit, band) in sorted(placed.items()):
-        members.setdefault(atom_id(unit, band), []).append(person)
-        eligible[str(unit)] = eligible.get(str(unit), 0) + 1
-    snapshot = {
-        "units": {
-            str(u): {"parent": p, "name": f"U{u}", "path": path(u)} for u, p in parents.items()
-        },
-        "eligible": eligible,
-        "eligible_atoms": {atom: len(people) for atom, people in members.items()},
-        "people": sorted(placed),
-        "members": members,
-    }
-    answers = [
-        OpenedAnswer(unit, band, answers_of(person))
-        for person, (unit, band) in sorted(placed.items())
-    ]
-    return ReleaseInput(
-        round_id=number,
-        round_number=number,
-        program="P",
-        opens_on="2026-01-01",
-        closed_on="2026-01-06",
-        k=programme.k,
-        comment_k=10,
-        bank=BANK,
-        asked=ASKED,
-        snapshot=snapshot,
-        answers=answers,
-        earlier=earlier,
-    )
+    people = [(person, unit, band) for person, (unit, band) in sorted(placed.items())]
+    return placed_round(number, programme.trees[number - 1], programme.k, people, earlier)
 
 
 def earlier_of(data: ReleaseInput, built: manifest.Manifest) -> EarlierRelease:

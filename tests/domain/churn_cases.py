@@ -7,7 +7,7 @@ import random
 from collections.abc import Mapping, Sequence
 
 from survey.domain.questions import load_bank
-from survey.domain.release import EarlierRelease, OpenedAnswer, ReleaseInput
+from survey.domain.release import EarlierRelease, OpenedAnswer, ReleaseInput, atom_id
 
 BANK = load_bank()
 ASKED = tuple(i.key for i in BANK.items)
@@ -30,41 +30,56 @@ def answers_of(person: int) -> dict[str, int]:
     return {i.key: rng.randint(*i.bounds) for i in BANK.items}
 
 
-def round_input(
-    number: int, placed: Mapping[int, Sequence[int]], earlier: Sequence[EarlierRelease]
+def placed_round(
+    number: int,
+    parents: Mapping[int, int | None],
+    k: int,
+    placed: Sequence[tuple[int, int, str]],
+    earlier: Sequence[EarlierRelease],
 ) -> ReleaseInput:
+    """Return round ``number``'s release input over the unit tree ``parents``: a snapshot with
+    members, and everyone in ``placed`` (person, unit, band; in answer order) answering."""
+
     def path(uid: int) -> str:
-        parent = PARENTS[uid]
+        parent = parents[uid]
         return f"U{uid}" if parent is None else f"{path(parent)}/U{uid}"
 
+    members: dict[str, list[int]] = {}
+    eligible: dict[str, int] = {}
+    for person, unit, band in placed:
+        members.setdefault(atom_id(unit, band), []).append(person)
+        eligible[str(unit)] = eligible.get(str(unit), 0) + 1
     snapshot = {
         "units": {
-            str(u): {"parent": p, "name": f"U{u}", "path": path(u)} for u, p in PARENTS.items()
+            str(u): {"parent": p, "name": f"U{u}", "path": path(u)} for u, p in parents.items()
         },
-        "eligible": {str(u): len(people) for u, people in placed.items() if people},
-        "eligible_atoms": {f"{u}|{BAND}": len(people) for u, people in placed.items() if people},
-        "people": sorted(p for people in placed.values() for p in people),
-        "members": {f"{u}|{BAND}": sorted(people) for u, people in placed.items() if people},
+        "eligible": eligible,
+        "eligible_atoms": {atom: len(people) for atom, people in members.items()},
+        "people": sorted(person for person, _, _ in placed),
+        "members": {atom: sorted(people) for atom, people in members.items()},
     }
-    answers = [
-        OpenedAnswer(u, BAND, answers_of(person))
-        for u, people in placed.items()
-        for person in people
-    ]
     return ReleaseInput(
         round_id=number,
         round_number=number,
         program="P",
         opens_on="2026-01-01",
         closed_on="2026-01-06",
-        k=K,
+        k=k,
         comment_k=10,
         bank=BANK,
         asked=ASKED,
         snapshot=snapshot,
-        answers=answers,
+        answers=[OpenedAnswer(unit, band, answers_of(person)) for person, unit, band in placed],
         earlier=earlier,
     )
+
+
+def round_input(
+    number: int, placed: Mapping[int, Sequence[int]], earlier: Sequence[EarlierRelease]
+) -> ReleaseInput:
+    """Return round ``number`` of the organisation above, with ``placed`` people per unit."""
+    people = [(person, u, BAND) for u, persons in placed.items() for person in persons]
+    return placed_round(number, PARENTS, K, people, earlier)
 
 
 R1 = {1: [], 2: DEPT, 3: TEAM, 4: OTHER}
