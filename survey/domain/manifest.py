@@ -318,13 +318,20 @@ def serialise(manifest: Manifest) -> dict[str, Any]:
 
 def to_json(value: Any) -> Any:
     """Return any part of a manifest as plain JSON (optional fields that are None left out)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if type(value) in _PLAIN:
+        return value
+    names = _FIELD_NAMES.get(type(value))
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES[type(value)] = tuple(
+            (spec.name, bool(spec.metadata.get(_OMIT))) for spec in dataclasses.fields(value)
+        )
+    if names is not None:
         out = {}
-        for spec in dataclasses.fields(value):
-            item = getattr(value, spec.name)
-            if item is None and spec.metadata.get(_OMIT):
+        for name, omit in names:
+            item = getattr(value, name)
+            if item is None and omit:
                 continue
-            out[spec.name] = to_json(item)
+            out[name] = to_json(item)
         return out
     if isinstance(value, dict):
         return {key: to_json(item) for key, item in value.items()}
@@ -333,16 +340,31 @@ def to_json(value: Any) -> Any:
     return value
 
 
+# Values to_json writes as they are, and each dataclass's fields as it writes them: (name,
+# left out when None).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_FIELD_NAMES: dict[type, tuple[tuple[str, bool], ...]] = {}
+
 # A manifest is read by a reader compiled once per type hint (parse runs several times per
 # release and on every dashboard miss; inspecting the hints for every value was most of it).
-_Reader = Callable[[Any, str], Any]
+# A reader is given where its value sits ("manifest.units[3].n") for its error message, or
+# None: a valid manifest is read without naming every value's place, and only one that fails
+# is read again with places, to say where.
+_Reader = Callable[[Any, str | None], Any]
 _READERS: dict[Any, _Reader] = {}
 
 
 def _read(cls: type[T], data: Any, where: str) -> T:
     """Return ``data`` read as the dataclass ``cls``, checking every field's type."""
-    found: T = _reader(cls)(data, where)
+    read = _reader(cls)
+    try:
+        found: T = read(data, None)
+    except ManifestError:
+        read(data, where)  # raises the same error, saying where
+        raise
     return found
+
+
 
 
 def _reader(hint: Any) -> _Reader:
@@ -362,20 +384,24 @@ def _compile(hint: Any) -> _Reader:
     if origin is tuple:
         (inner, _ellipsis) = typing.get_args(hint)
 
-        def read_tuple(data: Any, where: str) -> tuple[Any, ...]:
+        def read_tuple(data: Any, where: str | None) -> tuple[Any, ...]:
             if not isinstance(data, list | tuple):
                 raise ManifestError(f"{where} must be a list")
             read = _reader(inner)
+            if where is None:
+                return tuple(read(item, None) for item in data)
             return tuple(read(item, f"{where}[{i}]") for i, item in enumerate(data))
 
         return read_tuple
     if origin is dict:
         _key, inner = typing.get_args(hint)
 
-        def read_dict(data: Any, where: str) -> dict[str, Any]:
+        def read_dict(data: Any, where: str | None) -> dict[str, Any]:
             if not isinstance(data, Mapping):
                 raise ManifestError(f"{where} must be an object")
             read = _reader(inner)
+            if where is None:
+                return {str(key): read(item, None) for key, item in data.items()}
             return {str(key): read(item, f"{where}.{key}") for key, item in data.items()}
 
         return read_dict
@@ -383,7 +409,7 @@ def _compile(hint: Any) -> _Reader:
         return _compile_dataclass(hint)  # type: ignore[arg-type]
     if hint is float:
 
-        def read_number(data: Any, where: str) -> Any:
+        def read_number(data: Any, where: str | None) -> Any:
             if isinstance(data, bool) or not isinstance(data, int | float):
                 raise ManifestError(f"{where} must be a number")
             return data  # an int stays an int, so the stored JSON round-trips exactly
@@ -391,14 +417,14 @@ def _compile(hint: Any) -> _Reader:
         return read_number
     if hint in (int, str, bool):
 
-        def read_plain(data: Any, where: str) -> Any:
+        def read_plain(data: Any, where: str | None) -> Any:
             if not isinstance(data, hint) or (hint is int and isinstance(data, bool)):
                 raise ManifestError(f"{where} must be of type {hint.__name__}")
             return data
 
         return read_plain
 
-    def unreadable(data: Any, where: str) -> Any:
+    def unreadable(data: Any, where: str | None) -> Any:
         raise ManifestError(f"{where}: the schema uses a type it cannot read ({hint!r})")
 
     return unreadable
@@ -409,21 +435,24 @@ def _compile_dataclass(cls: type) -> _Reader:
     hints = typing.get_type_hints(cls)
     specs = dataclasses.fields(cls)
     names = frozenset(spec.name for spec in specs)
-    fields = [(spec.name, bool(spec.metadata.get(_OMIT)), hints[spec.name]) for spec in specs]
+    fields = [
+        (spec.name, "." + spec.name, bool(spec.metadata.get(_OMIT)), hints[spec.name])
+        for spec in specs
+    ]
 
-    def read_object(data: Any, where: str) -> Any:
+    def read_object(data: Any, where: str | None) -> Any:
         if not isinstance(data, Mapping):
             raise ManifestError(f"{where} must be an object")
-        unknown = sorted(set(data) - names)
-        if unknown:
+        if not names.issuperset(data):
+            unknown = sorted(set(data) - names)
             raise ManifestError(f"{where} has fields this schema does not know: {unknown}")
         values = {}
-        for name, omit, hint in fields:
+        for name, step, omit, hint in fields:
             if name not in data:
                 if omit:
                     continue
                 raise ManifestError(f"{where} lacks {name!r}")
-            values[name] = _reader(hint)(data[name], f"{where}.{name}")
+            values[name] = _reader(hint)(data[name], None if where is None else where + step)
         return cls(**values)
 
     return read_object

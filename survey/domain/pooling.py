@@ -59,6 +59,11 @@ class _ThemePlan:
 
     def score(self, raw: Pattern) -> tuple[ThemeScore | None, Row | None]:
         """Return the theme score and scale row of one answer pattern (None: unanswered)."""
+        if len(self.scale) == len(self.items) and None not in raw:
+            # Every item answered, all on the scale: the values score_theme would compute
+            # are the scale row, so each is computed once.
+            values = tuple(map(scoring.item_value, self.items, raw))  # type: ignore[arg-type]
+            return scoring.likert_score(self.theme, values), values
         answers = {
             key: value for key, value in zip(self.keys, raw, strict=True) if value is not None
         }

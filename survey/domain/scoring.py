@@ -123,7 +123,12 @@ def score_theme(asked_items: Sequence[Item], answers: Mapping[str, int]) -> Them
     if items[0].scale == "nps":
         rating = item_value(items[0], answers[items[0].key])
         return ThemeScore(theme, float(rating), rating >= PROMOTER_AT, rating <= DETRACTOR_AT)
-    values = [item_value(item, answers[item.key]) for item in items]
+    return likert_score(theme, [item_value(item, answers[item.key]) for item in items])
+
+
+def likert_score(theme: str, values: Sequence[int]) -> ThemeScore:
+    """Return the score on a Likert ``theme`` of one respondent's item values (reverse items
+    already flipped, as :func:`item_value` gives them; at least one)."""
     mean = sum(values) / len(values)
     index = (mean - LIKERT_MIN) / (LIKERT_MAX - LIKERT_MIN) * 100
     return ThemeScore(theme, index, mean >= FAVOURABLE_AT)

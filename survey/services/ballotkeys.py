@@ -66,10 +66,6 @@ def create_keys(
     return ids
 
 
-def _public(row: BallotKey) -> PublicBallotKey:
-    return _public_key(row.key_id, row.unit_id, row.band, row.public_key)
-
-
 @lru_cache(maxsize=1024)
 def _public_key(key_id: int, unit_id: int, band: str, der: bytes) -> PublicBallotKey:
     """Parse a public ballot key once per process (its row never changes)."""
@@ -85,12 +81,19 @@ def _public_key(key_id: int, unit_id: int, band: str, der: bytes) -> PublicBallo
     )
 
 
+_PUBLIC = (
+    select(BallotKey.key_id, BallotKey.unit_id, BallotKey.band, BallotKey.public_key)
+    .where(BallotKey.round_id == bindparam("round_id"))
+    .order_by(BallotKey.key_id)
+)
+
+
 def public_keys(session: Session, round_id: int) -> list[PublicBallotKey]:
-    """Return every ballot key of a round, in key order (as the privacy pages list them)."""
-    rows = session.scalars(
-        select(BallotKey).where(BallotKey.round_id == round_id).order_by(BallotKey.key_id)
-    )
-    return [_public(row) for row in rows]
+    """Return every ballot key of a round, in key order (as the privacy pages list them).
+
+    Plain rows: the wrapped private halves are not read, and no key object is built."""
+    rows = session.connection().execute(_PUBLIC, {"round_id": round_id})
+    return [_public_key(*row) for row in rows]
 
 
 _ONE_PUBLIC = select(BallotKey.unit_id, BallotKey.band, BallotKey.public_key).where(

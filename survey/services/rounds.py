@@ -30,7 +30,7 @@ from ..domain import manifest as manifests
 from ..domain.crypto import CryptoError, key_label
 from ..domain.custody import Share
 from ..domain.disclosure import DisclosureError
-from ..domain.manifest import BallotKey, Handout
+from ..domain.manifest import BallotKey, Handout, Manifest
 from ..domain.questions import BankError
 from ..domain.release import (
     EarlierRelease,
@@ -232,8 +232,7 @@ def advance(
         close_round(session, rnd, today)
         return f"{rnd.label} is closed; its unused links and link secret are destroyed."
     if step == "release":
-        release = release_round(session, rnd, kek, today, quarantine=quarantine, shares=shares)
-        released = manifests.parse(release.manifest)
+        released = _release(session, rnd, kek, today, quarantine, shares)[1]
         units = released.units
         shown = sum(1 for u in units if u.shown)
         set_aside = released.quarantined
@@ -305,7 +304,6 @@ _SEALED_COMMENTS = select(Comment.id, Comment.unit_id, Comment.sealed).where(
 )
 
 
-@_collector_paused()
 def release_round(
     session: Session,
     rnd: Round,
@@ -324,6 +322,19 @@ def release_round(
     in custodian mode); once the manifest is stored, :mod:`.retention` destroys it and the
     sealed rows, now or after the programme's retention period.
     """
+    return _release(session, rnd, kek, today, quarantine, shares)[0]
+
+
+@_collector_paused()
+def _release(
+    session: Session,
+    rnd: Round,
+    kek: bytes,
+    today: dt.date,
+    quarantine: bool,
+    shares: Sequence[Share],
+) -> tuple[Release, Manifest]:
+    """Do :func:`release_round`; return the release and the manifest it stored, as built."""
     _lock(session, rnd)
     if rnd.status is not RoundStatus.CLOSED:
         raise RoundError(f"round {rnd.id} is {rnd.status.value}; only a closed round is released.")
@@ -400,7 +411,7 @@ def release_round(
         hygiene.rewrite_in_random_order(session, Response, rnd.id)
         hygiene.rewrite_in_random_order(session, Comment, rnd.id)
         session.flush()
-    return release
+    return release, built
 
 
 def _stored(session: Session, model: type[Response] | type[Comment], row_id: bytes) -> Any:
