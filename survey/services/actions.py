@@ -267,9 +267,18 @@ def _last_activity() -> Any:
     return func.coalesce(latest, Action.recorded_on)
 
 
-# Built once: this runs on every survey page and thanks page.
+# Built once: this runs on every survey page and thanks page. Plain columns: most pages
+# find nothing, and those that do need each round's questions only for its theme names.
 _LATEST_SHOWN = (
-    select(Action, Round)
+    select(
+        Action.id,
+        Action.round_id,
+        Action.theme,
+        Action.text,
+        Action.recorded_on,
+        Action.status,
+        Action.unit_id,
+    )
     .join(Round, Action.round_id == Round.id)
     .where(
         Action.program_id == bindparam("program_id"),
@@ -288,24 +297,29 @@ def actions_for_next_rounds(
     session: Session, program_id: int, before_round_number: int, limit: int = SHOWN_TO_EMPLOYEES
 ) -> list[ShownAction]:
     """Return the latest actions on released rounds of a programme before a round number."""
-    rows = session.execute(
-        _LATEST_SHOWN,
-        {"program_id": program_id, "before": before_round_number, "limit": limit},
-    ).all()
+    rows = (
+        session.connection()
+        .execute(
+            _LATEST_SHOWN,
+            {"program_id": program_id, "before": before_round_number, "limit": limit},
+        )
+        .all()
+    )
     if not rows:
         return []
-    units = _units(session) if any(a.unit_id is not None for a, _ in rows) else {}
+    units = _units(session) if any(row.unit_id is not None for row in rows) else {}
+    answered = {rid: session.get_one(Round, rid) for rid in {row.round_id for row in rows}}
     return [
         ShownAction(
-            action.id,
-            rnd.label,
-            _theme(rnd, action.theme),
-            action.text,
-            action.recorded_on,
-            action.status,
-            units.get(action.unit_id, "") if action.unit_id is not None else "",
+            row.id,
+            answered[row.round_id].label,
+            _theme(answered[row.round_id], row.theme),
+            row.text,
+            row.recorded_on,
+            row.status,
+            units.get(row.unit_id, "") if row.unit_id is not None else "",
         )
-        for action, rnd in rows
+        for row in rows
     ]
 
 
