@@ -365,8 +365,6 @@ def _read(cls: type[T], data: Any, where: str) -> T:
     return found
 
 
-
-
 def _reader(hint: Any) -> _Reader:
     """Return the (cached) function that reads JSON data as the type ``hint``."""
     found = _READERS.get(hint)
