@@ -139,7 +139,9 @@ def begin_immediate(conn: Connection) -> None:
                 raw.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                # Extended codes (busy while another connection recovers the WAL, say)
+                # carry SQLITE_BUSY in their low byte.
+                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
                     break
             time.sleep(pause)
             pause = min(2 * pause, LONGEST_PAUSE_S)

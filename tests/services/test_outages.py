@@ -369,3 +369,37 @@ def test_a_pooled_connection_the_server_closed_is_not_used(
     assert client.get(f"/s/{rid}").status_code == 200  # no 503: the dead one was not used
     with engine.connect() as conn:
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pooled
+
+
+def test_an_extended_busy_code_is_waited_out_like_busy() -> None:
+    """SQLite reports busy with extended codes too (261: another connection is recovering
+    the WAL); begin_immediate waits those out like plain SQLITE_BUSY, not answering 503."""
+
+    class Raw:
+        def __init__(self) -> None:
+            self.begun = 0
+            self.refused = 0
+
+        def execute(self, sql: str) -> None:
+            if sql == "BEGIN IMMEDIATE":
+                if self.refused < 2:
+                    self.refused += 1
+                    error = sqlite3.OperationalError("database is locked")
+                    error.sqlite_errorcode = sqlite3.SQLITE_BUSY | (1 << 8)  # BUSY_RECOVERY
+                    raise error
+                self.begun += 1
+
+    class Pooled:
+        def __init__(self, raw: Raw) -> None:
+            self.driver_connection = raw
+
+    class Conn:
+        def __init__(self, raw: Raw) -> None:
+            self.connection = Pooled(raw)
+
+        def exec_driver_sql(self, sql: str) -> None:
+            raise AssertionError("the last try without waiting was reached")
+
+    raw = Raw()
+    db.begin_immediate(Conn(raw))  # type: ignore[arg-type]
+    assert (raw.refused, raw.begun) == (2, 1)
