@@ -28,10 +28,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -85,40 +83,10 @@ def served(version: Version, args: argparse.Namespace, workdir: str) -> Iterator
     people = WARMUP + args.batch * args.batches + 10
     inst = submit.make_instance(workdir, args.backend, url, port, people, (submit.BALLOT,))
     env = dict(inst.env, PYTHONPATH=version.root)
-    log_path = os.path.join(workdir, f"{version.name}-gunicorn.log")
-    command = [
-        os.path.join(submit.VENV_BIN, "gunicorn"),
-        "--workers",
-        str(args.workers),
-        "--bind",
-        f"{submit.LOOPBACK}:{port}",
-        "--graceful-timeout",
-        "5",
-        "app:app",
-    ]
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(
-            command,
-            cwd=version.root,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = submit.Server(version.name, f"http://{submit.LOOPBACK}:{port}", proc, log_path)
-    try:
-        deadline = time.monotonic() + submit.SERVER_START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{version.name}: gunicorn exited:\n{server.log_excerpt()}")
-            try:
-                if requests.get(server.base + "/", timeout=2).status_code < 500:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{version.name}: gunicorn did not answer")
-            time.sleep(0.2)
+    serving = submit.gunicorn(
+        version.name, "app:app", port, env, "/", args.workers, workdir, cwd=version.root
+    )
+    with serving as server:
         journey = submit.JOURNEYS[submit.BALLOT]
         pg_database = urlsplit(url).path.lstrip("/") if args.backend == "postgresql" else ""
         version.target = submit.Target(
@@ -127,13 +95,11 @@ def served(version: Version, args: argparse.Namespace, workdir: str) -> Iterator
             with_thanks(journey) if version.thanks else journey,
             inst.rounds[submit.BALLOT],
             inst.answers,
-            proc.pid,
+            server.proc.pid,
             pg_database,
         )
         version.codes = list(inst.codes[submit.BALLOT])
         yield
-    finally:
-        submit.stop_server(server)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

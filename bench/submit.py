@@ -177,8 +177,10 @@ def gunicorn(
     ready_path: str,
     workers: int,
     log_dir: str,
+    cwd: str = ROOT,
 ) -> Iterator[Server]:
-    """Start gunicorn on 127.0.0.1:port, wait until it answers, and always stop it."""
+    """Start gunicorn on 127.0.0.1:port from the tree ``cwd`` (its ``gunicorn.conf.py``
+    applies), wait until it answers, and always stop it."""
     log_path = os.path.join(log_dir, f"{name}-gunicorn.log")
     cmd = [
         os.path.join(VENV_BIN, "gunicorn"),
@@ -194,7 +196,7 @@ def gunicorn(
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(
             cmd,
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
