@@ -18,6 +18,7 @@ from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..domain.questions import Theme
+from ..kept import Kept
 from ..models import Action, ActionStatus, ActionUpdate, OrgUnit, Program, Round, RoundStatus, User
 from . import banks
 from .org import unit_paths
@@ -250,11 +251,18 @@ def _themes(rnd: Round) -> dict[str, Theme]:
 
 
 def _theme(rnd: Round, key: str) -> Theme:
-    return _themes(rnd).get(key, Theme(key, key, ""))
+    return _named(_themes(rnd), key)
+
+
+def _named(themes: dict[str, Theme], key: str) -> Theme:
+    return themes.get(key, Theme(key, key, ""))
+
+
+_UNITS = select(OrgUnit.id, OrgUnit.name, OrgUnit.parent_id)
 
 
 def _units(session: Session) -> dict[int, str]:
-    return unit_paths(list(session.scalars(select(OrgUnit))))
+    return unit_paths(session.connection().execute(_UNITS).all())
 
 
 def _last_activity() -> Any:
@@ -273,6 +281,7 @@ _LATEST_SHOWN = (
     select(
         Action.id,
         Action.round_id,
+        Round.public_key,
         Action.theme,
         Action.text,
         Action.recorded_on,
@@ -293,6 +302,25 @@ _LATEST_SHOWN = (
 )
 
 
+# A released round's label and theme names per process, under (round id, public key): the
+# key is 32 random bytes made with the round's frozen questions, so it names them for good.
+_released: Kept[tuple[int, bytes], tuple[str, dict[str, Theme]]] = Kept(64)
+
+
+def _answered(
+    session: Session, round_id: int, public_key: bytes | None
+) -> tuple[str, dict[str, Theme]]:
+    """Return the label and theme names of the released round an action answers."""
+
+    def read() -> tuple[str, dict[str, Theme]]:
+        rnd = session.get_one(Round, round_id)
+        return rnd.label, _themes(rnd)
+
+    if public_key is None:  # not opened properly: nothing names its questions for good
+        return read()
+    return _released.get_or_make((round_id, public_key), read)
+
+
 def actions_for_next_rounds(
     session: Session, program_id: int, before_round_number: int, limit: int = SHOWN_TO_EMPLOYEES
 ) -> list[ShownAction]:
@@ -308,19 +336,21 @@ def actions_for_next_rounds(
     if not rows:
         return []
     units = _units(session) if any(row.unit_id is not None for row in rows) else {}
-    answered = {rid: session.get_one(Round, rid) for rid in {row.round_id for row in rows}}
-    return [
-        ShownAction(
-            row.id,
-            answered[row.round_id].label,
-            _theme(answered[row.round_id], row.theme),
-            row.text,
-            row.recorded_on,
-            row.status,
-            units.get(row.unit_id, "") if row.unit_id is not None else "",
+    shown = []
+    for row in rows:
+        label, themes = _answered(session, row.round_id, row.public_key)
+        shown.append(
+            ShownAction(
+                row.id,
+                label,
+                _named(themes, row.theme),
+                row.text,
+                row.recorded_on,
+                row.status,
+                units.get(row.unit_id, "") if row.unit_id is not None else "",
+            )
         )
-        for row in rows
-    ]
+    return shown
 
 
 def _filtered(query: Select[Action, Round], where: ActionFilter) -> Select[Action, Round]:

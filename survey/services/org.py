@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +15,20 @@ from ..models import OrgUnit, Person
 UNSTATED_BAND = "unstated"
 
 
-def unit_paths(units: list[OrgUnit]) -> dict[int, str]:
+class UnitLike(Protocol):
+    """What a unit's path is made of: a unit, or a row of its id, name and parent."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def parent_id(self) -> int | None: ...
+
+
+def unit_paths(units: Sequence[UnitLike]) -> dict[int, str]:
     """Return each unit's path from the root, such as ``Example AI Lab/Research/Language``."""
     by_id = {u.id: u for u in units}
     paths: dict[int, str] = {}
