@@ -462,9 +462,9 @@ class ActionView:
     recorded_on: dt.date
 
 
-# Read by every overview page, so built once.
+# Read by every overview page, so built once (plain columns: no Action objects are needed).
 _ROUND_ACTIONS = (
-    select(Action)
+    select(Action.theme, Action.text, Action.recorded_on)
     .where(Action.program_id == bindparam("program_id"), Action.round_id == bindparam("round_id"))
     .order_by(Action.recorded_on, Action.id)
 )
@@ -472,5 +472,5 @@ _ROUND_ACTIONS = (
 
 def round_actions(session: Session, program_id: int, round_id: int) -> list[ActionView]:
     """Return the actions recorded after one round of a programme, oldest first (read only)."""
-    rows = session.scalars(_ROUND_ACTIONS, {"program_id": program_id, "round_id": round_id})
-    return [ActionView(a.theme, a.text, a.recorded_on) for a in rows]
+    rows = session.execute(_ROUND_ACTIONS, {"program_id": program_id, "round_id": round_id})
+    return [ActionView(*row) for row in rows]
