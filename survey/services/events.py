@@ -47,9 +47,9 @@ def clean_label(label: str) -> str:
     return cleaned
 
 
-# Read by every trends and reports page, so built once.
+# Read by every trends and reports page, so built once (plain columns, no objects).
 _EVENTS = (
-    select(TimelineEvent)
+    select(TimelineEvent.id, TimelineEvent.on, TimelineEvent.label)
     .where(TimelineEvent.program_id == bindparam("program_id"))
     .order_by(TimelineEvent.on, TimelineEvent.id)
 )
@@ -57,8 +57,8 @@ _EVENTS = (
 
 def list_events(session: Session, program_id: int) -> list[EventView]:
     """Return a programme's events, oldest first."""
-    rows = session.scalars(_EVENTS, {"program_id": program_id})
-    return [EventView(e.id, e.on, e.label) for e in rows]
+    rows = session.execute(_EVENTS, {"program_id": program_id})
+    return [EventView(*row) for row in rows]
 
 
 def chart_events(session: Session, program_id: int) -> list[Event]:
