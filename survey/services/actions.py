@@ -472,5 +472,7 @@ _ROUND_ACTIONS = (
 
 def round_actions(session: Session, program_id: int, round_id: int) -> list[ActionView]:
     """Return the actions recorded after one round of a programme, oldest first (read only)."""
-    rows = session.execute(_ROUND_ACTIONS, {"program_id": program_id, "round_id": round_id})
+    rows = session.connection().execute(
+        _ROUND_ACTIONS, {"program_id": program_id, "round_id": round_id}
+    )
     return [ActionView(*row) for row in rows]

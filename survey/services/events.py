@@ -57,7 +57,7 @@ _EVENTS = (
 
 def list_events(session: Session, program_id: int) -> list[EventView]:
     """Return a programme's events, oldest first."""
-    rows = session.execute(_EVENTS, {"program_id": program_id})
+    rows = session.connection().execute(_EVENTS, {"program_id": program_id})
     return [EventView(*row) for row in rows]
 
 

@@ -37,16 +37,17 @@ def released(session: Session, program_id: int | None = None) -> list[tuple[Rele
     canonical JSON, recorded at release and never changed, so a kept manifest is exactly the
     stored one. The returned manifests are frozen and shared between requests.
     """
+    conn = session.connection()  # plain rows: no ORM work on every results request
     if program_id is None:
-        rows = session.execute(_KEYS).all()
+        rows = conn.execute(_KEYS).all()
     else:
-        rows = session.execute(_PROGRAM_KEYS, {"program_id": program_id}).all()
+        rows = conn.execute(_PROGRAM_KEYS, {"program_id": program_id}).all()
     keys = [(int(rid), str(digest)) for rid, digest in rows]
     found = {key: kept for key in keys if (kept := _manifests.get(key)) is not None}
     digests = dict(keys)
     missing = [rid for rid, digest in keys if (rid, digest) not in found]
     if missing:
         load = select(Release.id, Release.manifest).where(Release.id.in_(missing))
-        for rid, manifest in session.execute(load):
+        for rid, manifest in conn.execute(load):
             found[(rid, digests[rid])] = _manifests.put((rid, digests[rid]), parse(manifest))
     return [(key, found[key]) for key in keys]
