@@ -258,21 +258,17 @@ def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[i
     now = disclosure.subtree_counts(parents, direct)
     k = rnd.k or rnd.program.k
     rows = session.execute(
-        select(Round.number, Round.snapshot, Release.manifest, Release.atom_counts)
+        select(Round.snapshot, Release.manifest, Release.atom_counts)
         .join(Release, Release.round_id == Round.id)
         .where(Round.program_id == rnd.program_id, Round.number < rnd.number)
         .order_by(Round.number)
     )
-    for number, snapshot, stored, atom_counts in rows:
+    for snapshot, stored, atom_counts in rows:
         manifest = manifests.parse(stored)
         if snapshot and "members" in snapshot:
-            if atom_counts is None:  # every release with members stores them: refuse, not guess
-                raise RoundError(
-                    f"R{number}'s stored release lacks its respondents per group, which the "
-                    "check across rounds needs, so this round cannot be released safely; "
-                    "nothing was released. Run `candor audit` to check the stored releases."
-                )
-            respondents = {a: int(n) for a, n in atom_counts.items()}
+            respondents = (
+                None if atom_counts is None else {a: int(n) for a, n in atom_counts.items()}
+            )
             earlier.append(earlier_release(snapshot, manifest, respondents))
             continue
         for unit in manifest.units:

@@ -172,39 +172,6 @@ def test_churn_guard_hides_unit_next_round(
     assert "n" not in beta_row
 
 
-def test_an_earlier_release_without_respondent_counts_stops_the_next(
-    app: Flask, open_round: OpenRound, organisation: Org
-) -> None:
-    """The check across rounds needs each earlier release's respondents per group; one
-    stored without them is refused, not taken as "everyone answered"."""
-    answer_all(app, open_round.round_id, list(open_round.tokens.values()))
-    first = finish(app, open_round.round_id)
-    with db.session_scope(app) as session:
-        session.execute(
-            text(
-                "DROP TRIGGER IF EXISTS releases_immutable"
-                + (" ON releases" if session.get_bind().dialect.name == "postgresql" else "")
-            )
-        )
-        session.execute(update(Release).where(Release.id == first.id).values(atom_counts=None))
-        rnd2 = rounds.create_round(session, session.get(Program, organisation.program_id))
-        rounds.open_round(session, rnd2, app.extensions["candor.kek"], DAY + dt.timedelta(days=14))
-        session.commit()
-        links = rounds.invitation_links(session, rnd2, app.extensions["candor.kek"], "http://x")
-        round2 = rnd2.id
-    answer_all(app, round2, [link.url.rsplit("#", 1)[1] for link in links])
-    with db.session_scope(app) as session:
-        rnd = rounds.get_round(session, round2)
-        rounds.close_round(session, rnd, DAY + dt.timedelta(days=19))
-        session.commit()
-        with pytest.raises(rounds.RoundError, match="R1's stored release lacks its respondents"):
-            rounds.release_round(
-                session, rnd, app.extensions["candor.kek"], DAY + dt.timedelta(days=20)
-            )
-        session.rollback()
-        assert session.query(Release).filter(Release.round_id == round2).count() == 0
-
-
 def test_physical_order_does_not_follow_arrival(app: Flask, open_round: OpenRound) -> None:
     """Mixed storage keeps neither the ids nor the order in which ballots arrived."""
     keep_sealed(app, open_round.round_id)  # stored rows are read after the release
