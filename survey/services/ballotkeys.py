@@ -91,7 +91,7 @@ _PUBLIC = (
 def public_keys(session: Session, round_id: int) -> list[PublicBallotKey]:
     """Return every ballot key of a round, in key order (as the privacy pages list them).
 
-    Plain rows: the wrapped private halves are not read, and no key object is built."""
+    Plain rows: the wrapped private halves are not read, and no ORM object is made."""
     rows = session.connection().execute(_PUBLIC, {"round_id": round_id})
     return [_public_key(*row) for row in rows]
 
