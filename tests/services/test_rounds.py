@@ -65,6 +65,15 @@ def test_invitations_store_no_person(app: Flask, open_round: OpenRound) -> None:
     assert all(len(h) == 32 for h in hashes)
 
 
+# The releases' immutability trigger as migrations 0002 and 0008 make it.
+IMMUTABLE_TRIGGER = {
+    "postgresql": "CREATE TRIGGER releases_immutable BEFORE UPDATE ON releases "
+    "FOR EACH ROW EXECUTE FUNCTION candor_release_immutable()",
+    "sqlite": "CREATE TRIGGER releases_immutable BEFORE UPDATE ON releases "
+    "BEGIN SELECT RAISE(ABORT, 'released manifests are immutable'); END",
+}
+
+
 def test_release_is_immutable_and_audited(app: Flask, open_round: OpenRound) -> None:
     answer_all(app, open_round.round_id, list(open_round.tokens.values()))
     release = finish(app, open_round.round_id)
@@ -88,17 +97,25 @@ def test_tampered_manifest_fails_audit(app: Flask, open_round: OpenRound) -> Non
     answer_all(app, open_round.round_id, list(open_round.tokens.values()))
     release = finish(app, open_round.round_id)
     with db.session_scope(app) as session:
+        # Tampered with as someone holding the database could, the trigger dropped and put
+        # back in the same transaction (on PostgreSQL this worker's schema outlives the test).
+        dialect = session.get_bind().dialect.name
         session.execute(
             text(
                 "DROP TRIGGER releases_immutable"
-                + (" ON releases" if session.get_bind().dialect.name == "postgresql" else "")
+                + (" ON releases" if dialect == "postgresql" else "")
             )
         )
         manifest = json.loads(json.dumps(release.manifest))
         manifest["units"][0]["n"] += 1
         session.execute(update(Release).where(Release.id == release.id).values(manifest=manifest))
+        session.execute(text(IMMUTABLE_TRIGGER[dialect]))
         session.commit()
         assert audit_release(session, session.get(Release, release.id)).startswith("FAIL")
+        with pytest.raises(DatabaseError):  # the trigger is back
+            session.execute(update(Release).values(digest="0" * 64))
+            session.flush()
+        session.rollback()
 
 
 def test_participation_is_daily_and_rounded(app: Flask, open_round: OpenRound) -> None:
