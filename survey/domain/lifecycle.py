@@ -9,6 +9,11 @@ from __future__ import annotations
 import enum
 
 
+def round_label(number: int) -> str:
+    """Return the short name people use for a programme's round ``number``: "R3"."""
+    return f"R{number}"
+
+
 class RoundStatus(enum.StrEnum):
     """The life of a round: answers are accepted only while OPEN, read only at RELEASE."""
 

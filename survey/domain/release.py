@@ -26,6 +26,7 @@ from .churn import EarlierRelease as EarlierRelease
 from .comments import COMMENT_MAX_DEPTH as COMMENT_MAX_DEPTH
 from .comments import REMAINDER_LABEL as REMAINDER_LABEL
 from .comments import comment_groups
+from .lifecycle import round_label
 from .manifest import MANIFEST_VERSION, Manifest, parse, to_json
 from .pooling import Pool, quality_of
 from .questions import Bank, Theme
@@ -158,7 +159,7 @@ def build_manifest(
         "round": {
             "id": data.round_id,
             "number": data.round_number,
-            "label": f"R{data.round_number}",
+            "label": round_label(data.round_number),
             "program": data.program,
             "opens_on": data.opens_on,
             "closed_on": data.closed_on,

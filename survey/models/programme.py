@@ -26,7 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..domain.cadence import DEFAULT_WINDOW_DAYS, Cadence
 from ..domain.custody import Custody
 from ..domain.disclosure import DEFAULT_COMMENT_K, DEFAULT_K
-from ..domain.lifecycle import ActionStatus, RoundStatus
+from ..domain.lifecycle import ActionStatus, RoundStatus, round_label
 from ..domain.rotation import DEFAULT_ROTATION_EVERY
 from .base import Base
 
@@ -93,7 +93,7 @@ class Round(Base):
     @property
     def label(self) -> str:
         """Return the short name people use for this round."""
-        return f"R{self.number}"
+        return round_label(self.number)
 
 
 class Release(Base):

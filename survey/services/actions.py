@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
-from ..domain.questions import Theme
-from ..kept import Kept
+from ..domain.lifecycle import round_label
+from ..domain.questions import Bank, Theme
 from ..models import Action, ActionStatus, ActionUpdate, OrgUnit, Program, Round, RoundStatus, User
 from . import banks
 from .org import unit_paths
@@ -251,11 +251,12 @@ def _themes(rnd: Round) -> dict[str, Theme]:
 
 
 def _theme(rnd: Round, key: str) -> Theme:
-    return _named(_themes(rnd), key)
+    return _theme_in(banks.frozen_bank(rnd), key)
 
 
-def _named(themes: dict[str, Theme], key: str) -> Theme:
-    return themes.get(key, Theme(key, key, ""))
+def _theme_in(bank: Bank, key: str) -> Theme:
+    """Return the theme ``key`` of ``bank``, or one named by its key if the bank has none."""
+    return next((t for t in bank.themes if t.key == key), Theme(key, key, ""))
 
 
 _UNITS = select(OrgUnit.id, OrgUnit.name, OrgUnit.parent_id)
@@ -281,6 +282,7 @@ _LATEST_SHOWN = (
     select(
         Action.id,
         Action.round_id,
+        Round.number,
         Round.public_key,
         Action.theme,
         Action.text,
@@ -302,25 +304,6 @@ _LATEST_SHOWN = (
 )
 
 
-# A released round's label and theme names per process, under (round id, public key): the
-# key is 32 random bytes made with the round's frozen questions, so it names them for good.
-_released: Kept[tuple[int, bytes], tuple[str, dict[str, Theme]]] = Kept(64)
-
-
-def _answered(
-    session: Session, round_id: int, public_key: bytes | None
-) -> tuple[str, dict[str, Theme]]:
-    """Return the label and theme names of the released round an action answers."""
-
-    def read() -> tuple[str, dict[str, Theme]]:
-        rnd = session.get_one(Round, round_id)
-        return rnd.label, _themes(rnd)
-
-    if public_key is None:  # not opened properly: nothing names its questions for good
-        return read()
-    return _released.get_or_make((round_id, public_key), read)
-
-
 def actions_for_next_rounds(
     session: Session, program_id: int, before_round_number: int, limit: int = SHOWN_TO_EMPLOYEES
 ) -> list[ShownAction]:
@@ -336,21 +319,18 @@ def actions_for_next_rounds(
     if not rows:
         return []
     units = _units(session) if any(row.unit_id is not None for row in rows) else {}
-    shown = []
-    for row in rows:
-        label, themes = _answered(session, row.round_id, row.public_key)
-        shown.append(
-            ShownAction(
-                row.id,
-                label,
-                _named(themes, row.theme),
-                row.text,
-                row.recorded_on,
-                row.status,
-                units.get(row.unit_id, "") if row.unit_id is not None else "",
-            )
+    return [
+        ShownAction(
+            row.id,
+            round_label(row.number),
+            _theme_in(banks.frozen_bank_of(session, row.round_id, row.public_key), row.theme),
+            row.text,
+            row.recorded_on,
+            row.status,
+            units.get(row.unit_id, "") if row.unit_id is not None else "",
         )
-    return shown
+        for row in rows
+    ]
 
 
 def _filtered(query: Select[Action, Round], where: ActionFilter) -> Select[Action, Round]:

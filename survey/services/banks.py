@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..domain.questions import Bank, BankError, bank_to_dict, load_bank, parse_bank
@@ -32,6 +33,22 @@ def frozen_bank(rnd: Round) -> Bank:
     if rnd.public_key is None:
         return parse_bank(definition)
     return _frozen.get_or_make(rnd.public_key, lambda: parse_bank(definition))
+
+
+_FROZEN_ITEMS = select(Round.items).where(Round.id == bindparam("round_id"))
+
+
+def frozen_bank_of(session: Session, round_id: int, public_key: bytes | None) -> Bank:
+    """Return the frozen bank of round ``round_id`` whose public key is ``public_key``, as
+    :func:`frozen_bank` does, reading its frozen items only when it is not kept."""
+
+    def read() -> Bank:
+        items = session.connection().execute(_FROZEN_ITEMS, {"round_id": round_id}).scalar()
+        if items is None:
+            raise BankError(f"round {round_id} has not opened, so it has no questions yet")
+        return parse_bank(items["definition"])
+
+    return read() if public_key is None else _frozen.get_or_make(public_key, read)
 
 
 def freeze(bank: Bank, asked: tuple[str, ...]) -> dict[str, Any]:

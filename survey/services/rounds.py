@@ -295,7 +295,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-# What a release opens, as plain rows (see release_round).
+# What a release opens, as plain rows (see _release).
 _SEALED_RESPONSES = select(Response.id, Response.unit_id, Response.band, Response.sealed).where(
     Response.round_id == bindparam("round_id")
 )

@@ -36,6 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..domain import blindrsa, crypto
+from ..domain.lifecycle import round_label
 from ..domain.questions import PREFER_NOT_TO_SAY, Bank, Item
 from ..domain.release import COMMENT_MAX_DEPTH
 from ..kept import Kept
@@ -90,7 +91,7 @@ class OpenRound:
     @property
     def label(self) -> str:
         """Return the short name people use for this round."""
-        return f"R{self.number}"
+        return round_label(self.number)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections import Counter
 
@@ -9,8 +10,8 @@ import pytest
 from flask import Flask
 
 from survey import db
-from survey.models import Invitation
-from survey.services import submission
+from survey.models import Invitation, Round
+from survey.services import rounds, submission
 from tests.conftest import OpenRound, answers_for
 from tests.helpers import invitation_unused, stored_answers
 
@@ -82,11 +83,6 @@ def test_closing_waits_for_an_answer_that_saw_the_round_open(
 ) -> None:
     """An answer's transaction holds the round open: a close that starts meanwhile waits for
     it (and then mixes its ballot into storage) instead of leaving it behind in the inbox."""
-    import datetime as dt
-
-    from survey.models import Round
-    from survey.services import rounds
-
     closed = threading.Event()
 
     def close() -> None:
