@@ -72,7 +72,7 @@ class EarlierRelease:
     :param exact: every cell it published exactly (coarsened cells left out): its atoms and
         its respondents (the published n).
     :param respondents: atom id -> how many answered (kept with the release, never
-        published); None for a release stored without them: everyone is taken to answer.
+        published); None when they are known no more (see :class:`History`).
     """
 
     members: Mapping[str, Sequence[int]]
@@ -128,6 +128,11 @@ class History:
     release, one over *respondents* in a canonical arrangement (see :func:`_canonical`): nested
     across rounds wherever the same people stay, which is the worst case for a difference, so
     a whole of one round minus a part of another counts the respondents it really sums.
+
+    An earlier release whose respondents per atom are known no more (stored before they were
+    kept, and its answers since shredded) cannot be arranged so: nothing bounds what its exact
+    cells could be differenced against. No cell of this round over any person one of those
+    cells covered is then exact: it is coarsened or hidden, as any refused cell.
     """
 
     def __init__(
@@ -142,6 +147,16 @@ class History:
         :param respondents: atom id -> how many answered this round.
         """
         self._respondents = respondents
+        self._members = members
+        # The people under an exact cell of an earlier release of unknown respondents.
+        self._uncounted: set[int] = {
+            person
+            for release in earlier
+            if release.respondents is None
+            for cell, _n in release.exact
+            for atom in cell
+            for person in release.members.get(atom, ())
+        }
         placements = [release.members for release in earlier] + [members]
         self.state = _System(placements, k, tallied=True)
         self.answered: _System | None = None
@@ -166,8 +181,13 @@ class History:
         let a difference of 1..k-1 people across rounds be computed, if it sums the same
         people as earlier exact cells over a different number of respondents, or if, with
         respondents nested as :func:`_canonical` takes them, it would let a sum of 1..k-1
-        respondents be computed."""
+        respondents be computed; or if it covers anyone an exact cell of an earlier release
+        of unknown respondents covered."""
         atoms = list(cell)
+        if self._uncounted and any(
+            person in self._uncounted for atom in atoms for person in self._members.get(atom, ())
+        ):
+            return False
         n = sum(self._respondents.get(atom, 0) for atom in atoms)
         now = self.state.now
         if not self.state.add(now, atoms, n):

@@ -258,17 +258,15 @@ def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[i
     now = disclosure.subtree_counts(parents, direct)
     k = rnd.k or rnd.program.k
     rows = session.execute(
-        select(Round.snapshot, Release.manifest, Release.atom_counts)
+        select(Round.id, Round.snapshot, Round.shredded_on, Release.manifest, Release.atom_counts)
         .join(Release, Release.round_id == Round.id)
         .where(Round.program_id == rnd.program_id, Round.number < rnd.number)
         .order_by(Round.number)
-    )
-    for snapshot, stored, atom_counts in rows:
+    ).all()
+    for round_id, snapshot, shredded_on, stored, counts in rows:
         manifest = manifests.parse(stored)
         if snapshot and "members" in snapshot:
-            respondents = (
-                None if atom_counts is None else {a: int(n) for a, n in atom_counts.items()}
-            )
+            respondents = _respondents(session, round_id, counts, shredded=shredded_on is not None)
             earlier.append(earlier_release(snapshot, manifest, respondents))
             continue
         for unit in manifest.units:
@@ -276,6 +274,17 @@ def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[i
             if unit.shown and unit.id in now and 0 < change < k:
                 churn[unit.id] = max(churn.get(unit.id, 0), change)
     return earlier, churn
+
+
+def _respondents(
+    session: Session, round_id: int, stored: dict[str, Any] | None, *, shredded: bool
+) -> dict[str, int] | None:
+    """Return a released round's respondents per atom: as recorded at release; for a release
+    stored without them (before 0008, or after a downgrade below it), counted from its answers
+    while they are kept; None once they are shredded too (see churn.History)."""
+    if stored is not None:
+        return {atom: int(n) for atom, n in stored.items()}
+    return None if shredded else atom_counts(session, round_id)
 
 
 @contextlib.contextmanager

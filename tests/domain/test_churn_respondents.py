@@ -47,10 +47,15 @@ def placed(*teams: tuple[int, range]) -> dict[int, Place]:
 
 
 def release(
-    programme: Programme, skipped: Sequence[Collection[int]], *, across: bool = True
+    programme: Programme,
+    skipped: Sequence[Collection[int]],
+    *,
+    across: bool = True,
+    uncounted: Collection[int] = (),
 ) -> tuple[list[list[frozenset[str]]], list[manifest.Manifest]]:
     """Release every round with ``skipped[r]`` not answering round r+1; return each round's
-    exact cells and manifests (``across`` False: each round alone, as before the check)."""
+    exact cells and manifests (``across`` False: each round alone, as before the check;
+    ``uncounted``: the round numbers whose respondents per atom later releases do not know)."""
     earlier: list[EarlierRelease] = []
     cells, built_all = [], []
     for number in range(1, len(programme.rounds) + 1):
@@ -63,7 +68,10 @@ def release(
         assert verify(built, data.snapshot, respondents_per_atom(answers)).ok
         cells.append(exact_cells(data, built))
         built_all.append(built)
-        earlier.append(earlier_of(data, built))
+        given = earlier_of(data, built)
+        if number in uncounted:
+            given = EarlierRelease(given.members, given.exact, None)
+        earlier.append(given)
     return cells, built_all
 
 
@@ -140,6 +148,39 @@ def test_a_whole_from_one_round_minus_a_part_from_another() -> None:
     programme = Programme([PARENTS] * 2, 5, rounds)
     skipped = [set(range(22, 30)), set(range(25, 30))]
     assert leaks(programme, skipped) == []
+
+
+def test_an_earlier_release_of_unknown_respondents_is_not_taken_as_everyone() -> None:
+    """As above, but R1's respondents per atom are known no more (kept only since 0008, its
+    answers shredded). Taking everyone in B to have answered R1 would make Org(R1) - A(R2) ten
+    people, not B's two respondents: no R2 cell over anyone R1 published may be exact."""
+    rounds = [placed((TEAM_A, range(1, 11)), (TEAM_B, range(20, 30)))] * 2
+    programme = Programme([PARENTS] * 2, 5, rounds)
+    skipped = [set(range(22, 30)), set(range(25, 30))]
+    assert leaks(programme, skipped, uncounted={1}) == []
+    cells, built = release(programme, skipped, uncounted={1})
+    assert cells[0] != []
+    assert cells[1] == []
+    second = built[1].unit(TEAM_A)
+    assert second is not None and not (second.shown and not second.coarse)
+
+
+def test_people_no_uncounted_cell_covered_are_published_exactly() -> None:
+    """R1 (respondents unknown later) covered teams A and B; in R2 a new team C of new people
+    joins. Nothing of R1 covers C's people, so C is exact; every cell with A or B is not."""
+    team_c = 4
+    parents_2 = {**PARENTS, team_c: 1}
+    first = placed((TEAM_A, range(1, 11)), (TEAM_B, range(20, 30)))
+    second = placed((TEAM_A, range(1, 11)), (TEAM_B, range(20, 30)), (team_c, range(40, 50)))
+    programme = Programme([PARENTS, parents_2], 5, [first, second])
+    cells, built = release(programme, [set(), set()], uncounted={1})
+    shown_c = built[1].unit(team_c)
+    assert shown_c is not None and shown_c.shown and not shown_c.coarse and shown_c.n == 10
+    for unit in (1, TEAM_A, TEAM_B):
+        row = built[1].unit(unit)
+        assert row is not None and not (row.shown and not row.coarse), unit
+    assert cells[1] != []
+    assert all(atom.startswith(f"{team_c}|") for cell in cells[1] for atom in cell)
 
 
 def skips(programme: Programme, draw: st.DrawFn) -> list[set[int]]:

@@ -118,6 +118,61 @@ def test_tampered_manifest_fails_audit(app: Flask, open_round: OpenRound) -> Non
         session.rollback()
 
 
+def _forget_counts(app: Flask, release_id: int) -> None:
+    """Store a release as one made before 0008 (or after a downgrade below it) looks: without
+    its respondents per atom (the trigger dropped and put back in the same transaction)."""
+    with db.session_scope(app) as session:
+        dialect = session.get_bind().dialect.name
+        session.execute(
+            text(
+                "DROP TRIGGER releases_immutable"
+                + (" ON releases" if dialect == "postgresql" else "")
+            )
+        )
+        session.execute(update(Release).where(Release.id == release_id).values(atom_counts=None))
+        session.execute(text(IMMUTABLE_TRIGGER[dialect]))
+        session.commit()
+
+
+def _second_round(app: Flask, organisation: Org) -> Release:
+    """Open round 2 of the same people, have everyone answer, close and release it."""
+    with db.session_scope(app) as session:
+        rnd2 = rounds.create_round(session, session.get(Program, organisation.program_id))
+        rounds.open_round(session, rnd2, app.extensions["candor.kek"], DAY + dt.timedelta(days=14))
+        session.commit()
+        links = rounds.invitation_links(session, rnd2, app.extensions["candor.kek"], "http://x")
+        round2 = rnd2.id
+    answer_all(app, round2, [link.url.rsplit("#", 1)[1] for link in links])
+    return finish(app, round2)
+
+
+def _exact(release: Release) -> list[int]:
+    return [u["id"] for u in release.manifest["units"] if u["shown"] and not u.get("coarse")]
+
+
+@pytest.mark.parametrize("kept_days", [0, 7], ids=["shredded", "answers-kept"])
+def test_a_release_without_counts_is_not_taken_as_everyone_answering(
+    app: Flask, open_round: OpenRound, organisation: Org, kept_days: int
+) -> None:
+    """Round 1's respondents per atom are gone from its release. While its answers are kept,
+    round 2 counts them from there and publishes as it would have; once they are shredded,
+    nothing bounds what round 1's exact cells could be differenced against, so no cell of
+    round 2 over its people is exact (coarsened or hidden instead)."""
+    with db.session_scope(app) as session:
+        session.get(Program, organisation.program_id).retention_days = kept_days
+        session.commit()
+    answer_all(app, open_round.round_id, list(open_round.tokens.values()))
+    first = finish(app, open_round.round_id)
+    assert _exact(first)
+    _forget_counts(app, first.id)
+    second = _second_round(app, organisation)
+    if kept_days:
+        assert _exact(second) == _exact(first)
+    else:
+        assert _exact(second) == []
+        assert any(u["shown"] and u.get("coarse") for u in second.manifest["units"])
+
+
 def test_participation_is_daily_and_rounded(app: Flask, open_round: OpenRound) -> None:
     tokens = list(open_round.tokens.values())  # 23 invited, k = 5: steps of 25 %
     answer_all(app, open_round.round_id, tokens[:3])
