@@ -18,6 +18,7 @@ const form = document.getElementById("survey-form");
 const CODE = new RegExp((form && form.dataset.codePattern) || "^$");
 const SAVE_DELAY_MS = 400;
 const MAX_TRIES = 10;
+const CLOSED = Symbol("the round has closed"); // what key() gives when the server says so
 const encoder = new TextEncoder();
 
 async function digest(text) {
@@ -290,7 +291,8 @@ async function ballotFor(code) {
   let sending = false;
   let refused = false; // the server said this code does not work: ask again only on send
 
-  // The public key of this code's group; null when the server knows no such key.
+  // The public key of this code's group; null when the server knows no such key, CLOSED
+  // when the round has closed.
   function key() {
     if (publicKey) { return Promise.resolve(publicKey); }
     if (!fetching) {
@@ -298,6 +300,7 @@ async function ballotFor(code) {
         const url = text("keyUrl").replace("{key}", String(keyId));
         const reply = await fetch(url, { credentials: "omit", cache: "no-store" });
         if (reply.status === 404) { return null; }
+        if (reply.status === 410) { return CLOSED; }
         if (!reply.ok) { throw new Error("retry"); }
         const fields = await reply.json();
         publicKey = await importPublicKey({ n: fields.n, e: fields.e });
@@ -326,6 +329,7 @@ async function ballotFor(code) {
   async function checkIn() {
     const pk = await key();
     if (!pk) { return "unusable"; }
+    if (pk === CLOSED) { return "closed"; }
     // Another tab with the same link may have checked in, or blinded, already: use its work,
     // since a second blinding would be refused (the invitation is consumed once).
     const kept = await keeper.load();

@@ -42,7 +42,7 @@ from ..clock import utcnow
 from ..db import UNAVAILABLE, abandon_session, get_session
 from ..domain import i18n
 from ..models import Round
-from ..services import actions, ballotkeys, mixing, submission
+from ..services import actions, mixing, submission
 from . import RETRY_AFTER_SECONDS, survey_page
 from . import survey_render as pages
 from .forms import answers_from, survey_form_class
@@ -211,16 +211,22 @@ def show(round_id: int, token: str = "") -> tuple[str, int]:
 
 @bp.get("/<int:round_id>/keys/<int:key_id>")
 def ballot_key(round_id: int, key_id: int) -> Response | tuple[Response, int]:
-    """Return one public ballot key of an open round (every key is public: see /privacy)."""
-    session = get_session(reads_only=True)
+    """Return one public ballot key of a round (every key is public: see /privacy).
+
+    A key this process has read while its round was open comes from its copy (see
+    :func:`survey_page.ballot_key`); the check-in that follows says if the round has closed.
+    """
     try:
-        survey = submission.survey_for(session, round_id)
-        key = ballotkeys.open_public_key(session, round_id, survey.round.public_key, key_id)
-    except (submission.LinkUnusable, submission.RoundNotOpen, ballotkeys.KeyUnavailable):
-        return jsonify({"status": "unknown"}), 404
+        key = survey_page.ballot_key(round_id, key_id)
+    except submission.RoundNotOpen:
+        return jsonify({"status": "closed"}), 410
+    except submission.LinkUnusable:
+        key = None
     except UNAVAILABLE:
         survey_page.database_gone()
         return _busy()
+    if key is None:
+        return jsonify({"status": "unknown"}), 404
     return jsonify({"key_id": key.key_id, "fingerprint": key.fingerprint, **key.jwk})
 
 

@@ -4,7 +4,8 @@ Invariant: the survey form can always be shown again with the answers someone se
 while the database is down, restarting or locked, as long as this process has shown the
 round's form before. The copy holds only what every invited person sees (the round's frozen
 questions, its label and thresholds, the actions and link hand-outs on its page), never
-anything about who answers; it is replaced each time the page is read.
+anything about who answers; it is replaced each time the page is read. The ballot keys the
+page's script fetches are kept too, and are public.
 """
 
 from __future__ import annotations
@@ -16,11 +17,17 @@ from flask import current_app, g
 from ..db import UNAVAILABLE, abandon_session, get_session
 from ..domain.questions import Bank, Item
 from ..kept import Kept
-from ..services import actions, audit_trail, submission
+from ..services import actions, audit_trail, ballotkeys, submission
 
 # Where the copies live (app.extensions), and how many rounds' copies a process keeps.
 PAGES = "candor.survey_pages"
 PAGES_KEPT = 64
+# And the ballot keys this process has handed out for open rounds, under (round id, key id).
+# A round's keys are made once, when it opens; a round that has opened is never deleted (a
+# restore needs an empty database); and a public half stays public after its round closes
+# (/privacy/rounds/<id>/keys), whose check-in then says so. So a copy needs no checking.
+KEYS = "candor.ballot_keys"
+KEYS_KEPT = 1024
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,31 @@ def kept(round_id: int) -> SurveyPage | None:
     """Return this process's copy of a round's survey page, if it has shown one."""
     pages: Kept[int, SurveyPage] | None = current_app.extensions.get(PAGES)
     return pages.get(round_id) if pages is not None else None
+
+
+def ballot_key(round_id: int, key_id: int) -> ballotkeys.PublicBallotKey | None:
+    """Return a ballot key of a round, read now if the round is open, else this process's
+    copy of it (kept when it was read while the round was open), or None.
+
+    The copy comes first, without a database read, even once the round has closed or while
+    the database is down. Raises what :func:`submission.survey_for` raises, or one of
+    :data:`UNAVAILABLE`, when there is no copy.
+    """
+    keys: Kept[tuple[int, int], ballotkeys.PublicBallotKey] | None = current_app.extensions.get(
+        KEYS
+    )
+    if keys is None:
+        keys = current_app.extensions.setdefault(KEYS, Kept(KEYS_KEPT))
+    found = keys.get((round_id, key_id))
+    if found is not None:
+        return found
+    session = get_session(reads_only=True)
+    survey = submission.survey_for(session, round_id)
+    try:
+        key = ballotkeys.open_public_key(session, round_id, survey.round.public_key, key_id)
+    except ballotkeys.KeyUnavailable:
+        return None
+    return keys.put((round_id, key_id), key)
 
 
 def again(round_id: int) -> SurveyPage | None:

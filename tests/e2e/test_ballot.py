@@ -26,6 +26,7 @@ USED = "This access code is not valid or has already been used."
 NOT_SAVED = "Your answers were not saved: the access code did not work."
 BUSY = "The server was busy and nothing was saved; please send again."
 RESUMED = "Your earlier answers are back; send them when you are ready."
+CLOSED = "This round has closed."
 NOJS = "JavaScript is off, so the server checks your link and receives your answers"
 NOJS_REFUSED = "This survey accepts only unlinkable ballots, which need JavaScript."
 
@@ -270,6 +271,26 @@ def test_a_used_link_in_a_fresh_browser(
     page.wait_for_url(f"**/s/{rid}/done")
     assert stored(app, rid) == 2
     assert not unused(app, rid, other)
+
+
+def test_a_key_refused_because_the_round_closed_says_closed(
+    app: Flask, open_page: OpenPage, open_round: OpenRound
+) -> None:
+    """An app server that never handed out the key answers 410 once the round has closed
+    (one that did hands it out, and the check-in says 410): the page says the round has
+    closed, not that the code is wrong, and keeps the answers."""
+    rid = open_round.round_id
+    token = next(iter(open_round.tokens.values()))
+    page = open_page(phone=True)
+    page.route("**/keys/*", lambda route: route.fulfill(status=410, json={"status": "closed"}))
+    page.goto(f"/s/{rid}#{token}")
+    chosen = answer_by_clicks(page)
+    expect(page.get_by_role("alert")).to_contain_text(CLOSED)
+    page.get_by_role("button", name=SEND).click()
+    expect(page.get_by_role("alert")).to_contain_text(CLOSED)
+    expect(page.locator("#token-box")).to_be_hidden()  # the code is not blamed
+    all_checked(page, chosen)
+    assert unused(app, rid, token) and stored(app, rid) == 0
 
 
 def test_without_javascript_and_when_unlinkable_is_required(

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.exc import OperationalError
 
 from survey import create_app, db
@@ -187,3 +188,40 @@ def test_closed_round_refuses_check_in_and_ballot(
     assert late.check_in().status_code == 410
     assert early.ballot(item_answers(app, open_round.round_id)).status_code == 410
     assert count(app) == 0
+
+
+def test_a_closed_rounds_key_says_closed_or_comes_from_the_process_copy(
+    app: Flask, config: dict[str, Any], client: FlaskClient, open_round: OpenRound
+) -> None:
+    """A process that handed out a key while the round was open hands out the same key after
+    it closes, without reading the database (the check-in then says closed); a process that
+    never did answers 410, which the page's script shows as "closed", not as a bad code."""
+    rid = open_round.round_id
+    code = next(iter(open_round.tokens.values()))
+    key_id = submission.key_id_of(code)
+    before = client.get(f"/s/{rid}/keys/{key_id}")
+    assert before.status_code == 200
+    with db.session_scope(app) as session:
+        rounds.close_round(session, rounds.get_round(session, rid), dt.date.today())
+        session.commit()
+    queries: list[str] = []
+    engine = app.extensions["candor.engine"]
+    listen = sqlalchemy_event.listens_for(engine, "before_cursor_execute")
+
+    @listen
+    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        queries.append(statement)
+
+    after = client.get(f"/s/{rid}/keys/{key_id}")
+    sqlalchemy_event.remove(engine, "before_cursor_execute", _seen)
+    assert after.status_code == 200 and after.get_json() == before.get_json()
+    assert queries == []
+    assert Browser(client, rid, code).check_in().status_code == 410
+    other = create_app(config)  # a process that never handed it out
+    try:
+        reply = other.test_client().get(f"/s/{rid}/keys/{key_id}")
+        assert reply.status_code == 410 and reply.get_json() == {"status": "closed"}
+        assert other.test_client().get(f"/s/{rid}/keys/999").status_code == 410
+    finally:
+        other.extensions["candor.engine"].dispose()
+    assert client.get(f"/s/{rid + 100}/keys/{key_id}").status_code == 404
