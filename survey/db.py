@@ -28,7 +28,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url
 from sqlalchemy.exc import (
     DisconnectionError,
     InterfaceError,
@@ -45,6 +45,20 @@ from sqlalchemy.pool import StaticPool
 # answers 503 and keeps the answers, rather than getting its worker killed.
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 WRITES_PER_REQUEST = 3
+# How long a PostgreSQL connection may take to be made, and how long data sent to the server may
+# go unacknowledged, before the request answers 503: a server that is unreachable, or a network
+# that drops everything, would otherwise hold the worker for minutes (TCP's own retries), until
+# gunicorn kills it and the person gets no answer at all. Keepalive probes let an idle pooled
+# connection whose server vanished without closing it read as closed (see _drop_if_closed).
+# Parameters given in the database URL win.
+PG_CONNECT_TIMEOUT_S = 5
+PG_TCP_USER_TIMEOUT_MS = 10_000
+PG_KEEPALIVE = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 # How a writer waits for SQLite's write lock: first pause, and the longest (see begin_immediate).
 FIRST_PAUSE_S = 0.0002
 LONGEST_PAUSE_S = 0.002
@@ -65,7 +79,15 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if not url.startswith("sqlite"):
-        engine = create_engine(url)
+        given = make_url(url).query
+        bounds: dict[str, Any] = {
+            "connect_timeout": PG_CONNECT_TIMEOUT_S,
+            "tcp_user_timeout": PG_TCP_USER_TIMEOUT_MS,
+            **PG_KEEPALIVE,
+        }
+        engine = create_engine(
+            url, connect_args={k: v for k, v in bounds.items() if k not in given}
+        )
         event.listen(engine, "checkout", _drop_if_closed)
         return engine
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}

@@ -124,18 +124,21 @@ def mix_if_due(session: Session, round_id: int, now: dt.datetime) -> int:
     return mix(session, round_id, now)
 
 
-# What a mix reads and writes, built once (a mix runs every MIX_WAITING_MAX ballots): plain
-# rows, never ORM objects, since a mix rewrites the whole round.
+# A round's stored sealed rows as plain rows (id, storage label, blob), never ORM objects: a
+# mix rewrites them all, and a release opens them all (services/rounds.py).
+SEALED_RESPONSES = select(Response.id, Response.unit_id, Response.band, Response.sealed).where(
+    Response.round_id == bindparam("round_id")
+)
+SEALED_COMMENTS = select(Comment.id, Comment.unit_id, Comment.sealed).where(
+    Comment.round_id == bindparam("round_id")
+)
+# What a mix reads and writes, built once (a mix runs every MIX_WAITING_MAX ballots).
 _READ: dict[type[Base], Select[*tuple[Any, ...]]] = {
     InboxEntry: select(
         InboxEntry.id, InboxEntry.kind, InboxEntry.unit_id, InboxEntry.band, InboxEntry.sealed
     ).where(InboxEntry.round_id == bindparam("round_id")),
-    Response: select(Response.id, Response.unit_id, Response.band, Response.sealed).where(
-        Response.round_id == bindparam("round_id")
-    ),
-    Comment: select(Comment.id, Comment.unit_id, Comment.sealed).where(
-        Comment.round_id == bindparam("round_id")
-    ),
+    Response: SEALED_RESPONSES,
+    Comment: SEALED_COMMENTS,
 }
 # The inbox by the ids read (ballots keep arriving while a mix runs); the stored rows by round:
 # only a mix writes them while the round is open, and mixes of a round take turns (the mixing

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from .. import clock
@@ -304,15 +304,6 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-# What a release opens, as plain rows (see _release).
-_SEALED_RESPONSES = select(Response.id, Response.unit_id, Response.band, Response.sealed).where(
-    Response.round_id == bindparam("round_id")
-)
-_SEALED_COMMENTS = select(Comment.id, Comment.unit_id, Comment.sealed).where(
-    Comment.round_id == bindparam("round_id")
-)
-
-
 def release_round(
     session: Session,
     rnd: Round,
@@ -356,7 +347,7 @@ def _release(
     # session cost more to build, and to synchronise when retention deletes them, than opening.
     round_id = rnd.id
     conn = session.connection()
-    for row in conn.execute(_SEALED_RESPONSES, {"round_id": round_id}):
+    for row in conn.execute(mixing.SEALED_RESPONSES, {"round_id": round_id}):
         info = crypto.context("response", round_id, row.unit_id, row.band)
         try:
             opened = json.loads(crypto.open_sealed(row.sealed, private, info))["answers"]
@@ -365,7 +356,7 @@ def _release(
             continue
         answers.append(OpenedAnswer(row.unit_id, row.band, opened))
     comments = []
-    for c in conn.execute(_SEALED_COMMENTS, {"round_id": round_id}):
+    for c in conn.execute(mixing.SEALED_COMMENTS, {"round_id": round_id}):
         info = crypto.context("comment", round_id, c.unit_id, "")
         try:
             text = json.loads(crypto.open_sealed(c.sealed, private, info))["text"]

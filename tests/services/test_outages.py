@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -407,3 +408,38 @@ def test_an_extended_busy_code_is_waited_out_like_busy() -> None:
     raw = Raw()
     db.begin_immediate(Conn(raw))  # type: ignore[arg-type]
     assert (raw.refused, raw.begun) == (2, 1)
+
+
+@pytest.mark.parametrize("in_url", [False, True], ids=["default", "from-the-url"])
+def test_a_postgresql_server_that_never_answers_costs_a_bounded_wait(
+    monkeypatch: pytest.MonkeyPatch, in_url: bool
+) -> None:
+    """A server that takes the connection and never answers (hung, or a firewall that
+    accepts and drops) raises one of UNAVAILABLE (503) within the connect timeout, not after
+    TCP's minutes; a connect_timeout given in the URL wins over Candor's."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    port = silent.getsockname()[1]
+    url = f"postgresql://postgres@127.0.0.1:{port}/candor"
+    if in_url:
+        monkeypatch.setattr(db, "PG_CONNECT_TIMEOUT_S", 600)
+        url += "?connect_timeout=2"
+    else:
+        monkeypatch.setattr(db, "PG_CONNECT_TIMEOUT_S", 2)
+    engine = db.make_engine(url)
+    began = time.monotonic()
+    try:
+        with pytest.raises(db.UNAVAILABLE):
+            engine.connect()
+        assert time.monotonic() - began < 10
+    finally:
+        engine.dispose()
+        silent.close()
+
+
+def test_postgresql_waits_leave_room_in_the_worker_timeout() -> None:
+    """Making a connection, then a request whose data goes unacknowledged, still answers
+    well before gunicorn kills its worker."""
+    from survey import gunicorn_conf
+
+    waits = db.PG_CONNECT_TIMEOUT_S + db.PG_TCP_USER_TIMEOUT_MS / 1000
+    assert waits <= gunicorn_conf.timeout / 2
