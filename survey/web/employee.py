@@ -213,8 +213,8 @@ def show(round_id: int, token: str = "") -> tuple[str, int]:
 def ballot_key(round_id: int, key_id: int) -> Response | tuple[Response, int]:
     """Return one public ballot key of a round (every key is public: see /privacy).
 
-    A key this process has read while its round was open comes from its copy (see
-    :func:`survey_page.ballot_key`); the check-in that follows says if the round has closed.
+    The keys of a round this process has read them for while it was open come from its copy
+    (see :func:`survey_page.ballot_key`); the check-in that follows says if it has closed.
     """
     try:
         key = survey_page.ballot_key(round_id, key_id)

@@ -22,12 +22,14 @@ from ..services import actions, audit_trail, ballotkeys, submission
 # Where the copies live (app.extensions), and how many rounds' copies a process keeps.
 PAGES = "candor.survey_pages"
 PAGES_KEPT = 64
-# And the ballot keys this process has handed out for open rounds, under (round id, key id).
-# A round's keys are made once, when it opens; a round that has opened is never deleted (a
-# restore needs an empty database); and a public half stays public after its round closes
-# (/privacy/rounds/<id>/keys), whose check-in then says so. So a copy needs no checking.
+# And the ballot keys of the rounds this process has handed keys out for, all of a round's at
+# once (so whether a key comes from the copy tells only that someone opened this round here,
+# as the page's own copy does, never which group). A round's keys are all made when it opens;
+# a round that has opened is never deleted (a restore needs an empty database); and a public
+# half stays public after its round closes (/privacy/rounds/<id>/keys), whose check-in then
+# says so. So a copy needs no checking.
 KEYS = "candor.ballot_keys"
-KEYS_KEPT = 1024
+KEYS_KEPT = 64
 
 
 @dataclass(frozen=True)
@@ -83,28 +85,26 @@ def kept(round_id: int) -> SurveyPage | None:
 
 
 def ballot_key(round_id: int, key_id: int) -> ballotkeys.PublicBallotKey | None:
-    """Return a ballot key of a round, read now if the round is open, else this process's
-    copy of it (kept when it was read while the round was open), or None.
+    """Return a ballot key of a round, or None if the round has no such key: from this
+    process's copy of the round's keys if it has one, else read (with all the round's keys,
+    kept) if the round is open.
 
-    The copy comes first, without a database read, even once the round has closed or while
-    the database is down. Raises what :func:`submission.survey_for` raises, or one of
-    :data:`UNAVAILABLE`, when there is no copy.
+    The copy is used without a database read, even once the round has closed or while the
+    database is down. Without one, raises what :func:`submission.survey_for` raises, or one of
+    :data:`UNAVAILABLE`.
     """
-    keys: Kept[tuple[int, int], ballotkeys.PublicBallotKey] | None = current_app.extensions.get(
+    kept_keys: Kept[int, dict[int, ballotkeys.PublicBallotKey]] | None = current_app.extensions.get(
         KEYS
     )
+    if kept_keys is None:
+        kept_keys = current_app.extensions.setdefault(KEYS, Kept(KEYS_KEPT))
+    keys = kept_keys.get(round_id)
     if keys is None:
-        keys = current_app.extensions.setdefault(KEYS, Kept(KEYS_KEPT))
-    found = keys.get((round_id, key_id))
-    if found is not None:
-        return found
-    session = get_session(reads_only=True)
-    survey = submission.survey_for(session, round_id)
-    try:
-        key = ballotkeys.open_public_key(session, round_id, survey.round.public_key, key_id)
-    except ballotkeys.KeyUnavailable:
-        return None
-    return keys.put((round_id, key_id), key)
+        session = get_session(reads_only=True)
+        submission.survey_for(session, round_id)
+        found = ballotkeys.public_keys(session, round_id)
+        keys = kept_keys.put(round_id, {key.key_id: key for key in found})
+    return keys.get(key_id)
 
 
 def again(round_id: int) -> SurveyPage | None:

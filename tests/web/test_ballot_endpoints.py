@@ -193,9 +193,10 @@ def test_closed_round_refuses_check_in_and_ballot(
 def test_a_closed_rounds_key_says_closed_or_comes_from_the_process_copy(
     app: Flask, config: dict[str, Any], client: FlaskClient, open_round: OpenRound
 ) -> None:
-    """A process that handed out a key while the round was open hands out the same key after
-    it closes, without reading the database (the check-in then says closed); a process that
-    never did answers 410, which the page's script shows as "closed", not as a bad code."""
+    """A process that handed out a key while the round was open hands out its keys after it
+    closes, without reading the database (the check-in then says closed): all of the round's
+    keys, so that answering from the copy tells nothing of which group asked first. A process
+    that never did answers 410, which the page's script shows as "closed", not as a bad code."""
     rid = open_round.round_id
     code = next(iter(open_round.tokens.values()))
     key_id = submission.key_id_of(code)
@@ -213,8 +214,14 @@ def test_a_closed_rounds_key_says_closed_or_comes_from_the_process_copy(
         queries.append(statement)
 
     after = client.get(f"/s/{rid}/keys/{key_id}")
+    others = {submission.key_id_of(c) for c in open_round.tokens.values()} - {key_id}
+    # never asked for while open, and kept all the same
+    other_replies = [client.get(f"/s/{rid}/keys/{other}").status_code for other in others]
+    unknown = client.get(f"/s/{rid}/keys/999").status_code
     sqlalchemy_event.remove(engine, "before_cursor_execute", _seen)
     assert after.status_code == 200 and after.get_json() == before.get_json()
+    assert others and set(other_replies) == {200}
+    assert unknown == 404
     assert queries == []
     assert Browser(client, rid, code).check_in().status_code == 410
     other = create_app(config)  # a process that never handed it out
