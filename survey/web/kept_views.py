@@ -3,22 +3,28 @@
 Everything here is kept *inside* a :class:`~survey.services.scope.ScopedManifests`, which is
 shared only by readers of the same releases, role and bindings, so nothing kept can reach a
 reader of another scope. A kept value is keyed by everything else it shows (query arguments,
-programme names, actions, events, the URL root); what belongs to one request — the reader's
-email, a CSRF token, flashed messages — is rendered around a kept body by ``base.html``, never
-inside it (tests/web/test_kept_pages.py reads the body templates to check).
+programme names, actions, events, the URL root); what belongs to the reader or the request —
+the reader's menu and email, a CSRF token, flashed messages — is rendered around a kept body by
+``base.html``, never inside it (tests/web/test_kept_pages.py reads the body templates to check).
+That layout is itself kept per reader (under their account, role and email) and page title,
+split around the token, which each request fills in; a page with a message to show once is
+rendered whole.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, get_template_attribute, render_template, request, url_for
+from flask import current_app, g, get_template_attribute, render_template, request, session, url_for
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from ..domain import reporting
 from ..domain.manifest import Manifest
+from ..kept import Kept
 from ..models import Program
 from ..services import chartcache
 from ..services.scope import ScopedManifests
@@ -48,9 +54,40 @@ def kept_body(
     return cut.body(full, lambda: Markup(render_template(template, **context())))  # noqa: S704
 
 
+# Where each app keeps the base layout of a staff reader's results pages, split around the
+# CSRF token of its logout form and around the body, and how many it keeps: the layout shows
+# the reader's menu and email and the page's title, all in its key, and nothing else.
+LAYOUTS = "candor.staff_layouts"
+LAYOUTS_KEPT = 256
+# Where the body goes while a layout is rendered to be kept (random: no page can contain it).
+_BODY_MARK = secrets.token_hex(16)
+
+
 def render_page(title: str, body: Markup) -> str:
-    """Return a whole page: the base layout (this request's parts) around a body."""
-    return render_template(PAGE_TEMPLATE, title=title, body=body)
+    """Return a whole page: the base layout (this request's parts) around a body.
+
+    For a signed-in reader with no message waiting to be shown once, the layout is rendered
+    once per reader, title and URL root, and each request gets its own CSRF token in it.
+    """
+    user = g.get("user")
+    if user is None or session.get("_flashes"):
+        return render_template(PAGE_TEMPLATE, title=title, body=body)
+    layouts: Kept[Hashable, tuple[str, str, str]] | None = current_app.extensions.get(LAYOUTS)
+    if layouts is None:
+        layouts = current_app.extensions.setdefault(LAYOUTS, Kept(LAYOUTS_KEPT))
+    key = (request.script_root, user.id, user.email, user.role, title)
+    parts = layouts.get(key)
+    token = generate_csrf()
+    if parts is None:
+        html = render_template(PAGE_TEMPLATE, title=title, body=Markup(_BODY_MARK))  # noqa: S704
+        head, _, rest = html.partition(token)
+        between, _, tail = rest.partition(_BODY_MARK)
+        if html.count(token) != 1 or html.count(_BODY_MARK) != 1 or _BODY_MARK not in rest:
+            return html.replace(_BODY_MARK, str(body))  # not as expected: keep nothing
+        parts = layouts.put(key, (head, between, tail))
+    head, between, tail = parts
+    # Joined as plain text: adding Markup to a str would escape the str.
+    return "".join((head, token, between, str(body), tail))
 
 
 def cache_dir() -> str:

@@ -16,7 +16,7 @@ from jinja2 import meta, nodes
 
 from survey import db
 from survey.clock import utcnow
-from survey.models import Program, Round
+from survey.models import Program, Role, Round, User
 from survey.services import accounts, actions
 from tests.web.world import PASSWORD, World, build_world, logged_in, world_database
 
@@ -119,3 +119,36 @@ def test_a_new_action_and_a_new_name_show_at_once(world: World) -> None:
             assert program is not None
             program.name = name
             session.commit()
+
+
+def test_the_kept_layout_follows_the_reader_and_shows_messages(world: World) -> None:
+    """The base layout around a kept body is kept per reader: a changed role changes the menu
+    at once, a message waiting to be shown once is shown (and then gone), and every page
+    carries the logout form's token of its own request."""
+    hr = logged_in(world, "hr")
+    first = hr.get("/dashboard").text
+    assert "Org &amp; roster" not in first and world.emails["hr"] in first
+    with db.session_scope(world.app) as session:
+        user = session.query(User).filter_by(email=world.emails["hr"]).one()
+        user.role = Role.ADMIN
+        session.commit()
+    try:
+        assert "Org &amp; roster" in hr.get("/dashboard").text
+    finally:
+        with db.session_scope(world.app) as session:
+            user = session.query(User).filter_by(email=world.emails["hr"]).one()
+            user.role = Role.HR
+            session.commit()
+    assert "Org &amp; roster" not in hr.get("/dashboard").text
+    with hr.session_transaction() as cookie:
+        cookie["_flashes"] = [("info", "Shown once, around a kept body.")]
+    flashed = hr.get("/dashboard").text
+    assert "Shown once, around a kept body." in flashed
+    assert "Shown once" not in hr.get("/dashboard").text
+    with hr.session_transaction() as cookie:
+        cookie.pop("csrf_token", None)  # a new CSRF secret: the next page's token is new
+    token = re.compile(r'name="csrf_token" value="([^"]+)"')
+    before = token.findall(first)
+    after = token.findall(hr.get("/dashboard").text)
+    assert len(before) == len(after) == 1 and before != after
+    assert first.count("<main") == 1 and "Overview" in first
