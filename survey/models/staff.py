@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     LargeBinary,
     String,
     Text,
@@ -105,6 +106,9 @@ class AuditEvent(Base):
     """A staff action worth recording (release, link export). Never about a respondent."""
 
     __tablename__ = "audit_events"
+    # Every survey page lists its round's link hand-outs (by detail and action): without this
+    # index each page view read the whole trail, which only grows.
+    __table_args__ = (Index("ix_audit_events_detail_action", "detail", "action"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime)
     actor: Mapped[str] = mapped_column(String(254))

@@ -47,7 +47,7 @@ class LinksHandedOut:
 
 # Built once: this runs on every survey page. The role is the one the exporting account holds
 # now; an actor without an account is the operator (the CLI).
-_HANDED_OUT = (
+HANDED_OUT = (
     select(AuditEvent.at, User.role)
     .outerjoin(User, User.email == AuditEvent.actor)
     .where(
@@ -61,7 +61,7 @@ _HANDED_OUT = (
 def links_handed_out(session: Session, round_id: int) -> list[LinksHandedOut]:
     """Return every export or printing of a round's links, oldest first (for the survey page
     and the round's privacy manifest)."""
-    rows = session.connection().execute(_HANDED_OUT, {"detail": round_detail(round_id)})
+    rows = session.connection().execute(HANDED_OUT, {"detail": round_detail(round_id)})
     return [
         LinksHandedOut(at, f"an {role.value} account" if role else "the operator")
         for at, role in rows

