@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -74,6 +75,18 @@ IMMUTABLE_TRIGGER = {
 }
 
 
+def _rewrite_release(app: Flask, release_id: int, **values: Any) -> None:
+    """Change a stored release past its immutability trigger, dropped and put back in the
+    same transaction (on PostgreSQL this worker's schema outlives the test)."""
+    with db.session_scope(app) as session:
+        dialect = session.get_bind().dialect.name
+        on = " ON releases" if dialect == "postgresql" else ""
+        session.execute(text("DROP TRIGGER releases_immutable" + on))
+        session.execute(update(Release).where(Release.id == release_id).values(**values))
+        session.execute(text(IMMUTABLE_TRIGGER[dialect]))
+        session.commit()
+
+
 def test_release_is_immutable_and_audited(app: Flask, open_round: OpenRound) -> None:
     answer_all(app, open_round.round_id, list(open_round.tokens.values()))
     release = finish(app, open_round.round_id)
@@ -96,21 +109,10 @@ def test_release_is_immutable_and_audited(app: Flask, open_round: OpenRound) -> 
 def test_tampered_manifest_fails_audit(app: Flask, open_round: OpenRound) -> None:
     answer_all(app, open_round.round_id, list(open_round.tokens.values()))
     release = finish(app, open_round.round_id)
+    manifest = json.loads(json.dumps(release.manifest))
+    manifest["units"][0]["n"] += 1
+    _rewrite_release(app, release.id, manifest=manifest)  # as someone holding the database
     with db.session_scope(app) as session:
-        # Tampered with as someone holding the database could, the trigger dropped and put
-        # back in the same transaction (on PostgreSQL this worker's schema outlives the test).
-        dialect = session.get_bind().dialect.name
-        session.execute(
-            text(
-                "DROP TRIGGER releases_immutable"
-                + (" ON releases" if dialect == "postgresql" else "")
-            )
-        )
-        manifest = json.loads(json.dumps(release.manifest))
-        manifest["units"][0]["n"] += 1
-        session.execute(update(Release).where(Release.id == release.id).values(manifest=manifest))
-        session.execute(text(IMMUTABLE_TRIGGER[dialect]))
-        session.commit()
         assert audit_release(session, session.get(Release, release.id)).startswith("FAIL")
         with pytest.raises(DatabaseError):  # the trigger is back
             session.execute(update(Release).values(digest="0" * 64))
@@ -118,24 +120,9 @@ def test_tampered_manifest_fails_audit(app: Flask, open_round: OpenRound) -> Non
         session.rollback()
 
 
-def _forget_counts(app: Flask, release_id: int) -> None:
-    """Store a release as one made before 0008 (or after a downgrade below it) looks: without
-    its respondents per atom (the trigger dropped and put back in the same transaction)."""
-    with db.session_scope(app) as session:
-        dialect = session.get_bind().dialect.name
-        session.execute(
-            text(
-                "DROP TRIGGER releases_immutable"
-                + (" ON releases" if dialect == "postgresql" else "")
-            )
-        )
-        session.execute(update(Release).where(Release.id == release_id).values(atom_counts=None))
-        session.execute(text(IMMUTABLE_TRIGGER[dialect]))
-        session.commit()
-
-
 def _second_round(app: Flask, organisation: Org) -> Release:
-    """Open round 2 of the same people, have everyone answer, close and release it."""
+    """Open round 2 of the organisation as it is now, have everyone answer, close and
+    release it."""
     with db.session_scope(app) as session:
         rnd2 = rounds.create_round(session, session.get(Program, organisation.program_id))
         rounds.open_round(session, rnd2, app.extensions["candor.kek"], DAY + dt.timedelta(days=14))
@@ -164,7 +151,8 @@ def test_a_release_without_counts_is_not_taken_as_everyone_answering(
     answer_all(app, open_round.round_id, list(open_round.tokens.values()))
     first = finish(app, open_round.round_id)
     assert _exact(first)
-    _forget_counts(app, first.id)
+    # Stored as a release made before 0008 (or after a downgrade below it) is: no counts.
+    _rewrite_release(app, first.id, atom_counts=None)
     second = _second_round(app, organisation)
     if kept_days:
         assert _exact(second) == _exact(first)
@@ -232,13 +220,8 @@ def test_churn_guard_hides_unit_next_round(
     with db.session_scope(app) as session:  # one person leaves Beta (7 -> 6)
         leaver = session.query(Person).filter(Person.unit_id == beta).first()
         leaver.active = False
-        rnd2 = rounds.create_round(session, session.get(Program, organisation.program_id))
-        rounds.open_round(session, rnd2, app.extensions["candor.kek"], DAY + dt.timedelta(days=14))
         session.commit()
-        links = rounds.invitation_links(session, rnd2, app.extensions["candor.kek"], "http://x")
-        round2 = rnd2.id
-    answer_all(app, round2, [link.url.rsplit("#", 1)[1] for link in links])
-    second = finish(app, round2)
+    second = _second_round(app, organisation)
     beta_row = next(u for u in second.manifest["units"] if u["id"] == beta)
     assert not beta_row["shown"] and beta_row["reason"] == HIDDEN_TEXT
     assert "n" not in beta_row
