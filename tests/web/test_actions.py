@@ -12,8 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from survey import create_app, db
-from survey.models import Action, ActionStatus, ActionUpdate, Program, User
-from survey.services import actions, rounds
+from survey.models import Action, ActionStatus, ActionUpdate, OrgUnit, Program, User
+from survey.services import actions, org, rounds
 from tests.conftest import STAFF, OpenRound, login
 from tests.helpers import assert_entry, assert_nav_link
 
@@ -360,6 +360,34 @@ def test_only_earlier_released_rounds_and_the_latest_few(app: Flask, two_rounds:
         assert [a.text for a in shown] == [f"Action {d}" for d in range(7, 2, -1)]
         assert actions.actions_for_next_rounds(session, program.id, 1) == []  # not before R1
         assert actions.actions_for_next_rounds(session, program.id + 1, 9) == []
+
+
+def test_employees_see_each_actions_unit_by_its_whole_path(
+    app: Flask, client: FlaskClient, two_rounds: TwoRounds
+) -> None:
+    """The survey page names the unit of each action by its path from the root, the path the
+    staff pages give it (it reads only those units and their ancestors to build it)."""
+    units = two_rounds.units
+    with db.session_scope(app) as session:
+        program = session.get(Program, two_rounds.program_id)
+        assert program is not None
+        released = rounds.get_round(session, two_rounds.released)
+        day = dt.date(2026, 12, 1)
+        for text, unit in (("Team", "Alpha"), ("Department", "Ops"), ("Everyone", None)):
+            unit_id = units[unit] if unit else None
+            actions.add_action(session, program, released, "morale", text, day, unit_id=unit_id)
+        session.add(OrgUnit(name="Unrelated", parent_id=units["Lab"]))
+        session.commit()
+        every = org.unit_paths(session.execute(select(OrgUnit)).scalars().all())
+        shown = {a.text: a.unit for a in actions.actions_for_next_rounds(session, program.id, 2)}
+    assert shown == {
+        "Team": every[units["Alpha"]],
+        "Department": every[units["Ops"]],
+        "Everyone": "",
+    }
+    assert shown["Team"] == "Lab/Research/Alpha"
+    page = client.get(f"/s/{two_rounds.open}").data.decode()
+    assert "Lab/Research/Alpha" in page and "Lab/Ops" in page
 
 
 def test_csrf_is_enforced(config: dict, two_rounds: TwoRounds) -> None:
