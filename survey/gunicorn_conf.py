@@ -33,6 +33,9 @@ SURVEY_PREFIX = "/s/"
 # JavaScript, never written to the access log. Every POST under /s/ is an answer step (the
 # check-in, the ballot, or the form that does both).
 UNLOGGED_STEPS = ("/checkin", "/ballot", "/done")
+# Nor the ballot key a survey page's script fetches: it names the code's storage group, so its
+# lines would date each opening of a link per group, finer than the published participation.
+UNLOGGED_KEYS = "/keys/"
 # Access-log atoms that name the client: address, referrer and user agent.
 CLIENT_ATOMS = ("h", "f", "a")
 
@@ -61,10 +64,12 @@ class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn is untyped
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
         """Log a request, except the steps of answering and the thanks page after them: a
         stored line per check-in and per ballot would keep, after the round, the timing a live
-        observer sees (PRIVACY.md)."""
+        observer sees (PRIVACY.md); nor the fetch of a ballot key, which names a group."""
         path = str(environ.get("PATH_INFO") or "")
         if path.startswith(SURVEY_PREFIX) and (
-            environ.get("REQUEST_METHOD") == "POST" or path.rstrip("/").endswith(UNLOGGED_STEPS)
+            environ.get("REQUEST_METHOD") == "POST"
+            or path.rstrip("/").endswith(UNLOGGED_STEPS)
+            or UNLOGGED_KEYS in path
         ):
             return
         super().access(resp, req, environ, request_time)

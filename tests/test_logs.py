@@ -157,12 +157,14 @@ def test_gunicorn_logger_names_no_client_on_survey_routes(
         ("POST", "/s/1"),  # the form without JavaScript: check-in and ballot in one
         ("POST", f"/s/1/{CODE}"),
         ("GET", "/s/1/done"),  # the thanks page that follows it
+        ("GET", "/s/1/keys/3"),  # names the code's storage group: a group's openings, dated
     ],
 )
 def test_answer_steps_leave_no_access_line(
     capsys: pytest.CaptureFixture[str], method: str, path: str
 ) -> None:
-    """No line says when someone checked in or answered: its time would outlive the round."""
+    """No line says when someone checked in or answered, or when someone of a storage group
+    opened their link: its time would outlive the round."""
     cfg = Config()
     cfg.set("accesslog", "-")
     logger = RedactingLogger(cfg)
