@@ -139,11 +139,11 @@ def shred_due(factory: sessionmaker[Session], today: dt.date) -> list[str]:
 def privacy_note(session: Session, rnd: Round) -> str:
     """Return what the privacy page says of a round's sealed answers: who opens them, and
     when they go."""
+    if rnd.shredded_on is not None:
+        return f"Destroyed on {rnd.shredded_on:%Y-%m-%d}: nobody can open them any more."
     quorum = custody.quorum_of(session, rnd.id)
     held = len(custody.holders(session, rnd.id))
     by = f"{quorum} of {held} named custodians together" if quorum else "the instance key"
-    if rnd.shredded_on is not None:
-        return f"Destroyed on {rnd.shredded_on:%Y-%m-%d}: nobody can open them any more."
     if rnd.shred_after is not None:
         return f"Kept sealed until {rnd.shred_after:%Y-%m-%d} (opened only with {by})."
     return f"Sealed; opened once, at release, only with {by}."

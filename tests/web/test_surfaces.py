@@ -128,6 +128,21 @@ def test_transparency_page_per_release(
     assert client.get("/privacy/rounds/999").status_code == 404
 
 
+def test_the_privacy_page_counts_each_releases_groups(
+    client: FlaskClient, released: dict, open_round: OpenRound
+) -> None:
+    """The privacy page's row of a release gives its published and hidden groups, as counted
+    from its manifest, and what became of its sealed answers."""
+    units = released["units"]
+    shown = sum(1 for unit in units if unit["shown"])
+    index = client.get("/privacy").data.decode()
+    row = index[index.index(f'href="/privacy/rounds/{open_round.round_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert f"<td>{shown}</td><td>{len(units) - shown}</td>" in row
+    assert 0 < shown < len(units)
+    assert "Destroyed on" in row and "passed" in row
+
+
 def test_hidden_wordings_are_defined_once() -> None:
     """The macro file holds the disclosure module's wordings; no other template writes its own."""
     from pathlib import Path
