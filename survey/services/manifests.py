@@ -51,3 +51,21 @@ def released(session: Session, program_id: int | None = None) -> list[tuple[Rele
         for rid, manifest in conn.execute(load):
             found[(rid, digests[rid])] = _manifests.put((rid, digests[rid]), parse(manifest))
     return [(key, found[key]) for key in keys]
+
+
+_ROUND_KEY = select(Release.id, Release.digest).where(Release.round_id == bindparam("round_id"))
+
+
+def released_manifest(session: Session, round_id: int) -> tuple[str, Manifest] | None:
+    """Return a round's released manifest with its digest (parsed once per process, as by
+    :func:`released`), or None if the round is not released."""
+    conn = session.connection()
+    row = conn.execute(_ROUND_KEY, {"round_id": round_id}).first()
+    if row is None:
+        return None
+    key = (int(row.id), str(row.digest))
+    manifest = _manifests.get(key)
+    if manifest is None:
+        stored = conn.execute(select(Release.manifest).where(Release.id == key[0])).scalar_one()
+        manifest = _manifests.put(key, parse(stored))
+    return key[1], manifest

@@ -9,10 +9,9 @@ from werkzeug.wrappers import Response
 
 from ..db import get_session
 from ..domain import access, disclosure, noise, reporting
-from ..domain.manifest import Manifest, parse
-from ..models import Program, Release, Round, RoundStatus
-from ..services import audit_trail, ballotkeys, retention
-from ..services.manifests import released_manifests
+from ..domain.manifest import Manifest
+from ..models import Program, Round, RoundStatus
+from ..services import audit_trail, ballotkeys, manifests, retention
 
 bp = Blueprint("public", __name__)
 
@@ -35,15 +34,15 @@ def privacy() -> str:
     session = get_session()
     # Every round in one query, without its frozen questions (the page shows none of them).
     programs = list(session.scalars(select(Program).order_by(Program.id).options(_ROUNDS)))
-    manifests = {p.id: released_manifests(session, p.id) for p in programs}
+    released = {p.id: manifests.released_manifests(session, p.id) for p in programs}
     sealed = {r.id: retention.privacy_note(session, r) for p in programs for r in p.rounds}
     return render_template(
         "public/privacy.html",
         programs=programs,
-        manifests=manifests,
+        manifests=released,
         sealed=sealed,
-        groups={m.round.id: _groups(m) for releases in manifests.values() for m in releases},
-        dp_spent={p.id: noise.spent(manifests[p.id]) for p in programs},
+        groups={m.round.id: _groups(m) for each in released.values() for m in each},
+        dp_spent={p.id: noise.spent(released[p.id]) for p in programs},
         dp_min_n=noise.DP_MIN_N,
         coarse_factor=disclosure.CHURN_FACTOR,
     )
@@ -59,14 +58,14 @@ def _groups(manifest: Manifest) -> tuple[int, int]:
 @bp.get("/privacy/rounds/<int:round_id>")
 def release_manifest(round_id: int) -> str:
     """Show employees one release's privacy manifest: what was published, what was hidden."""
-    release = get_session().scalar(select(Release).where(Release.round_id == round_id))
-    if release is None:
+    found = manifests.released_manifest(get_session(), round_id)
+    if found is None:
         abort(404)
-    manifest = parse(release.manifest)
+    digest, manifest = found
     return render_template(
         "public/release.html",
         manifest=manifest,
-        digest=release.digest,
+        digest=digest,
         attribute_cells=sorted(
             manifest.attributes.cells, key=lambda c: (c.path, reporting.band_key(c.band))
         ),
