@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, delete, func, select
+from sqlalchemy import Select, bindparam, case, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..domain.lifecycle import round_label
@@ -356,7 +356,10 @@ def actions_for_next_rounds(
     ]
 
 
-def _filtered(query: Select[Action, Round], where: ActionFilter) -> Select[Action, Round]:
+_Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
+
+
+def _filtered(query: _Query, where: ActionFilter) -> _Query:
     if where.program_id is not None:
         query = query.where(Action.program_id == where.program_id)
     if where.status is not None:
@@ -370,16 +373,30 @@ def _filtered(query: Select[Action, Round], where: ActionFilter) -> Select[Actio
     return query
 
 
+# The staff list's order: open first (in progress, then planned, then done), then by due date
+# (none last), the newest first.
+_LISTED_ORDER = (
+    case(
+        (Action.status == ActionStatus.IN_PROGRESS, 0),
+        (Action.status == ActionStatus.PLANNED, 1),
+        else_=2,
+    ),
+    Action.due_on.is_(None),
+    Action.due_on,
+    Action.id.desc(),
+)
+
+
 def list_actions(
     session: Session, where: ActionFilter, today: dt.date, limit: int = SHOWN_ON_PAGE
 ) -> tuple[list[ActionPlan], int]:
     """Return the actions that pass the filter (open first, then by due date) and their count."""
     query = _filtered(select(Action, Round).join(Round, Action.round_id == Round.id), where)
-    rows = [(a, r) for a, r in session.execute(query)]
-    order = {ActionStatus.IN_PROGRESS: 0, ActionStatus.PLANNED: 1, ActionStatus.DONE: 2}
-    rows.sort(key=lambda r: (order[r[0].status], r[0].due_on or dt.date.max, -r[0].id))
+    total = session.scalar(_filtered(select(func.count()).select_from(Action), where)) or 0
+    # Sorted and cut in the database: only the actions shown become objects.
+    rows = session.execute(query.order_by(*_LISTED_ORDER).limit(limit)).all()
     units, owners = _units(session), _owners(session)
-    return [_plan(a, r, today, units, owners) for a, r in rows[:limit]], len(rows)
+    return [_plan(a, r, today, units, owners) for a, r in rows], int(total)
 
 
 def get_action(session: Session, action_id: int, today: dt.date) -> ActionPlan:

@@ -390,6 +390,48 @@ def test_employees_see_each_actions_unit_by_its_whole_path(
     assert "Lab/Research/Alpha" in page and "Lab/Ops" in page
 
 
+def test_the_staff_list_is_open_first_then_by_due_date_and_cut_at_the_limit(
+    app: Flask, two_rounds: TwoRounds
+) -> None:
+    """In progress, then planned, then done; within each, the earliest due date first and
+    those without one last, then the newest; the count is of every match, not of those shown."""
+    day = dt.date(2026, 12, 1)
+    added = [
+        ("done early", ActionStatus.DONE, day),
+        ("planned, no date", ActionStatus.PLANNED, None),
+        ("planned late", ActionStatus.PLANNED, day + dt.timedelta(days=9)),
+        ("in progress, no date", ActionStatus.IN_PROGRESS, None),
+        ("planned early", ActionStatus.PLANNED, day + dt.timedelta(days=1)),
+        ("planned, no date either", ActionStatus.PLANNED, None),
+        ("in progress late", ActionStatus.IN_PROGRESS, day + dt.timedelta(days=30)),
+    ]
+    with db.session_scope(app) as session:
+        program = session.get(Program, two_rounds.program_id)
+        assert program is not None
+        released = rounds.get_round(session, two_rounds.released)
+        for text, status, due in added:
+            actions.add_action(
+                session, program, released, "morale", text, day, due_on=due, status=status
+            )
+        session.commit()
+        every, total = actions.list_actions(session, actions.ActionFilter(), day)
+        first, cut = actions.list_actions(session, actions.ActionFilter(), day, limit=3)
+        planned, count = actions.list_actions(
+            session, actions.ActionFilter(status=ActionStatus.PLANNED), day, limit=2
+        )
+    assert [a.text for a in every] == [
+        "in progress late",
+        "in progress, no date",
+        "planned early",
+        "planned late",
+        "planned, no date either",
+        "planned, no date",
+        "done early",
+    ]
+    assert total == cut == 7 and [a.text for a in first] == [a.text for a in every[:3]]
+    assert count == 4 and [a.text for a in planned] == ["planned early", "planned late"]
+
+
 def test_csrf_is_enforced(config: dict, two_rounds: TwoRounds) -> None:
     app = create_app({**config, "WTF_CSRF_ENABLED": True})
     client = app.test_client()
