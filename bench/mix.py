@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -45,13 +43,12 @@ if ROOT not in sys.path:
 
 from sqlalchemy import delete, insert, select  # noqa: E402
 
-from bench.open import make_round  # noqa: E402
+from bench.open import make_round, write_out  # noqa: E402
 from survey import db  # noqa: E402
 from survey.domain import crypto  # noqa: E402
 from survey.models import InboxEntry, Response  # noqa: E402
 from survey.services import mixing  # noqa: E402
 
-OUT_DIR = os.path.join(ROOT, "bench", "out")
 BATCH = mixing.MIX_WAITING_MAX
 
 
@@ -161,11 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['scrub_ms']:>8.1f} {row['ratio']:>9.1f}x {row['mix_ms_per_ballot']:>9.2f} "
             f"{row['vs_first']:>7.1f}x  {row['check']}"
         )
-    os.makedirs(OUT_DIR, exist_ok=True)
-    with open(os.path.join(OUT_DIR, "mix.json"), "w", encoding="utf-8") as handle:
-        json.dump(
-            {"machine": platform.platform(), "cpus": os.cpu_count(), "rows": rows}, handle, indent=2
-        )
+    write_out("mix.json", rows)
     return 0 if all(row["check"] == "ok" for row in rows) else 1
 
 

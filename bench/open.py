@@ -211,12 +211,17 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['responses']:>9} {row['open_s']:>8.2f} {row['release_s']:>9.2f} "
             f"{row['ratio']:>11.2f}x {scale:>7}  {row['check']}"
         )
+    write_out("open.json", rows)
+    return 0 if ok else 1
+
+
+def write_out(name: str, rows: list[dict[str, Any]]) -> None:
+    """Write a benchmark's rows, with the machine they were measured on, to bench/out/."""
     os.makedirs(OUT_DIR, exist_ok=True)
-    with open(os.path.join(OUT_DIR, "open.json"), "w", encoding="utf-8") as handle:
+    with open(os.path.join(OUT_DIR, name), "w", encoding="utf-8") as handle:
         json.dump(
             {"machine": platform.platform(), "cpus": os.cpu_count(), "rows": rows}, handle, indent=2
         )
-    return 0 if ok else 1
 
 
 if __name__ == "__main__":
