@@ -64,8 +64,5 @@ def released_manifest(session: Session, round_id: int) -> tuple[str, Manifest] |
     if row is None:
         return None
     key = (int(row.id), str(row.digest))
-    manifest = _manifests.get(key)
-    if manifest is None:
-        stored = conn.execute(select(Release.manifest).where(Release.id == key[0])).scalar_one()
-        manifest = _manifests.put(key, parse(stored))
-    return key[1], manifest
+    load = select(Release.manifest).where(Release.id == key[0])
+    return key[1], _manifests.get_or_make(key, lambda: parse(conn.execute(load).scalar_one()))
