@@ -266,9 +266,9 @@ def _units(session: Session) -> dict[int, str]:
     return unit_paths(session.connection().execute(_UNITS).all())
 
 
-# The units named and all their ancestors, in one statement built once (the survey and thanks
-# pages name the unit of each action they show; reading every unit for that cost a page 10 ms
-# at 2,000 units).
+# The units named and all their ancestors, in one statement built once (every page that shows
+# actions names each one's unit; reading every unit for that cost a survey page 10 ms at 2,000
+# units, and the staff list read them all twice, once more for its unit choices).
 _NAMED = select(OrgUnit.id, OrgUnit.name, OrgUnit.parent_id).where(
     OrgUnit.id.in_(bindparam("ids", expanding=True))
 )
@@ -395,7 +395,8 @@ def list_actions(
     total = session.scalar(_filtered(select(func.count()).select_from(Action), where)) or 0
     # Sorted and cut in the database: only the actions shown become objects.
     rows = session.execute(query.order_by(*_LISTED_ORDER).limit(limit)).all()
-    units, owners = _units(session), _owners(session)
+    units = _paths_of(session, {a.unit_id for a, _ in rows if a.unit_id is not None})
+    owners = _owners(session)
     return [_plan(a, r, today, units, owners) for a, r in rows], int(total)
 
 
@@ -410,7 +411,8 @@ def get_action(session: Session, action_id: int, today: dt.date) -> ActionPlan:
         .order_by(ActionUpdate.recorded_on, ActionUpdate.id)
     )
     history = tuple(ShownUpdate(u.recorded_on, u.status, u.note, u.author) for u in updates)
-    return _plan(action, rnd, today, _units(session), _owners(session), history)
+    units = _paths_of(session, {action.unit_id} if action.unit_id is not None else set())
+    return _plan(action, rnd, today, units, _owners(session), history)
 
 
 def _owners(session: Session) -> dict[int, str]:
