@@ -174,6 +174,32 @@ def test_start_up_log_names_the_database_without_password(
     assert not password or password not in result.stderr
 
 
+def test_the_served_app_is_frozen_out_of_the_garbage_collector(
+    config_env: tuple[dict[str, str], str],
+) -> None:
+    """What the worker loaded is in the permanent generation, so no full collection walks it
+    mid-request; objects made afterwards are still collected."""
+    env, _ = config_env
+    probe = (
+        "import gc, survey.wsgi\n"
+        "frozen = gc.get_freeze_count()\n"
+        "class Cycle: pass\n"
+        "a = Cycle(); a.me = a; del a\n"
+        "print(frozen, gc.collect())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=env,
+        cwd=env["CANDOR_INSTANCE_PATH"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    frozen, collected = (int(part) for part in result.stdout.split())
+    assert frozen > 10_000 and collected >= 1
+
+
 @pytest.fixture
 def config_env(config: dict[str, Any]) -> tuple[dict[str, str], str]:
     """Return the environment of the initialised instance ``config``, in production, and the
