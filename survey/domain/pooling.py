@@ -8,7 +8,8 @@ answer tallies are integer counts summed over the cell's atoms (finest unit x ba
 
 Why: a respondent lies in one unit per level of the tree and in attribute cells besides, so
 re-scoring respondents for every cell repeated the per-answer work once per level. Here it is
-done once per respondent (once per distinct answer pattern of a theme, in fact), and a cell
+done once per respondent (once per distinct answer pattern of a theme, in fact, or per
+distinct sum of a fully answered Likert scale, which is all its score depends on), and a cell
 only gathers what was computed.
 """
 
@@ -18,6 +19,7 @@ import operator
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import count as numbering
 from itertools import repeat
 from typing import Any, Protocol
 
@@ -56,6 +58,39 @@ class _ThemePlan:
     items: tuple[Item, ...]
     keys: tuple[str, ...]
     scale: tuple[int, ...]  # positions in ``items`` of the scale's items; () if no scale
+
+    def whole_scale(
+        self, columns: Mapping[str, Sequence[int | None]]
+    ) -> tuple[list[ThemeScore | None], list[Row | None]] | None:
+        """Return every respondent's score and scale row when every item of the theme is on
+        its scale and everyone answered each of them on it; else None (:meth:`score` then
+        scores each pattern).
+
+        A row is the items' values (:func:`.scoring.item_value`: reverse items flipped), and
+        :func:`.scoring.likert_score` of a row depends only on the row's sum (an exact integer,
+        over the same number of items), so it is computed once per distinct sum.
+        """
+        if not self.scale or len(self.scale) != len(self.items):
+            return None
+        value_columns = []
+        for item, key in zip(self.items, self.keys, strict=True):
+            low, high = item.bounds
+            value_of: dict[int | None, int] = {
+                answer: scoring.item_value(item, answer) for answer in range(low, high + 1)
+            }
+            column = columns[key]
+            # Not a key of value_of: skipped (None), off the scale, or not an int (True == 1
+            # is one, so bools are looked for too); those take the per-pattern path.
+            if not set(map(type, column)) <= {int} or not set(column) <= value_of.keys():
+                return None
+            value_columns.append(list(map(value_of.__getitem__, column)))
+        rows: list[Row] = list(zip(*value_columns, strict=True))
+        sums = list(map(sum, rows))
+        score_of = {
+            total: scoring.likert_score(self.theme, row)
+            for total, row in dict(zip(sums, rows, strict=True)).items()
+        }
+        return list(map(score_of.__getitem__, sums)), list(rows)
 
     def score(self, raw: Pattern) -> tuple[ThemeScore | None, Row | None]:
         """Return the theme score and scale row of one answer pattern (None: unanswered)."""
@@ -123,6 +158,10 @@ class Pool:
         scores: dict[str, list[ThemeScore | None]] = {}
         rows: dict[str, list[Row | None]] = {}
         for plan in plans:
+            whole = plan.whole_scale(item_columns)
+            if whole is not None:
+                scores[plan.theme], rows[plan.theme] = whole
+                continue
             raws: list[Pattern] = list(zip(*(item_columns[k] for k in plan.keys), strict=True))
             score_of: dict[Pattern, ThemeScore | None] = {}
             row_of: dict[Pattern, Row | None] = {}
@@ -168,20 +207,25 @@ def _tally(
 ) -> dict[tuple[int, str], dict[str, Tally]]:
     """Return each atom's answer tally per item, from each item's column of answers."""
     out: dict[tuple[int, str], dict[str, Tally]] = {}
+    # Each atom as a number (that of its first respondent), which hashes faster than a tuple.
+    numbers: dict[tuple[int, str], int] = {}
+    numbered = list(map(numbers.setdefault, atoms, numbering()))
+    atom_of = {number: atom for atom, number in numbers.items()}
     for item in items:
         low, high = item.bounds
-        for (atom, value), count in Counter(
-            zip(atoms, item_columns[item.key], strict=True)
+        for (number, value), found in Counter(
+            zip(numbered, item_columns[item.key], strict=True)
         ).items():
             if value is None:
                 continue
+            atom = atom_of[number]
             tallies = out.get(atom)
             if tallies is None:
                 tallies = out[atom] = {}
             tally = tallies.get(item.key)
             if tally is None:
                 tally = tallies[item.key] = [0] * (high - low + 1)
-            tally[value - low] += count
+            tally[value - low] += found
     return out
 
 

@@ -421,6 +421,8 @@ def _attributes(
     mode = MODE_EXACT if len(rnd.counts) <= EXACT_MAX_ATOMS else MODE_BLOCKS
     chosen = attributes.select(tree, visibility, rnd.counts, data.k, base_cells, history, mode)
     kept, coarse, definitions = set(chosen.kept), chosen.coarse, chosen.definitions
+    # A unit's respondents by band, in answer order, split once for all its bands' cells.
+    by_band: dict[int, dict[str, list[int]]] = {}
     rows = []
     for name, _atoms in chosen.candidates:
         definition = definitions[name]
@@ -434,7 +436,12 @@ def _attributes(
             "themes": {},
         }
         if name in kept:
-            scored = [i for i in tree.within[unit] if data.answers[i].band == band]
+            split = by_band.get(unit)
+            if split is None:
+                split = by_band[unit] = {}
+                for i in tree.within[unit]:
+                    split.setdefault(data.answers[i].band, []).append(i)
+            scored = split.get(band, [])
             row["n"] = len(scored)
             row["themes"] = rnd.figures(scored, False, name in coarse)
             if name in coarse:

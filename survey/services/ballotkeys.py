@@ -96,6 +96,14 @@ def public_keys(session: Session, round_id: int) -> list[PublicBallotKey]:
     return [_public_key(*row) for row in rows]
 
 
+def fingerprints(session: Session, round_id: int) -> list[tuple[int, int, str, str]]:
+    """Return (key id, unit id, band, fingerprint) of every ballot key of a round, in key
+    order, as a release records them: no key is parsed (a fingerprint hashes the stored
+    bytes)."""
+    rows = session.connection().execute(_PUBLIC, {"round_id": round_id})
+    return [(key_id, unit, band, blindrsa.fingerprint(der)) for key_id, unit, band, der in rows]
+
+
 _ONE_PUBLIC = select(BallotKey.unit_id, BallotKey.band, BallotKey.public_key).where(
     BallotKey.round_id == bindparam("round_id"), BallotKey.key_id == bindparam("key_id")
 )

@@ -87,9 +87,10 @@ def shred(
             "sealed answers are kept; run `candor audit` on it and investigate."
         )
     custody.destroy(session, rnd.id)
-    rnd.wrapped_private_key = None
     for table in (Response, Comment, InboxEntry):
         session.execute(delete(table).where(table.round_id == rnd.id))
+    # Both in one UPDATE of the round (a flush between them would write two).
+    rnd.wrapped_private_key = None
     rnd.shredded_on = today
     audit_trail.record(session, actor, SHREDDED, audit_trail.round_detail(rnd.id), clock.utcnow())
     mixing.mark_scrub_pending(session)

@@ -366,7 +366,8 @@ def _release(
         comments.append((c.unit_id, text))
     if failed and not quarantine:
         raise RoundError(quarantine_rows.refusal(rnd.id, failed, rnd.snapshot))
-    names = list(session.scalars(select(Person.name).where(Person.name != "")))
+    # The roster's names mask comments; without comments they are not read.
+    names = list(session.scalars(select(Person.name).where(Person.name != ""))) if comments else []
     earlier, churn = _history(session, rnd)
     data = ReleaseInput(
         round_id=rnd.id,
@@ -402,8 +403,7 @@ def _release(
     )
     session.add(release)
     quarantine_rows.set_aside(session, rnd.id, failed)
-    rnd.status = RoundStatus.RELEASED
-    session.flush()
+    rnd.status = RoundStatus.RELEASED  # written with the retention's dates, in one UPDATE
     kept = not retention.after_release(session, rnd, today, written=built)
     if kept and session.get_bind().dialect.name == "postgresql":
         # Sealed rows kept for the retention period: rewritten in random order. (Rows shredded
@@ -429,12 +429,12 @@ def _ballot_facts(
     units = (rnd.snapshot or {}).get("units", {})
     keys = tuple(
         BallotKey(
-            key_id=key.key_id,
-            unit=units.get(str(key.unit_id), {}).get("path", ""),
-            band=key.band,
-            fingerprint=key.fingerprint,
+            key_id=key_id,
+            unit=units.get(str(unit_id), {}).get("path", ""),
+            band=band,
+            fingerprint=fingerprint,
         )
-        for key in ballotkeys.public_keys(session, rnd.id)
+        for key_id, unit_id, band, fingerprint in ballotkeys.fingerprints(session, rnd.id)
     )
     handouts = tuple(
         Handout(at=event.at.strftime("%Y-%m-%d %H:%M"), by=event.role)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from survey import db
 from survey.domain import blindrsa
-from survey.models import BallotKey, CheckIn, Invitation, Round, SpentBallot
+from survey.models import BallotKey, CheckIn, Invitation, Release, Round, SpentBallot
 from survey.services import ballotkeys, rounds, submission
 from tests.conftest import OpenRound, answers_for
 from tests.helpers import invitation_unused, stored_answers
@@ -224,3 +224,29 @@ def test_one_key_per_label_and_every_code_names_its_labels_key(
         assert {i.key_id for i in invitations} == set(by_id)
     for code in open_round.tokens.values():
         assert submission.key_id_of(code) in by_id
+
+
+def test_the_release_records_every_ballot_keys_fingerprint(
+    app: Flask, open_round: OpenRound
+) -> None:
+    code = next(iter(open_round.tokens.values()))
+    cast(app, open_round.round_id, Client(app, open_round.round_id, code).check_in())
+    with db.session_scope(app) as session:
+        public = ballotkeys.public_keys(session, open_round.round_id)
+        rnd = rounds.get_round(session, open_round.round_id)
+        paths = {int(u): info["path"] for u, info in (rnd.snapshot or {})["units"].items()}
+        rounds.close_round(session, rnd, dt.date(2026, 11, 7))
+        kek = app.extensions["candor.kek"]
+        rounds.advance(session, rnd, "release", kek, dt.date(2026, 11, 8))
+        session.commit()
+        stored = session.scalars(select(Release.manifest).where(Release.round_id == rnd.id)).one()
+    assert public and stored["ballot_keys"] == [
+        {
+            "key_id": key.key_id,
+            "unit": paths[key.unit_id],
+            "band": key.band,
+            "fingerprint": blindrsa.fingerprint(key.public_der),
+        }
+        for key in public
+    ]
+    assert [k["fingerprint"] for k in stored["ballot_keys"]] == [k.fingerprint for k in public]
