@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, inspect, select
 from sqlalchemy.orm import Session
 
 from .. import clock
@@ -89,13 +89,18 @@ def get_round(session: Session, round_id: int) -> Round:
     return found
 
 
-def _lock(session: Session, rnd: Round) -> None:
-    """Re-read the round with its row locked, so two requests cannot both move it on.
+# Every column of a round, its deferred snapshot included: what a release reads.
+_WHOLE_ROUND = tuple(column.key for column in inspect(Round).column_attrs)
+
+
+def _lock(session: Session, rnd: Round, *, snapshot: bool = False) -> None:
+    """Re-read the round with its row locked, so two requests cannot both move it on; with
+    ``snapshot``, its snapshot too (deferred otherwise: it lists every eligible person).
 
     PostgreSQL: ``SELECT ... FOR UPDATE`` makes the second wait and then see the new status.
     SQLite ignores it; its writing transactions are serialised by ``BEGIN IMMEDIATE``.
     """
-    session.refresh(rnd, with_for_update=True)
+    session.refresh(rnd, _WHOLE_ROUND if snapshot else None, with_for_update=True)
 
 
 def create_round(session: Session, program: Program) -> Round:
@@ -335,7 +340,7 @@ def _release(
     shares: Sequence[Share],
 ) -> tuple[Release, Manifest]:
     """Do :func:`release_round`; return the release and the manifest it stored, as built."""
-    _lock(session, rnd)
+    _lock(session, rnd, snapshot=True)
     if rnd.status is not RoundStatus.CLOSED:
         raise RoundError(f"round {rnd.id} is {rnd.status.value}; only a closed round is released.")
     if rnd.snapshot is None or rnd.items is None:
