@@ -23,6 +23,8 @@ import time
 from typing import Any
 
 from sqlalchemy import Delete, Engine, Select, bindparam, delete, func, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -228,7 +230,16 @@ def scrub(engine: Engine, tables: tuple[str, ...] = SCRUBBED_TABLES) -> bool:
 def mark_scrub_pending(session: Session) -> None:
     """Ask the next scrub (at the latest the next tick) to run, in the caller's transaction:
     for steps that destroy a secret outside close and release (strict links)."""
-    session.merge(Setting(key=SCRUB_PENDING, value=b"1"))
+    session.execute(_MARK_PENDING[session.get_bind().dialect.name])
+
+
+# The mark is the row itself: one statement, with no read first (as a merge would make).
+_MARK_PENDING = {
+    name: make(Setting)
+    .values(key=SCRUB_PENDING, value=b"1")
+    .on_conflict_do_nothing(index_elements=[Setting.key])
+    for name, make in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
 
 
 def scrub_if_pending(engine: Engine) -> bool:

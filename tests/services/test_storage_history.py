@@ -496,3 +496,27 @@ def test_scrub_with_a_transaction_in_flight(
     found = [hit for data in files.values() for hit in secrets.found_in(data)]
     print(f"\npostgresql: dead tuples after the close scrub {left}; {len(found)} secrets found")
     assert found == []
+
+
+def test_a_scrub_asked_for_in_a_transaction_is_pending_once_it_commits(app: Flask) -> None:
+    engine: Engine = app.extensions["candor.engine"]
+    with db.session_scope(app) as session:
+        mixing.mark_scrub_pending(session)
+        mixing.mark_scrub_pending(session)  # asked twice: still one mark
+        session.rollback()
+    assert _pending(engine) == []  # nothing asked outside a committed transaction
+    for _ in range(2):  # again while one is pending already
+        with db.session_scope(app) as session:
+            mixing.mark_scrub_pending(session)
+            session.commit()
+        assert _pending(engine) == [b"1"]
+    assert mixing.scrub_if_pending(engine)
+    assert _pending(engine) == []
+
+
+def _pending(engine: Engine) -> list[bytes]:
+    with engine.connect() as conn:
+        found = conn.execute(
+            text("SELECT value FROM settings WHERE key = :key"), {"key": mixing.SCRUB_PENDING}
+        )
+        return [bytes(value) for (value,) in found]
