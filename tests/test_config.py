@@ -160,15 +160,7 @@ def test_start_up_log_names_the_database_without_password(
     config_env: tuple[dict[str, str], str],
 ) -> None:
     env, password = config_env
-    result = subprocess.run(
-        [sys.executable, "-c", "import survey.wsgi"],
-        env=env,
-        cwd=env["CANDOR_INSTANCE_PATH"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
+    result = _served(env, "import survey.wsgi")
     shown = config.display_url(env["CANDOR_DATABASE_URL"])
     assert f"database {shown}" in result.stderr and env["CANDOR_INSTANCE_PATH"] in result.stderr
     assert not password or password not in result.stderr
@@ -187,8 +179,14 @@ def test_the_served_app_is_frozen_out_of_the_garbage_collector(
         "a = Cycle(); a.me = a; del a\n"
         "print(frozen, gc.collect())"
     )
+    frozen, collected = (int(part) for part in _served(env, probe).stdout.split())
+    assert frozen > 10_000 and collected >= 1
+
+
+def _served(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` (which imports the served app) in a fresh interpreter; it must succeed."""
     result = subprocess.run(
-        [sys.executable, "-c", probe],
+        [sys.executable, "-c", code],
         env=env,
         cwd=env["CANDOR_INSTANCE_PATH"],
         capture_output=True,
@@ -196,8 +194,7 @@ def test_the_served_app_is_frozen_out_of_the_garbage_collector(
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    frozen, collected = (int(part) for part in result.stdout.split())
-    assert frozen > 10_000 and collected >= 1
+    return result
 
 
 @pytest.fixture
