@@ -56,6 +56,7 @@ from ..models import (
     RoundStatus,
 )
 from . import audit_trail, ballotkeys, banks, custody, hygiene, mixing, org, retention
+from . import manifests as kept_manifests
 from . import quarantine as quarantine_rows
 from .custody import CustodyError
 
@@ -262,14 +263,17 @@ def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[i
     direct = {int(u): c for u, c in rnd.snapshot["eligible"].items()}
     now = disclosure.subtree_counts(parents, direct)
     k = rnd.k or rnd.program.k
+    # The manifests as this process keeps them (parsed once, kept under their digests), so a
+    # worker that has shown the programme's results does not parse every earlier one again.
+    kept = {rid: found for (rid, _), found in kept_manifests.released(session, rnd.program_id)}
     rows = session.execute(
-        select(Round.id, Round.snapshot, Round.shredded_on, Release.manifest, Release.atom_counts)
+        select(Round.id, Round.snapshot, Round.shredded_on, Release.id, Release.atom_counts)
         .join(Release, Release.round_id == Round.id)
         .where(Round.program_id == rnd.program_id, Round.number < rnd.number)
         .order_by(Round.number)
     ).all()
-    for round_id, snapshot, shredded_on, stored, counts in rows:
-        manifest = manifests.parse(stored)
+    for round_id, snapshot, shredded_on, release_id, counts in rows:
+        manifest = kept[release_id]
         if snapshot and "members" in snapshot:
             respondents = _respondents(session, round_id, counts, shredded=shredded_on is not None)
             earlier.append(earlier_release(snapshot, manifest, respondents))
