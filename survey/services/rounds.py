@@ -263,15 +263,17 @@ def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[i
     direct = {int(u): c for u, c in rnd.snapshot["eligible"].items()}
     now = disclosure.subtree_counts(parents, direct)
     k = rnd.k or rnd.program.k
-    # The manifests as this process keeps them (parsed once, kept under their digests), so a
-    # worker that has shown the programme's results does not parse every earlier one again.
-    kept = {rid: found for (rid, _), found in kept_manifests.released(session, rnd.program_id)}
     rows = session.execute(
         select(Round.id, Round.snapshot, Round.shredded_on, Release.id, Release.atom_counts)
         .join(Release, Release.round_id == Round.id)
         .where(Round.program_id == rnd.program_id, Round.number < rnd.number)
         .order_by(Round.number)
     ).all()
+    # The manifests as this process keeps them (parsed once, kept under their digests), so a
+    # worker that has shown the programme's results does not parse every earlier one again.
+    # Read after the rows: every release they name was committed before this statement began,
+    # so (under READ COMMITTED too) it sees them all; a release is never deleted.
+    kept = {rid: found for (rid, _), found in kept_manifests.released(session, rnd.program_id)}
     for round_id, snapshot, shredded_on, release_id, counts in rows:
         manifest = kept[release_id]
         if snapshot and "members" in snapshot:

@@ -5,15 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter
+from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from survey import db
-from survey.models import Invitation, Round
+from survey.models import Invitation, Program, Round, RoundStatus
+from survey.services import manifests as kept_manifests
 from survey.services import rounds, submission
-from tests.conftest import OpenRound, answers_for
+from tests.conftest import OpenRound, Org, answers_for
 from tests.helpers import invitation_unused, stored_answers
+from tests.services.round_steps import DAY, answer_all
 
 THREADS_PER_LINK = 4
 
@@ -101,3 +105,60 @@ def test_closing_waits_for_an_answer_that_saw_the_round_open(
         answering.commit()
     closer.join(timeout=30)
     assert closed.is_set()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_an_earlier_round_released_meanwhile_does_not_break_a_release(
+    app: Flask, organisation: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two closed rounds of one programme released at once (say, custodians release round 1
+    while the tick releases round 2): round 1's release commits while round 2's reads its
+    history, between the earlier releases' rows and their manifests. Under READ COMMITTED
+    the two reads then see different releases; round 2's release still goes through."""
+    kek = app.extensions["candor.kek"]
+    first, second = (
+        _opened(app, organisation.program_id, DAY + dt.timedelta(days=d)) for d in (0, 1)
+    )
+    for round_id, tokens in (first, second):
+        answer_all(app, round_id, tokens)
+        with db.session_scope(app) as session:
+            rounds.close_round(
+                session, rounds.get_round(session, round_id), DAY + dt.timedelta(days=5)
+            )
+            session.commit()
+    released = kept_manifests.released
+    others: list[str] = []
+
+    def then_round_one_is_released(session: Session, program_id: int | None = None) -> Any:
+        found = released(session, program_id)
+        if not others:
+            others.append("round 1")  # its own release reads its history too: only once
+            with db.session_scope(app) as other:
+                rnd = rounds.get_round(other, first[0])
+                others.append(
+                    rounds.advance(other, rnd, "release", kek, DAY + dt.timedelta(days=6))
+                )
+                other.commit()
+        return found
+
+    monkeypatch.setattr(kept_manifests, "released", then_round_one_is_released)
+    with db.session_scope(app) as session:
+        rnd = rounds.get_round(session, second[0])
+        rounds.advance(session, rnd, "release", kek, DAY + dt.timedelta(days=6))
+        session.commit()
+    with db.session_scope(app) as session:
+        statuses = [rounds.get_round(session, r).status for r in (first[0], second[0])]
+    assert len(others) == 2 and statuses == [RoundStatus.RELEASED, RoundStatus.RELEASED]
+
+
+def _opened(app: Flask, program_id: int, day: dt.date) -> tuple[int, list[str]]:
+    """Open a new round of the programme on ``day``; return its id and its access codes."""
+    kek = app.extensions["candor.kek"]
+    with db.session_scope(app) as session:
+        program = session.get(Program, program_id)
+        assert program is not None
+        rnd = rounds.create_round(session, program)
+        rounds.open_round(session, rnd, kek, day)
+        session.commit()
+        links = rounds.invitation_links(session, rnd, kek, "http://candor.example")
+        return rnd.id, [link.code for link in links]
