@@ -12,12 +12,13 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from survey import db
-from survey.models import Invitation, Program, Round, RoundStatus
+from survey.models import Invitation, Round, RoundStatus
 from survey.services import manifests as kept_manifests
 from survey.services import rounds, submission
 from tests.conftest import OpenRound, Org, answers_for
 from tests.helpers import invitation_unused, stored_answers
-from tests.services.round_steps import DAY, answer_all
+from tests.services.ballots import TODAY, open_next_round
+from tests.services.round_steps import answer_all
 
 THREADS_PER_LINK = 4
 
@@ -116,15 +117,11 @@ def test_an_earlier_round_released_meanwhile_does_not_break_a_release(
     history, between the earlier releases' rows and their manifests. Under READ COMMITTED
     the two reads then see different releases; round 2's release still goes through."""
     kek = app.extensions["candor.kek"]
-    first, second = (
-        _opened(app, organisation.program_id, DAY + dt.timedelta(days=d)) for d in (0, 1)
-    )
+    first, second = (open_next_round(app, organisation.program_id) for _ in range(2))
     for round_id, tokens in (first, second):
         answer_all(app, round_id, tokens)
         with db.session_scope(app) as session:
-            rounds.close_round(
-                session, rounds.get_round(session, round_id), DAY + dt.timedelta(days=5)
-            )
+            rounds.close_round(session, rounds.get_round(session, round_id), TODAY)
             session.commit()
     released = kept_manifests.released
     others: list[str] = []
@@ -135,30 +132,15 @@ def test_an_earlier_round_released_meanwhile_does_not_break_a_release(
             others.append("round 1")  # its own release reads its history too: only once
             with db.session_scope(app) as other:
                 rnd = rounds.get_round(other, first[0])
-                others.append(
-                    rounds.advance(other, rnd, "release", kek, DAY + dt.timedelta(days=6))
-                )
+                others.append(rounds.advance(other, rnd, "release", kek, TODAY))
                 other.commit()
         return found
 
     monkeypatch.setattr(kept_manifests, "released", then_round_one_is_released)
     with db.session_scope(app) as session:
         rnd = rounds.get_round(session, second[0])
-        rounds.advance(session, rnd, "release", kek, DAY + dt.timedelta(days=6))
+        rounds.advance(session, rnd, "release", kek, TODAY)
         session.commit()
     with db.session_scope(app) as session:
         statuses = [rounds.get_round(session, r).status for r in (first[0], second[0])]
     assert len(others) == 2 and statuses == [RoundStatus.RELEASED, RoundStatus.RELEASED]
-
-
-def _opened(app: Flask, program_id: int, day: dt.date) -> tuple[int, list[str]]:
-    """Open a new round of the programme on ``day``; return its id and its access codes."""
-    kek = app.extensions["candor.kek"]
-    with db.session_scope(app) as session:
-        program = session.get(Program, program_id)
-        assert program is not None
-        rnd = rounds.create_round(session, program)
-        rounds.open_round(session, rnd, kek, day)
-        session.commit()
-        links = rounds.invitation_links(session, rnd, kek, "http://candor.example")
-        return rnd.id, [link.code for link in links]
