@@ -253,9 +253,10 @@ def scrub_if_pending(engine: Engine) -> bool:
 def _mark_pending(engine: Engine, pending: bool) -> None:
     try:
         with engine.begin() as conn:
-            conn.execute(delete(Setting).where(Setting.key == SCRUB_PENDING))
             if pending:
-                conn.execute(insert(Setting).values(key=SCRUB_PENDING, value=b"1"))
+                conn.execute(_MARK_PENDING[engine.dialect.name])
+            else:
+                conn.execute(delete(Setting).where(Setting.key == SCRUB_PENDING))
     except OperationalError:
         pass  # a busy database: the next mix, close or tick scrubs again anyway
 
