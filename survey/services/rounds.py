@@ -104,6 +104,18 @@ def _lock(session: Session, rnd: Round, *, snapshot: bool = False) -> None:
     session.refresh(rnd, _WHOLE_ROUND if snapshot else None, with_for_update=True)
 
 
+def locked_program(session: Session, program_id: int) -> Program:
+    """Return the programme with its row locked until commit, so two ticks, or two releases
+    of its rounds, take turns: the second release reads the first's in its history (see
+    :func:`_history`).
+
+    PostgreSQL: ``SELECT ... FOR UPDATE``; the second waits, and under READ COMMITTED its
+    next statements see what the first committed. SQLite ignores it, but every writing
+    transaction there starts with ``BEGIN IMMEDIATE``, which serialises them already.
+    """
+    return session.scalars(select(Program).where(Program.id == program_id).with_for_update()).one()
+
+
 def create_round(session: Session, program: Program) -> Round:
     """Add the next DRAFT round of ``program``; the caller commits."""
     last = session.scalar(select(func.max(Round.number)).where(Round.program_id == program.id))
@@ -254,7 +266,13 @@ def advance(
 
 def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[int, int]]:
     """Return every earlier release of the programme for the across-rounds check, and each
-    unit's largest head-count change of 1..k-1 against those whose snapshot has no members."""
+    unit's largest head-count change of 1..k-1 against those whose snapshot has no members.
+
+    Earlier means released before, whatever the rounds' numbers: round 1 may be released
+    after round 2 (its custodians were away), and the two must still be checked against each
+    other. The caller holds the programme's row (see :func:`locked_program`), so a release
+    committed meanwhile is not missed either.
+    """
     earlier: list[EarlierRelease] = []
     churn: dict[int, int] = {}
     if rnd.snapshot is None:
@@ -266,7 +284,7 @@ def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[i
     rows = session.execute(
         select(Round.id, Round.snapshot, Round.shredded_on, Release.id, Release.atom_counts)
         .join(Release, Release.round_id == Round.id)
-        .where(Round.program_id == rnd.program_id, Round.number < rnd.number)
+        .where(Round.program_id == rnd.program_id, Round.id != rnd.id)
         .order_by(Round.number)
     ).all()
     # The manifests as this process keeps them (parsed once, kept under their digests), so a
@@ -346,6 +364,7 @@ def _release(
     shares: Sequence[Share],
 ) -> tuple[Release, Manifest]:
     """Do :func:`release_round`; return the release and the manifest it stored, as built."""
+    locked_program(session, rnd.program_id)
     _lock(session, rnd, snapshot=True)
     if rnd.status is not RoundStatus.CLOSED:
         raise RoundError(f"round {rnd.id} is {rnd.status.value}; only a closed round is released.")

@@ -12,8 +12,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from survey import db
-from survey.models import Invitation, Round, RoundStatus
-from survey.services import manifests as kept_manifests
+from survey.models import Invitation, Round
 from survey.services import rounds, submission
 from tests.conftest import OpenRound, Org, answers_for
 from tests.helpers import invitation_unused, stored_answers
@@ -109,13 +108,13 @@ def test_closing_waits_for_an_answer_that_saw_the_round_open(
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_an_earlier_round_released_meanwhile_does_not_break_a_release(
+def test_two_releases_of_one_programme_take_turns(
     app: Flask, organisation: Org, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two closed rounds of one programme released at once (say, custodians release round 1
-    while the tick releases round 2): round 1's release commits while round 2's reads its
-    history, between the earlier releases' rows and their manifests. Under READ COMMITTED
-    the two reads then see different releases; round 2's release still goes through."""
+    while the tick releases round 2) take turns on the programme's row. Round 1's release
+    waits for round 2's transaction, then finds round 2's release in its history, so the two
+    are checked against each other; without the turn, neither would see the other."""
     kek = app.extensions["candor.kek"]
     first, second = (open_next_round(app, organisation.program_id) for _ in range(2))
     for round_id, tokens in (first, second):
@@ -123,24 +122,29 @@ def test_an_earlier_round_released_meanwhile_does_not_break_a_release(
         with db.session_scope(app) as session:
             rounds.close_round(session, rounds.get_round(session, round_id), TODAY)
             session.commit()
-    released = kept_manifests.released
-    others: list[str] = []
+    history = rounds._history
+    seen: list[tuple[int, int]] = []  # (round, earlier releases it was checked against)
 
-    def then_round_one_is_released(session: Session, program_id: int | None = None) -> Any:
-        found = released(session, program_id)
-        if not others:
-            others.append("round 1")  # its own release reads its history too: only once
-            with db.session_scope(app) as other:
-                rnd = rounds.get_round(other, first[0])
-                others.append(rounds.advance(other, rnd, "release", kek, TODAY))
-                other.commit()
+    def recorded(session: Session, rnd: Round) -> Any:
+        found = history(session, rnd)
+        seen.append((rnd.id, len(found[0])))
         return found
 
-    monkeypatch.setattr(kept_manifests, "released", then_round_one_is_released)
+    monkeypatch.setattr(rounds, "_history", recorded)
+    released = threading.Event()
+
+    def release_round_one() -> None:
+        with db.session_scope(app) as other:
+            rounds.advance(other, rounds.get_round(other, first[0]), "release", kek, TODAY)
+            other.commit()
+        released.set()
+
     with db.session_scope(app) as session:
-        rnd = rounds.get_round(session, second[0])
-        rounds.advance(session, rnd, "release", kek, TODAY)
+        rounds.advance(session, rounds.get_round(session, second[0]), "release", kek, TODAY)
+        releaser = threading.Thread(target=release_round_one)
+        releaser.start()
+        assert not released.wait(0.5)  # round 1 waits for round 2's transaction
         session.commit()
-    with db.session_scope(app) as session:
-        statuses = [rounds.get_round(session, r).status for r in (first[0], second[0])]
-    assert len(others) == 2 and statuses == [RoundStatus.RELEASED, RoundStatus.RELEASED]
+    releaser.join(timeout=30)
+    assert released.is_set()
+    assert seen == [(second[0], 0), (first[0], 1)]

@@ -227,6 +227,33 @@ def test_churn_guard_hides_unit_next_round(
     assert "n" not in beta_row
 
 
+def test_a_round_released_after_a_later_one_is_checked_against_it(
+    app: Flask, open_round: OpenRound, organisation: Org
+) -> None:
+    """Releases need not come in the rounds' order: round 1's custodians may be away while
+    round 2 is released. Round 1 is then checked against round 2 all the same; otherwise
+    Beta's 7 in round 1 and its 6 in round 2 would both be exact, and their difference would
+    be what the leaver said."""
+    answer_all(app, open_round.round_id, list(open_round.tokens.values()))
+    with db.session_scope(app) as session:
+        rounds.close_round(session, rounds.get_round(session, open_round.round_id), DAY)
+        session.commit()
+    beta = organisation.units["Beta"]
+    with db.session_scope(app) as session:  # one person leaves Beta (7 -> 6)
+        leaver = session.query(Person).filter(Person.unit_id == beta).first()
+        leaver.active = False
+        session.commit()
+    second = _second_round(app, organisation)
+    assert next(u for u in second.manifest["units"] if u["id"] == beta)["shown"]
+    with db.session_scope(app) as session:
+        rnd = rounds.get_round(session, open_round.round_id)
+        first = rounds.release_round(session, rnd, app.extensions["candor.kek"], DAY)
+        session.commit()
+        beta_row = next(u for u in first.manifest["units"] if u["id"] == beta)
+    assert not beta_row["shown"] and beta_row["reason"] == HIDDEN_TEXT
+    assert "n" not in beta_row
+
+
 def test_physical_order_does_not_follow_arrival(app: Flask, open_round: OpenRound) -> None:
     """Mixed storage keeps neither the ids nor the order in which ballots arrived."""
     keep_sealed(app, open_round.round_id)  # stored rows are read after the release
