@@ -1,6 +1,7 @@
 """Across rounds: no figure may isolate the people who joined, left or skipped a round.
 
-Invariant: take every release of a programme as one system. Its atoms are *person classes*:
+Invariant: take every release, of every programme over the roster and in whatever order the
+rounds were released, as one system. Its atoms are *person classes*:
 eligible people who sat in the same storage atom (unit x band) in every one of the releases
 (from each round's roster snapshot: who was eligible where, never who answered). Every cell a
 release published exactly is a row over these classes. Assuming the worst case, that everyone
@@ -121,7 +122,7 @@ def coarse_share(pct: float, n: int) -> str:
 
 
 class History:
-    """Every earlier release of a programme as one system, for the round being released.
+    """Every earlier release, of every programme, as one system, for the round being released.
 
     Two systems, and a cell is exact only if both keep it: one over the *eligible* people
     (who joined, left or moved, with each cell's n as a tally), and, once there is an earlier

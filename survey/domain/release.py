@@ -77,7 +77,7 @@ class ReleaseInput:
     roster_names: Sequence[str] = ()
     # Head-count change since earlier releases whose snapshots name no members (older rounds).
     churn: Mapping[int, int] = field(default_factory=dict)
-    # Every earlier release of the programme, for the across-rounds check (see churn.py); it
+    # Every earlier release, of every programme, for the across-rounds check (churn.py); it
     # needs the snapshot's ``members`` (atom -> eligible person ids), never who answered.
     earlier: Sequence[EarlierRelease] = ()
     # Sealed rows that failed to open and were set aside by an explicit quarantine.

@@ -8,7 +8,8 @@ Invariants:
 - On SQLite it is an exclusive ``flock`` on a file in a folder beside the database file, so it
   holds for every process on this machine that opens that database, whatever its instance
   folder; the kernel releases it when the process dies.
-- Taking a lock never waits: the caller learns at once whether it holds it.
+- Taking a lock with :func:`exclusive` never waits: the caller learns at once whether it
+  holds it. :func:`take_turn` waits, and holds its lock for one transaction only.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-__all__ = ["exclusive", "is_held", "lock_path"]
+__all__ = ["exclusive", "is_held", "lock_path", "take_turn"]
 
 LOCK_DIR_SUFFIX = ".locks"  # SQLite: <database file>.locks/<name>.lock
 _SAFE_NAME = re.compile(r"^[a-z0-9-]{1,64}$")
@@ -78,6 +79,21 @@ def exclusive(engine: Engine, name: str, *, fallback_dir: str) -> Iterator[bool]
         yield True
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def take_turn(conn: Connection, name: str) -> None:
+    """Wait for lock ``name`` and hold it until ``conn``'s transaction ends, so the
+    transactions that take it run one after another, across every app server.
+
+    PostgreSQL: a transaction-level advisory lock; under READ COMMITTED the statements after
+    it see what the previous holder committed. SQLite: nothing to take, as every writing
+    transaction there starts with ``BEGIN IMMEDIATE``, which serialises them already.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(_TAKE_TURN, {"k": _key(name)})
+
+
+_TAKE_TURN = text("SELECT pg_advisory_xact_lock(:k)")
 
 
 @contextmanager

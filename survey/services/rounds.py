@@ -55,7 +55,7 @@ from ..models import (
     RoundMix,
     RoundStatus,
 )
-from . import audit_trail, ballotkeys, banks, custody, hygiene, mixing, org, retention
+from . import audit_trail, ballotkeys, banks, custody, hygiene, locks, mixing, org, retention
 from . import manifests as kept_manifests
 from . import quarantine as quarantine_rows
 from .custody import CustodyError
@@ -102,18 +102,6 @@ def _lock(session: Session, rnd: Round, *, snapshot: bool = False) -> None:
     SQLite ignores it; its writing transactions are serialised by ``BEGIN IMMEDIATE``.
     """
     session.refresh(rnd, _WHOLE_ROUND if snapshot else None, with_for_update=True)
-
-
-def locked_program(session: Session, program_id: int) -> Program:
-    """Return the programme with its row locked until commit, so two ticks, or two releases
-    of its rounds, take turns: the second release reads the first's in its history (see
-    :func:`_history`).
-
-    PostgreSQL: ``SELECT ... FOR UPDATE``; the second waits, and under READ COMMITTED its
-    next statements see what the first committed. SQLite ignores it, but every writing
-    transaction there starts with ``BEGIN IMMEDIATE``, which serialises them already.
-    """
-    return session.scalars(select(Program).where(Program.id == program_id).with_for_update()).one()
 
 
 def create_round(session: Session, program: Program) -> Round:
@@ -265,13 +253,14 @@ def advance(
 
 
 def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[int, int]]:
-    """Return every earlier release of the programme for the across-rounds check, and each
-    unit's largest head-count change of 1..k-1 against those whose snapshot has no members.
+    """Return every earlier release for the across-rounds check, and each unit's largest
+    head-count change of 1..k-1 against those whose snapshot has no members.
 
-    Earlier means released before, whatever the rounds' numbers: round 1 may be released
-    after round 2 (its custodians were away), and the two must still be checked against each
-    other. The caller holds the programme's row (see :func:`locked_program`), so a release
-    committed meanwhile is not missed either.
+    Earlier means released before, whatever the rounds' numbers or programmes: round 1 may
+    be released after round 2 (its custodians were away), and a second programme over the
+    same roster may ask the same questions; either pair could be differenced. The caller
+    holds the release turn (see :func:`_release`), so a release committed meanwhile is not
+    missed either.
     """
     earlier: list[EarlierRelease] = []
     churn: dict[int, int] = {}
@@ -284,14 +273,14 @@ def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[i
     rows = session.execute(
         select(Round.id, Round.snapshot, Round.shredded_on, Release.id, Release.atom_counts)
         .join(Release, Release.round_id == Round.id)
-        .where(Round.program_id == rnd.program_id, Round.id != rnd.id)
+        .where(Round.id != rnd.id)
         .order_by(Round.number)
     ).all()
     # The manifests as this process keeps them (parsed once, kept under their digests), so a
     # worker that has shown the programme's results does not parse every earlier one again.
     # Read after the rows: every release they name was committed before this statement began,
     # so (under READ COMMITTED too) it sees them all; a release is never deleted.
-    kept = {rid: found for (rid, _), found in kept_manifests.released(session, rnd.program_id)}
+    kept = {rid: found for (rid, _), found in kept_manifests.released(session)}
     for round_id, snapshot, shredded_on, release_id, counts in rows:
         manifest = kept[release_id]
         if snapshot and "members" in snapshot:
@@ -364,7 +353,8 @@ def _release(
     shares: Sequence[Share],
 ) -> tuple[Release, Manifest]:
     """Do :func:`release_round`; return the release and the manifest it stored, as built."""
-    locked_program(session, rnd.program_id)
+    # Releases take turns, of every programme: the second reads the first in its history.
+    locks.take_turn(session.connection(), "release")
     _lock(session, rnd, snapshot=True)
     if rnd.status is not RoundStatus.CLOSED:
         raise RoundError(f"round {rnd.id} is {rnd.status.value}; only a closed round is released.")

@@ -98,19 +98,28 @@ def _mix_open_rounds(factory: sessionmaker[Session]) -> None:
             mixing.scrub(session.get_bind().engine)
 
 
+def _locked_program(session: Session, program_id: int) -> Program:
+    """Return the programme with its row locked until commit, so two ticks take turns.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE``. SQLite ignores it, but every writing transaction
+    there starts with ``BEGIN IMMEDIATE``, which serialises them already.
+    """
+    return session.scalars(select(Program).where(Program.id == program_id).with_for_update()).one()
+
+
 def _finish_rounds(
     factory: sessionmaker[Session], program_id: int, kek: bytes, today: dt.date, report: TickReport
 ) -> None:
     """Close rounds whose window has ended, then release closed ones, each step under lock."""
     with factory() as session:
-        program = rounds.locked_program(session, program_id)
+        program = _locked_program(session, program_id)
         active = [
             r.id for r in program.rounds if r.status in (RoundStatus.OPEN, RoundStatus.CLOSED)
         ]
     for round_id in active:
         for step in ("close", "release"):
             with factory() as session:
-                program = rounds.locked_program(session, program_id)
+                program = _locked_program(session, program_id)
                 rnd = rounds.get_round(session, round_id)
                 label = f"{program.name} {rnd.label}"
                 try:
@@ -147,7 +156,7 @@ def _open_due_round(
     factory: sessionmaker[Session], program_id: int, kek: bytes, today: dt.date, report: TickReport
 ) -> None:
     with factory() as session:
-        program = rounds.locked_program(session, program_id)
+        program = _locked_program(session, program_id)
         assert program.first_open_on is not None
         if any(r.status in (RoundStatus.OPEN, RoundStatus.CLOSED) for r in program.rounds):
             return

@@ -108,13 +108,13 @@ def test_closing_waits_for_an_answer_that_saw_the_round_open(
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_two_releases_of_one_programme_take_turns(
+def test_two_releases_at_once_take_turns(
     app: Flask, organisation: Org, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two closed rounds of one programme released at once (say, custodians release round 1
-    while the tick releases round 2) take turns on the programme's row. Round 1's release
-    waits for round 2's transaction, then finds round 2's release in its history, so the two
-    are checked against each other; without the turn, neither would see the other."""
+    """Two closed rounds released at once (say, custodians release round 1 while the tick
+    releases round 2) take turns. Round 1's release waits for round 2's transaction, then
+    finds round 2's release in its history, so the two are checked against each other;
+    without the turn, neither would see the other."""
     kek = app.extensions["candor.kek"]
     first, second = (open_next_round(app, organisation.program_id) for _ in range(2))
     for round_id, tokens in (first, second):

@@ -254,6 +254,29 @@ def test_a_round_released_after_a_later_one_is_checked_against_it(
     assert "n" not in beta_row
 
 
+def test_a_second_programme_is_checked_against_the_first(
+    app: Flask, open_round: OpenRound, organisation: Org
+) -> None:
+    """Two programmes over one roster, with the same questions: a round of the second after
+    someone left Beta is checked against the first's release, as a later round of the same
+    programme would be. Otherwise an admin could start a programme to difference it."""
+    answer_all(app, open_round.round_id, list(open_round.tokens.values()))
+    first = finish(app, open_round.round_id)
+    beta = organisation.units["Beta"]
+    assert next(u for u in first.manifest["units"] if u["id"] == beta)["shown"]
+    with db.session_scope(app) as session:  # one person leaves Beta (7 -> 6)
+        leaver = session.query(Person).filter(Person.unit_id == beta).first()
+        leaver.active = False
+        other = Program(name="Pulse again", k=5, comment_k=10)
+        session.add(other)
+        session.commit()
+        other_id = other.id
+    second = _second_round(app, Org(organisation.units, other_id))
+    beta_row = next(u for u in second.manifest["units"] if u["id"] == beta)
+    assert not beta_row["shown"] and beta_row["reason"] == HIDDEN_TEXT
+    assert "n" not in beta_row
+
+
 def test_physical_order_does_not_follow_arrival(app: Flask, open_round: OpenRound) -> None:
     """Mixed storage keeps neither the ids nor the order in which ballots arrived."""
     keep_sealed(app, open_round.round_id)  # stored rows are read after the release
