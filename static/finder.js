@@ -1,0 +1,98 @@
+// Long lists of choices (a unit among thousands) get a search box just after them: type the
+// start of a name and the list keeps only the choices that match, each with the units it sits in
+// (shown indented above it) for context. The list itself is untouched, so the form sends the
+// same with or without this script, and a choice already made stays made while the filter
+// hides it. Enter picks the first match and moves to the list; Escape clears the search.
+const MIN_OPTIONS = 25; // shorter lists are quicker to read than to search
+const INDENT = "— "; // how the unit choosers indent a unit below its parent
+
+function depthOf(text) {
+  let depth = 0;
+  while (text.startsWith(INDENT, depth * INDENT.length)) { depth += 1; }
+  return depth;
+}
+
+// A choice matches when every word typed begins one of its words: "res squad 1" finds
+// "Lab/Research/Squad 12", not "Squad 01".
+function words(text) {
+  return text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+}
+
+function labelOf(select) {
+  const label = select.id ? document.querySelector(`label[for="${CSS.escape(select.id)}"]`) : null;
+  return label ? label.textContent.trim() : "choices";
+}
+
+function enhance(select, number) {
+  const options = [...select.options].map((option) => ({
+    option,
+    depth: depthOf(option.text),
+    words: words(option.text),
+    always: option.value === "", // "Any", "All": never filtered away
+  }));
+  const name = labelOf(select);
+  const box = document.createElement("span");
+  box.className = "finder";
+  const input = document.createElement("input");
+  input.type = "search";
+  input.id = `${select.id || `choices-${number}`}-find`;
+  input.autocomplete = "off";
+  const label = document.createElement("label");
+  label.htmlFor = input.id;
+  label.textContent = `Find in ${name}`;
+  const status = document.createElement("span");
+  status.className = "finder-count";
+  status.setAttribute("role", "status");
+  input.setAttribute("aria-describedby", `${input.id}-count`);
+  status.id = `${input.id}-count`;
+  box.append(label, input, status);
+  select.after(box);
+  const total = options.filter((entry) => !entry.always).length;
+
+  function apply() {
+    const wanted = words(input.value);
+    const ancestors = [];
+    let matches = 0;
+    let first = null;
+    for (const entry of options) {
+      ancestors.length = Math.min(ancestors.length, entry.depth);
+      const match = !entry.always
+        && wanted.every((word) => entry.words.some((own) => own.startsWith(word)));
+      const shown = entry.always || match || entry.option.selected;
+      entry.option.hidden = !shown;
+      if (match) {
+        matches += 1;
+        first = first || entry.option;
+        for (const above of ancestors) { above.option.hidden = false; }
+      }
+      ancestors.push(entry);
+    }
+    status.textContent = wanted.length ? `${matches} of ${total} match` : "";
+    return first;
+  }
+
+  input.addEventListener("input", apply);
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault(); // a search box never submits the form it sits in
+      const first = apply();
+      if (first) {
+        select.value = first.value;
+        select.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+      select.focus();
+    } else if (event.key === "Escape" && input.value) {
+      event.preventDefault();
+      input.value = "";
+      apply();
+    }
+  });
+}
+
+let number = 0;
+for (const select of document.querySelectorAll("select:not([data-finder])")) {
+  if (select.options.length >= MIN_OPTIONS) {
+    select.dataset.finder = "on";
+    enhance(select, number += 1);
+  }
+}

@@ -1,0 +1,112 @@
+"""The search box before a long list of choices (static/finder.js), in a real browser: it
+narrows the list, keeps each match's parent units for context, never changes what the form
+sends, and leaves short lists alone."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from playwright.sync_api import expect
+
+from survey import db
+from survey.models import OrgUnit
+from survey.services import org
+from tests.conftest import Org
+from tests.e2e.audit import Audit
+from tests.e2e.conftest import OpenPage, log_in, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SQUADS = 30  # with the seven units of the test organisation: 37, a list worth searching
+
+
+def add_squads(app: Flask, organisation: Org) -> dict[str, int]:
+    """Add SQUADS units under Research; return their ids by name."""
+    with db.session_scope(app) as session:
+        research = session.get(OrgUnit, organisation.units["Research"])
+        added = {
+            unit.name: unit.id
+            for unit in (org.add_unit(session, f"Squad {n:02d}", research) for n in range(SQUADS))
+        }
+        session.commit()
+    return added
+
+
+def test_the_unit_filter_of_the_action_list_is_searchable(
+    app: Flask, open_page: OpenPage, organisation: Org, released_round: dict[str, Any]
+) -> None:
+    squads = add_squads(app, organisation)
+    units = len(organisation.units) + SQUADS
+    audit = Audit()
+    page = open_page()
+    log_in(page, "hr")
+    page.goto("/actions/")
+    select = page.locator("#f-unit")
+    find = page.get_by_label("Find in Unit").first
+    expect(page.locator("#f-program-find")).to_have_count(0)  # a short list: no search box
+
+    find.fill("squad 1")
+    expect(page.locator("#f-unit-find-count")).to_have_text(f"10 of {units} match")
+    shown = select.locator("option:not([hidden])")
+    expect(shown).to_have_count(11)  # "Any" and Squad 10 to 19
+    expect(shown.nth(1)).to_have_text("Lab/Research/Squad 10")
+    audit.check(page, "actions, unit list searched")
+    screenshot(page, "finder-actions")
+
+    find.press("Enter")  # picks the first match and moves to the list; submits nothing
+    expect(select).to_be_focused()
+    expect(select).to_have_value(str(squads["Squad 10"]))
+    assert "unit=" not in page.url
+
+    find.fill("nothing like this")
+    expect(page.locator("#f-unit-find-count")).to_have_text(f"0 of {units} match")
+    expect(shown).to_have_count(2)  # "Any" and the choice already made
+    find.press("Escape")
+    expect(find).to_have_value("")
+    expect(shown).to_have_count(units + 1)
+    expect(page.locator("#f-unit-find-count")).to_have_text("")
+
+    page.get_by_role("button", name="Filter").click()  # the form sends the choice
+    expect(page).to_have_url(re.compile(rf"/actions/\?.*\bunit={squads['Squad 10']}(&|$)"))
+    expect(page.locator("#f-unit")).to_have_value(str(squads["Squad 10"]))
+    audit.assert_clean()
+
+
+def test_a_match_keeps_the_units_above_it(
+    app: Flask, open_page: OpenPage, organisation: Org, released_round: dict[str, Any]
+) -> None:
+    """The dashboard's and reports' unit lists indent a unit under its parent ("— "). A list
+    like theirs, with more units than a test release shows, added to a staff page and the
+    script loaded again (a second copy, which leaves the lists already searchable alone)."""
+    add_squads(app, organisation)
+    page = open_page()
+    log_in(page, "hr")
+    page.goto("/actions/")
+    names = ["Lab", "— Research", *(f"— — Squad {n:02d}" for n in range(SQUADS)), "— Ops"]
+    page.evaluate(
+        """async (names) => {
+            const label = document.createElement("label");
+            label.htmlFor = "tree";
+            label.textContent = "Within";
+            const select = document.createElement("select");
+            select.id = "tree";
+            for (const [n, name] of names.entries()) { select.add(new Option(name, String(n))); }
+            document.querySelector("main").append(label, select);
+            await import("/static/finder.js?again");
+        }""",
+        [*names, "— — Gamma"],
+    )
+    expect(page.locator(".finder")).to_have_count(3)  # the page's two unit lists, and this one
+    page.get_by_label("Find in Within").fill("SQUAD 0")
+    expect(page.locator("#tree-find-count")).to_have_text(f"10 of {SQUADS + 4} match")
+    shown = page.locator("#tree option:not([hidden])")
+    expect(shown).to_have_count(12)  # the organisation and Research, above the ten matches
+    expect(shown.nth(0)).to_have_text("Lab")
+    expect(shown.nth(1)).to_have_text("— Research")
+    expect(shown.nth(2)).to_have_text("— — Squad 00")
+    page.get_by_label("Find in Within").fill("gam")
+    expect(shown).to_have_count(3)  # Lab, Ops, Gamma
+    expect(shown.nth(1)).to_have_text("— Ops")
