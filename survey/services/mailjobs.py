@@ -28,6 +28,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from .. import clock
+from ..db import READ_ONLY_OPTION
 from ..domain.mail import DeliveryStatus, MailError, MailKind, message_id_salt
 from ..models import Delivery, MailRun, Round, RoundStatus
 from . import locks, rounds
@@ -250,7 +251,23 @@ class MailProgress:
 def progress(
     session: Session, engine: Engine, round_id: int, kind: MailKind, *, lock_dir: str
 ) -> MailProgress:
-    """Return the progress of a round's invitations or reminders (counts only, no names)."""
+    """Return the progress of a round's invitations or reminders (counts only, no names).
+
+    A run writes its end before it lets go of the job's lock, so the lock is asked about
+    first and the ledger read after. On SQLite the request's transaction may still read
+    from before a run ended (its snapshot is taken at its first read); a run that looks cut
+    short is therefore read again in a transaction of its own before it is said to be.
+    """
+    running = locks.is_held(engine, sending_lock_name(round_id, kind), fallback_dir=lock_dir)
+    found = _progress(session, round_id, kind, running)
+    if found.interrupted:
+        with Session(engine) as fresh:
+            fresh.connection(execution_options={READ_ONLY_OPTION: True})
+            found = _progress(fresh, round_id, kind, running)
+    return found
+
+
+def _progress(session: Session, round_id: int, kind: MailKind, running: bool) -> MailProgress:
     by_status, given_up = ledger_counts(session, round_id, kind)
     run = session.scalars(
         select(MailRun).where(MailRun.round_id == round_id, MailRun.kind == kind.value)
@@ -261,7 +278,7 @@ def progress(
         sent=by_status.get(DeliveryStatus.SENT, 0),
         failed=by_status.get(DeliveryStatus.FAILED, 0) - given_up,
         given_up=given_up,
-        running=locks.is_held(engine, sending_lock_name(round_id, kind), fallback_dir=lock_dir),
+        running=running,
         started_at=run.started_at if run else None,
         finished_at=run.finished_at if run else None,
         stopped=run.stopped if run else "",

@@ -28,8 +28,9 @@ from sqlalchemy import select
 
 from survey import config as config_module
 from survey import db
+from survey.db import READ_ONLY_OPTION
 from survey.domain.mail import MailKind, build_test_message, message_id_salt
-from survey.models import Delivery, Person, Program, Round
+from survey.models import Delivery, MailRun, Person, Program, Round
 from survey.services import locks, mailjobs, rounds, transports
 from survey.services import mailer as mail
 from tests import smtp as loopback
@@ -676,6 +677,42 @@ def test_one_sender_per_job_across_app_servers(
         "",
     )
     assert done.finished_at is not None and done.started_at is not None
+
+
+def test_a_run_that_ends_while_the_page_reads_is_not_taken_as_cut_short(
+    app: Flask, open_round: OpenRound, smtp: Server
+) -> None:
+    """The admin page's request read the run as started; the run then ends, writing its end
+    before it lets go of its lock; only then does the page ask about the lock. On SQLite the
+    request's snapshot still shows no end: the page must not say the run was cut short (and
+    stop following it)."""
+    use_smtp(app, smtp)
+    rid, engine = open_round.round_id, app.extensions["candor.engine"]
+    page = app.extensions["candor.sessionmaker"]()
+
+    def the_page_reads(held: bool) -> None:
+        assert held
+        page.connection(execution_options={READ_ONLY_OPTION: True})
+        run = page.scalars(select(MailRun).where(MailRun.round_id == rid)).one()
+        assert run.started_at is not None and run.finished_at is None
+
+    try:
+        mailjobs.send_configured(
+            app.config,
+            app.instance_path,
+            app.extensions["candor.sessionmaker"],
+            rid,
+            MailKind.INVITATION,
+            app.extensions["candor.kek"],
+            on_lock=the_page_reads,
+        )
+        found = mailjobs.progress(
+            page, engine, rid, MailKind.INVITATION, lock_dir=app.instance_path
+        )
+    finally:
+        page.close()
+    assert not found.running and not found.interrupted
+    assert found.done and found.finished_at is not None
 
 
 def test_a_stopped_run_is_recorded_for_the_admin_page(
