@@ -66,7 +66,7 @@ COARSE_TEXT = "rounded: the group or who answered changed since an earlier round
 
 @dataclass(frozen=True)
 class EarlierRelease:
-    """What a later release needs of an earlier one of the same programme.
+    """What a later release needs of an earlier one (of any programme).
 
     :param members: atom id (unit|band) -> the eligible person ids stored under it, from
         that round's snapshot.
@@ -74,11 +74,13 @@ class EarlierRelease:
         its respondents (the published n).
     :param respondents: atom id -> how many answered (kept with the release, never
         published); None when they are known no more (see :class:`History`).
+    :param k: the threshold that release promised (0: not known, this round's applies).
     """
 
     members: Mapping[str, Sequence[int]]
     exact: Sequence[tuple[frozenset[str], int]]
     respondents: Mapping[str, int] | None = None
+    k: int = 0
 
 
 def coarse_min_n(k: int) -> int:
@@ -145,8 +147,13 @@ class History:
     ) -> None:
         """Build the person classes and add every earlier exact cell (already audited then).
 
+        A difference across releases is held to the largest k among them: an earlier
+        release promised its own k (a programme's k may be lowered, and another programme's
+        may be lower), and a later release must not break that promise by subtraction.
+
         :param respondents: atom id -> how many answered this round.
         """
+        k = max([k, *(release.k for release in earlier)])
         self._respondents = respondents
         self._members = members
         # The people under an exact cell of an earlier release of unknown respondents.

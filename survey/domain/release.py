@@ -391,7 +391,7 @@ def earlier_release(
         for d in manifest.audit.published
         if d not in coarse
     ]
-    return EarlierRelease(snapshot["members"], exact, respondents)
+    return EarlierRelease(snapshot["members"], exact, respondents, manifest.k)
 
 
 def subtrees_of(snapshot: Mapping[str, Any]) -> dict[int, set[int]]:

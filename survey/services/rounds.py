@@ -274,7 +274,7 @@ def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[i
         select(Round.id, Round.snapshot, Round.shredded_on, Release.id, Release.atom_counts)
         .join(Release, Release.round_id == Round.id)
         .where(Round.id != rnd.id)
-        .order_by(Round.number)
+        .order_by(Release.id)  # the order they were made in
     ).all()
     # The manifests as this process keeps them (parsed once, kept under their digests), so a
     # worker that has shown the programme's results does not parse every earlier one again.
@@ -353,8 +353,6 @@ def _release(
     shares: Sequence[Share],
 ) -> tuple[Release, Manifest]:
     """Do :func:`release_round`; return the release and the manifest it stored, as built."""
-    # Releases take turns, of every programme: the second reads the first in its history.
-    locks.take_turn(session.connection(), "release")
     _lock(session, rnd, snapshot=True)
     if rnd.status is not RoundStatus.CLOSED:
         raise RoundError(f"round {rnd.id} is {rnd.status.value}; only a closed round is released.")
@@ -388,6 +386,9 @@ def _release(
         raise RoundError(quarantine_rows.refusal(rnd.id, failed, rnd.snapshot))
     # The roster's names mask comments; without comments they are not read.
     names = list(session.scalars(select(Person.name).where(Person.name != ""))) if comments else []
+    # Releases take turns from here to their commit, of every programme: the second reads
+    # the first in its history. (Taken after the opening, which is most of a release's time.)
+    locks.take_turn(session.connection(), "release")
     earlier, churn = _history(session, rnd)
     data = ReleaseInput(
         round_id=rnd.id,

@@ -3,6 +3,7 @@ scores, the incremental audit agrees with the full one, and membership sets stay
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -248,3 +249,18 @@ def test_tallied_elimination_keeps_every_dependency_balanced(data: st.DataObject
 def test_coarse_step_moves_at_most_half_a_step_per_person(n: int, span: int, step: float) -> None:
     assert churn.coarse_step(n, span) == step
     assert span / n <= step / 2
+
+
+def test_a_difference_across_releases_keeps_the_larger_k() -> None:
+    """A team of 8 published by a release with k = 5; three leave, and a release with k = 3
+    (another programme's, or a lowered k) would publish the 5 who stay. The three leavers'
+    difference is allowed by k = 3 but not by the k = 5 the earlier release promised."""
+    team = "1|a"
+    stayed = {team: list(range(1, 6))}
+
+    def exact(earlier_k: int) -> bool:
+        before = EarlierRelease({team: list(range(1, 9))}, [(frozenset({team}), 8)], {team: 8})
+        earlier = dataclasses.replace(before, k=earlier_k)
+        return churn.History(stayed, [earlier], 3, {team: 5}).add({team})
+
+    assert exact(3) and not exact(5)

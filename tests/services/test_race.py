@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import Counter
 from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from survey import db
@@ -107,6 +109,23 @@ def test_closing_waits_for_an_answer_that_saw_the_round_open(
     assert closed.is_set()
 
 
+def waiting_for_its_turn(app: Flask, timeout_s: float = 30) -> None:
+    """Return once a transaction waits for an advisory lock (a release's turn); fail after
+    ``timeout_s`` seconds."""
+    deadline = time.monotonic() + timeout_s
+    with app.extensions["candor.engine"].connect() as conn:
+        while not conn.scalar(WAITING_FOR_ADVISORY):
+            conn.rollback()  # a new snapshot of pg_locks next time
+            assert time.monotonic() < deadline, "no release waited for its turn"
+            time.sleep(0.02)
+
+
+WAITING_FOR_ADVISORY = text(
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_releases_at_once_take_turns(
     app: Flask, organisation: Org, monkeypatch: pytest.MonkeyPatch
@@ -143,7 +162,8 @@ def test_two_releases_at_once_take_turns(
         rounds.advance(session, rounds.get_round(session, second[0]), "release", kek, TODAY)
         releaser = threading.Thread(target=release_round_one)
         releaser.start()
-        assert not released.wait(0.5)  # round 1 waits for round 2's transaction
+        waiting_for_its_turn(app)  # round 1 waits for round 2's transaction
+        assert not released.is_set()
         session.commit()
     releaser.join(timeout=30)
     assert released.is_set()

@@ -277,6 +277,28 @@ def test_a_second_programme_is_checked_against_the_first(
     assert "n" not in beta_row
 
 
+def test_a_programme_with_a_lower_k_keeps_the_first_programme_s_k(
+    app: Flask, open_round: OpenRound, organisation: Org
+) -> None:
+    """The first programme (k = 5) published Beta's 7. Three leave; a second programme with
+    k = 3 would publish Beta's 4, and the difference would describe the three who left:
+    fewer than the 5 the first release promised. Beta is not published exactly."""
+    answer_all(app, open_round.round_id, list(open_round.tokens.values()))
+    finish(app, open_round.round_id)
+    beta = organisation.units["Beta"]
+    with db.session_scope(app) as session:
+        for leaver in session.query(Person).filter(Person.unit_id == beta).limit(3):
+            leaver.active = False
+        other = Program(name="Pulse, k = 3", k=3, comment_k=10)
+        session.add(other)
+        session.commit()
+        other_id = other.id
+    second = _second_round(app, Org(organisation.units, other_id))
+    assert second.manifest["k"] == 3
+    beta_row = next(u for u in second.manifest["units"] if u["id"] == beta)
+    assert not beta_row["shown"] and "n" not in beta_row
+
+
 def test_physical_order_does_not_follow_arrival(app: Flask, open_round: OpenRound) -> None:
     """Mixed storage keeps neither the ids nor the order in which ballots arrived."""
     keep_sealed(app, open_round.round_id)  # stored rows are read after the release
