@@ -1,8 +1,9 @@
 // Long lists of choices (a unit among thousands) get a search box just after them: type the
-// start of a name and the list keeps only the choices that match, each with the units it sits in
-// (shown indented above it) for context. The list itself is untouched, so the form sends the
-// same with or without this script, and a choice already made stays made while the filter
-// hides it. Enter picks the first match and moves to the list; Escape clears the search.
+// start of a name and the list keeps only the choices that match, each with the units it sits
+// in (shown indented above it) for context. The choices are only taken out of the list while
+// a search is typed, never changed, so the form sends the same with or without this script,
+// and a choice already made stays in the list. Enter picks the first match (in a list of one
+// choice) and moves to the list; Escape clears the search.
 const MIN_OPTIONS = 25; // shorter lists are quicker to read than to search
 const INDENT = "— "; // how the unit choosers indent a unit below its parent
 
@@ -23,14 +24,7 @@ function labelOf(select) {
   return label ? label.textContent.trim() : "choices";
 }
 
-function enhance(select, number) {
-  const options = [...select.options].map((option) => ({
-    option,
-    depth: depthOf(option.text),
-    words: words(option.text),
-    always: option.value === "", // "Any", "All": never filtered away
-  }));
-  const name = labelOf(select);
+function enhance(select, options, number) {
   const box = document.createElement("span");
   box.className = "finder";
   const input = document.createElement("input");
@@ -39,12 +33,12 @@ function enhance(select, number) {
   input.autocomplete = "off";
   const label = document.createElement("label");
   label.htmlFor = input.id;
-  label.textContent = `Find in ${name}`;
+  label.textContent = `Find in ${labelOf(select)}`;
   const status = document.createElement("span");
   status.className = "finder-count";
-  status.setAttribute("role", "status");
-  input.setAttribute("aria-describedby", `${input.id}-count`);
   status.id = `${input.id}-count`;
+  status.setAttribute("role", "status");
+  input.setAttribute("aria-describedby", status.id);
   box.append(label, input, status);
   select.after(box);
   const total = options.filter((entry) => !entry.always).length;
@@ -52,21 +46,27 @@ function enhance(select, number) {
   function apply() {
     const wanted = words(input.value);
     const ancestors = [];
+    const kept = new Set();
     let matches = 0;
     let first = null;
     for (const entry of options) {
       ancestors.length = Math.min(ancestors.length, entry.depth);
       const match = !entry.always
         && wanted.every((word) => entry.words.some((own) => own.startsWith(word)));
-      const shown = entry.always || match || entry.option.selected;
-      entry.option.hidden = !shown;
+      if (entry.always || match || entry.option.selected) { kept.add(entry); }
       if (match) {
         matches += 1;
         first = first || entry.option;
-        for (const above of ancestors) { above.option.hidden = false; }
+        for (const above of ancestors) { kept.add(above); }
       }
       ancestors.push(entry);
     }
+    // Taken out rather than hidden: some browsers (Safari) show hidden options anyway. Taking
+    // out and putting back moves what is chosen, so it is chosen again as it was.
+    const chosen = new Set(options.filter((entry) => entry.option.selected));
+    select.replaceChildren(...options.filter((entry) => kept.has(entry)).map((e) => e.option));
+    for (const entry of options) { if (!chosen.has(entry)) { entry.option.selected = false; } }
+    for (const entry of chosen) { entry.option.selected = true; }
     status.textContent = wanted.length ? `${matches} of ${total} match` : "";
     return first;
   }
@@ -76,7 +76,7 @@ function enhance(select, number) {
     if (event.key === "Enter") {
       event.preventDefault(); // a search box never submits the form it sits in
       const first = apply();
-      if (first) {
+      if (first && !select.multiple) { // in a list of many choices, Enter changes none
         select.value = first.value;
         select.dispatchEvent(new Event("change", { bubbles: true }));
       }
@@ -91,8 +91,14 @@ function enhance(select, number) {
 
 let number = 0;
 for (const select of document.querySelectorAll("select:not([data-finder])")) {
-  if (select.options.length >= MIN_OPTIONS) {
+  const options = [...select.options].map((option) => ({
+    option,
+    depth: depthOf(option.text),
+    words: words(option.text),
+    always: option.value === "", // "Any", "All": never taken out, and not counted
+  }));
+  if (options.filter((entry) => !entry.always).length >= MIN_OPTIONS) {
     select.dataset.finder = "on";
-    enhance(select, number += 1);
+    enhance(select, options, number += 1);
   }
 }

@@ -50,16 +50,18 @@ def test_the_unit_filter_of_the_action_list_is_searchable(
 
     find.fill("squad 1")
     expect(page.locator("#f-unit-find-count")).to_have_text(f"10 of {units} match")
-    shown = select.locator("option:not([hidden])")
+    shown = select.locator("option")
     expect(shown).to_have_count(11)  # "Any" and Squad 10 to 19
     expect(shown.nth(1)).to_have_text("Lab/Research/Squad 10")
+    expect(select).to_have_value("")  # a search chooses nothing: still "Any"
     audit.check(page, "actions, unit list searched")
     screenshot(page, "finder-actions")
 
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
     find.press("Enter")  # picks the first match and moves to the list; submits nothing
     expect(select).to_be_focused()
     expect(select).to_have_value(str(squads["Squad 10"]))
-    assert "unit=" not in page.url
 
     find.fill("nothing like this")
     expect(page.locator("#f-unit-find-count")).to_have_text(f"0 of {units} match")
@@ -69,6 +71,7 @@ def test_the_unit_filter_of_the_action_list_is_searchable(
     expect(shown).to_have_count(units + 1)
     expect(page.locator("#f-unit-find-count")).to_have_text("")
 
+    assert not [url for url in requests if "/actions/?" in url]
     page.get_by_role("button", name="Filter").click()  # the form sends the choice
     expect(page).to_have_url(re.compile(rf"/actions/\?.*\bunit={squads['Squad 10']}(&|$)"))
     expect(page.locator("#f-unit")).to_have_value(str(squads["Squad 10"]))
@@ -102,11 +105,51 @@ def test_a_match_keeps_the_units_above_it(
     expect(page.locator(".finder")).to_have_count(3)  # the page's two unit lists, and this one
     page.get_by_label("Find in Within").fill("SQUAD 0")
     expect(page.locator("#tree-find-count")).to_have_text(f"10 of {SQUADS + 4} match")
-    shown = page.locator("#tree option:not([hidden])")
+    shown = page.locator("#tree option")
     expect(shown).to_have_count(12)  # the organisation and Research, above the ten matches
     expect(shown.nth(0)).to_have_text("Lab")
     expect(shown.nth(1)).to_have_text("— Research")
     expect(shown.nth(2)).to_have_text("— — Squad 00")
+    expect(page.locator("#tree")).to_have_value("0")  # still the organisation, as before
     page.get_by_label("Find in Within").fill("gam")
     expect(shown).to_have_count(3)  # Lab, Ops, Gamma
     expect(shown.nth(1)).to_have_text("— Ops")
+
+
+def test_in_a_list_of_many_choices_a_search_keeps_and_changes_none(
+    open_page: OpenPage, released_round: dict[str, Any]
+) -> None:
+    """A list where several choices are made (a manager's units on the accounts page): the
+    choices made stay in the list and chosen while a search hides the rest, and Enter
+    changes none of them."""
+    page = open_page()
+    log_in(page, "hr")
+    page.goto("/actions/")
+    names = [f"Lab/Squad {n:02d}" for n in range(SQUADS)]
+    page.evaluate(
+        """async (names) => {
+            const label = document.createElement("label");
+            label.htmlFor = "many";
+            label.textContent = "Units they see";
+            const select = document.createElement("select");
+            select.id = "many";
+            select.multiple = true;
+            for (const [n, name] of names.entries()) {
+                select.add(new Option(name, String(n), false, n === 3 || n === 25));
+            }
+            document.querySelector("main").append(label, select);
+            await import("/static/finder.js?many");
+        }""",
+        names,
+    )
+    find = page.get_by_label("Find in Units they see")
+    find.fill("squad 1")
+    chosen = page.locator("#many option:checked")
+    expect(page.locator("#many option")).to_have_count(12)  # ten matches, two chosen
+    expect(chosen).to_have_count(2)
+    find.press("Enter")
+    expect(page.locator("#many")).to_be_focused()
+    assert chosen.evaluate_all("options => options.map(o => o.value)") == ["3", "25"]
+    find.press("Escape")
+    expect(page.locator("#many option")).to_have_count(SQUADS)
+    expect(chosen).to_have_count(2)
