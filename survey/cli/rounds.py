@@ -153,16 +153,26 @@ def round_list() -> None:
 
 
 @click.command("audit")
-@click.argument("round_id", type=int)
+@click.argument("round_id", type=int, required=False)
+@click.option("--all", "every", is_flag=True, help="Re-check every release, oldest first.")
 @needs_instance
-def audit_command(round_id: int) -> None:
-    """Re-check a released round's manifest: digest unchanged and no small group derivable."""
+def audit_command(round_id: int | None, every: bool) -> None:
+    """Re-check a released round's manifest: digest unchanged, no small group derivable, by
+    itself or with the releases made before it. With --all, every release (after an upgrade)."""
+    if (round_id is None) == (not every):
+        fail("Name one released round (candor audit ROUND_ID), or give --all.")
     app = the_app()
     with db.session_scope(app) as session:
-        release = session.scalar(select(Release).where(Release.round_id == round_id))
-        if release is None:
-            fail(f"Round {round_id} has not been released.")
-        verdict = release_audit.audit_release(session, release)
-    click.echo(verdict)
-    if not verdict.startswith("PASS"):
+        query = select(Release).order_by(Release.id)
+        if round_id is not None:
+            query = query.where(Release.round_id == round_id)
+        releases = list(session.scalars(query))
+        if not releases:
+            fail(f"Round {round_id} has not been released." if round_id else "Nothing is released.")
+        verdicts = []
+        for release in releases:
+            verdict = release_audit.audit_release(session, release)
+            click.echo(f"round {release.round_id}: {verdict}" if every else verdict)
+            verdicts.append(verdict)
+    if not all(verdict.startswith("PASS") for verdict in verdicts):
         sys.exit(1)

@@ -27,7 +27,7 @@ from .comments import COMMENT_MAX_DEPTH as COMMENT_MAX_DEPTH
 from .comments import REMAINDER_LABEL as REMAINDER_LABEL
 from .comments import comment_groups
 from .lifecycle import round_label
-from .manifest import MANIFEST_VERSION, Manifest, parse, to_json
+from .manifest import MANIFEST_VERSION, CellDefinition, Manifest, parse, to_json
 from .pooling import Pool, quality_of
 from .questions import Bank, Theme
 from .tree import Tree, TreeError, subtrees
@@ -392,6 +392,25 @@ def earlier_release(
         if d not in coarse
     ]
     return EarlierRelease(snapshot["members"], exact, respondents, manifest.k)
+
+
+def refused_across(
+    snapshot: Mapping[str, Any],
+    manifest: Manifest,
+    respondents: Mapping[str, int],
+    earlier: Sequence[EarlierRelease],
+) -> list[CellDefinition]:
+    """Return the exact cells of a stored release that the releases made before it, as they
+    are known now, would refuse (see :class:`.churn.History`): none if it was checked against
+    all of them when it was made. A snapshot without members was checked by head counts
+    only; it is not re-checked here."""
+    if "members" not in snapshot or not earlier:
+        return []
+    history = churn.History(snapshot["members"], earlier, manifest.k, respondents)
+    coarse = set(manifest.audit.coarse or ())
+    exact = [d for d in manifest.audit.published if d not in coarse]
+    cells = earlier_release(snapshot, manifest, respondents).exact  # in the same order
+    return [d for d, (cell, _n) in zip(exact, cells, strict=True) if not history.add(cell)]
 
 
 def subtrees_of(snapshot: Mapping[str, Any]) -> dict[int, set[int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from ..domain import manifest as manifests
-from ..domain.release import digest, reaudit, verify
+from ..domain.release import digest, reaudit, refused_across, verify
 from ..models import Release
 from . import rounds
 
@@ -33,10 +33,36 @@ def audit_release(session: Session, release: Release) -> str:
         leak = result.leaks[0] if result.leaks else None
         size = leak.total if leak else "unknown size"
         return f"FAIL: a group of {size} people is derivable ({basis})."
+    earlier = rounds.history_before(session, release)
+    unknown = sum(1 for e in earlier if e.respondents is None)
+    if unknown:  # shredded before their counts were kept: this release was built knowing them
+        earlier = []
+    refused = refused_across(snapshot, manifest, counts, earlier) if counts else []
+    if refused:
+        return (
+            f"FAIL: with the {len(earlier)} release(s) made before it, {len(refused)} of its "
+            f"exact cells (the first: {_named(manifest, refused[0])}) could be differenced "
+            f"into a group of fewer than {max(manifest.k, *(e.k for e in earlier))} people. "
+            "It was made without checking against all of them (before Candor checked "
+            "releases across programmes and out of order)."
+        )
+    across = f"; checked against the {len(earlier)} release(s) made before it" if earlier else ""
+    if unknown:
+        across = (
+            f"; not re-checked against the releases made before it ({unknown} of them no "
+            "longer know their respondents)"
+        )
     shown = sum(1 for u in manifest.units if u.shown)
     attrs = sum(1 for c in manifest.attributes.cells if c.shown)
     return (
         f"PASS: {manifest.round.label} of {manifest.round.program}: {shown} of "
         f"{len(manifest.units)} units and {attrs} attribute cells published; digest intact; "
-        f"{basis}: no group of 1..{manifest.k - 1} people can be derived."
+        f"{basis}: no group of 1..{manifest.k - 1} people can be derived{across}."
     )
+
+
+def _named(manifest: manifests.Manifest, cell: manifests.CellDefinition) -> str:
+    """Name a published cell for the operator: its unit's path, and its band if any."""
+    unit = manifest.unit(cell.unit)
+    path = unit.path if unit else f"unit {cell.unit}"
+    return f"{path}, {cell.band}" if cell.band else path

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import delete, func, inspect, select
+from sqlalchemy import delete, func, inspect, select, true
 from sqlalchemy.orm import Session
 
 from .. import clock
@@ -252,7 +252,9 @@ def advance(
     raise RoundError(f"unknown step {step!r}: use open, close or release.")
 
 
-def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[int, int]]:
+def _history(
+    session: Session, rnd: Round, before: int | None = None
+) -> tuple[list[EarlierRelease], dict[int, int]]:
     """Return every earlier release for the across-rounds check, and each unit's largest
     head-count change of 1..k-1 against those whose snapshot has no members.
 
@@ -261,6 +263,8 @@ def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[i
     same roster may ask the same questions; either pair could be differenced. The caller
     holds the release turn (see :func:`_release`), so a release committed meanwhile is not
     missed either.
+
+    :param before: a release id: only the releases made before it (to re-audit that one).
     """
     earlier: list[EarlierRelease] = []
     churn: dict[int, int] = {}
@@ -273,7 +277,7 @@ def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[i
     rows = session.execute(
         select(Round.id, Round.snapshot, Round.shredded_on, Release.id, Release.atom_counts)
         .join(Release, Release.round_id == Round.id)
-        .where(Round.id != rnd.id)
+        .where(Round.id != rnd.id, Release.id < before if before is not None else true())
         .order_by(Release.id)  # the order they were made in
     ).all()
     # The manifests as this process keeps them (parsed once, kept under their digests), so a
@@ -292,6 +296,12 @@ def _history(session: Session, rnd: Round) -> tuple[list[EarlierRelease], dict[i
             if unit.shown and unit.id in now and 0 < change < k:
                 churn[unit.id] = max(churn.get(unit.id, 0), change)
     return earlier, churn
+
+
+def history_before(session: Session, release: Release) -> list[EarlierRelease]:
+    """Return the releases made before ``release`` as its across-rounds check reads them
+    now (see :func:`_history`), to re-audit it against all of them."""
+    return _history(session, release.round, before=release.id)[0]
 
 
 def _respondents(

@@ -254,6 +254,46 @@ def test_a_round_released_after_a_later_one_is_checked_against_it(
     assert "n" not in beta_row
 
 
+def test_the_audit_finds_a_release_made_without_the_releases_before_it(
+    app: Flask, open_round: OpenRound, organisation: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before releases were checked across programmes and out of order, round 1 released
+    after round 2 was checked against nothing. `candor audit` re-checks a release against
+    every release made before it, and says so."""
+    answer_all(app, open_round.round_id, list(open_round.tokens.values()))
+    with db.session_scope(app) as session:
+        rounds.close_round(session, rounds.get_round(session, open_round.round_id), DAY)
+        session.commit()
+    beta = organisation.units["Beta"]
+    with db.session_scope(app) as session:  # one person leaves Beta (7 -> 6)
+        leaver = session.query(Person).filter(Person.unit_id == beta).first()
+        leaver.active = False
+        session.commit()
+    second = _second_round(app, organisation)
+    with monkeypatch.context() as old:  # as releases were made before: no history
+        old.setattr(rounds, "_history", lambda session, rnd, before=None: ([], {}))
+        with db.session_scope(app) as session:
+            rnd = rounds.get_round(session, open_round.round_id)
+            first = rounds.release_round(session, rnd, app.extensions["candor.kek"], DAY)
+            session.commit()
+    assert next(u for u in first.manifest["units"] if u["id"] == beta)["shown"]
+    with db.session_scope(app) as session:
+        late = audit_release(session, session.get(Release, first.id))
+        made_first = audit_release(session, session.get(Release, second.id))
+    assert late.startswith("FAIL: with the 1 release(s) made before it,"), late
+    assert "(the first: Lab)" in late and "fewer than 5 people" in late
+    assert made_first.startswith("PASS") and "checked against" not in made_first
+    cli = app.test_cli_runner()
+    everything = cli.invoke(args=["candor", "audit", "--all"])  # as after an upgrade
+    assert everything.exit_code == 1
+    assert everything.output.splitlines() == [
+        f"round {second.round_id}: {made_first}",
+        f"round {open_round.round_id}: {late}",
+    ]
+    unsaid = cli.invoke(args=["candor", "audit"])
+    assert unsaid.exit_code != 0 and "or give --all" in unsaid.output
+
+
 def test_a_second_programme_is_checked_against_the_first(
     app: Flask, open_round: OpenRound, organisation: Org
 ) -> None:
