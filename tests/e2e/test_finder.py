@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from survey import db
 from survey.models import OrgUnit
@@ -33,6 +33,29 @@ def add_squads(app: Flask, organisation: Org) -> dict[str, int]:
         }
         session.commit()
     return added
+
+
+def add_list(
+    page: Page, list_id: str, label: str, names: list[str], chosen: tuple[int, ...] = ()
+) -> None:
+    """Add a labelled list of ``names`` (values 0, 1, ...) to the page's main part, several
+    choices allowed if ``chosen`` names any, and load the script again (a copy of its own)."""
+    page.evaluate(
+        """async ([id, text, names, chosen]) => {
+            const label = document.createElement("label");
+            label.htmlFor = id;
+            label.textContent = text;
+            const select = document.createElement("select");
+            select.id = id;
+            select.multiple = chosen.length > 0;
+            for (const [n, name] of names.entries()) {
+                select.add(new Option(name, String(n), false, chosen.includes(n)));
+            }
+            document.querySelector("main").append(label, select);
+            await import(`/static/finder.js?${id}`);
+        }""",
+        [list_id, label, names, list(chosen)],
+    )
 
 
 def test_the_unit_filter_of_the_action_list_is_searchable(
@@ -88,20 +111,8 @@ def test_a_match_keeps_the_units_above_it(
     page = open_page()
     log_in(page, "hr")
     page.goto("/actions/")
-    names = ["Lab", "— Research", *(f"— — Squad {n:02d}" for n in range(SQUADS)), "— Ops"]
-    page.evaluate(
-        """async (names) => {
-            const label = document.createElement("label");
-            label.htmlFor = "tree";
-            label.textContent = "Within";
-            const select = document.createElement("select");
-            select.id = "tree";
-            for (const [n, name] of names.entries()) { select.add(new Option(name, String(n))); }
-            document.querySelector("main").append(label, select);
-            await import("/static/finder.js?again");
-        }""",
-        [*names, "— — Gamma"],
-    )
+    names = ["Lab", "— Research", *(f"— — Squad {n:02d}" for n in range(SQUADS))]
+    add_list(page, "tree", "Within", [*names, "— Ops", "— — Gamma"])
     expect(page.locator(".finder")).to_have_count(3)  # the page's two unit lists, and this one
     page.get_by_label("Find in Within").fill("SQUAD 0")
     expect(page.locator("#tree-find-count")).to_have_text(f"10 of {SQUADS + 4} match")
@@ -125,23 +136,7 @@ def test_in_a_list_of_many_choices_a_search_keeps_and_changes_none(
     page = open_page()
     log_in(page, "hr")
     page.goto("/actions/")
-    names = [f"Lab/Squad {n:02d}" for n in range(SQUADS)]
-    page.evaluate(
-        """async (names) => {
-            const label = document.createElement("label");
-            label.htmlFor = "many";
-            label.textContent = "Units they see";
-            const select = document.createElement("select");
-            select.id = "many";
-            select.multiple = true;
-            for (const [n, name] of names.entries()) {
-                select.add(new Option(name, String(n), false, n === 3 || n === 25));
-            }
-            document.querySelector("main").append(label, select);
-            await import("/static/finder.js?many");
-        }""",
-        names,
-    )
+    add_list(page, "many", "Units they see", [f"Lab/Squad {n:02d}" for n in range(SQUADS)], (3, 25))
     find = page.get_by_label("Find in Units they see")
     find.fill("squad 1")
     chosen = page.locator("#many option:checked")

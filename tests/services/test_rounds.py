@@ -133,6 +133,44 @@ def _second_round(app: Flask, organisation: Org) -> Release:
     return finish(app, round2)
 
 
+def _leave_beta(app: Flask, organisation: Org, people: int = 1) -> None:
+    """Let ``people`` of Beta's 7 leave (made inactive on the roster)."""
+    with db.session_scope(app) as session:
+        beta = organisation.units["Beta"]
+        for leaver in session.query(Person).filter(Person.unit_id == beta).limit(people):
+            leaver.active = False
+        session.commit()
+
+
+def _round_two_released_first(app: Flask, open_round: OpenRound, organisation: Org) -> Release:
+    """Answer and close round 1 without releasing it, let one person leave Beta (7 -> 6),
+    then open, answer, close and release round 2; return round 2's release."""
+    answer_all(app, open_round.round_id, list(open_round.tokens.values()))
+    with db.session_scope(app) as session:
+        rounds.close_round(session, rounds.get_round(session, open_round.round_id), DAY)
+        session.commit()
+    _leave_beta(app, organisation)
+    return _second_round(app, organisation)
+
+
+def _release_closed(app: Flask, round_id: int) -> Release:
+    """Release a closed round and commit."""
+    with db.session_scope(app) as session:
+        rnd = rounds.get_round(session, round_id)
+        release = rounds.release_round(session, rnd, app.extensions["candor.kek"], DAY)
+        session.commit()
+        return release
+
+
+def _second_programme(app: Flask, organisation: Org, name: str, k: int) -> Org:
+    """Add a programme over the same roster, with the same questions; return it as an Org."""
+    with db.session_scope(app) as session:
+        other = Program(name=name, k=k, comment_k=10)
+        session.add(other)
+        session.commit()
+        return Org(organisation.units, other.id)
+
+
 def _exact(release: Release) -> list[int]:
     return [u["id"] for u in release.manifest["units"] if u["shown"] and not u.get("coarse")]
 
@@ -234,22 +272,11 @@ def test_a_round_released_after_a_later_one_is_checked_against_it(
     round 2 is released. Round 1 is then checked against round 2 all the same; otherwise
     Beta's 7 in round 1 and its 6 in round 2 would both be exact, and their difference would
     be what the leaver said."""
-    answer_all(app, open_round.round_id, list(open_round.tokens.values()))
-    with db.session_scope(app) as session:
-        rounds.close_round(session, rounds.get_round(session, open_round.round_id), DAY)
-        session.commit()
     beta = organisation.units["Beta"]
-    with db.session_scope(app) as session:  # one person leaves Beta (7 -> 6)
-        leaver = session.query(Person).filter(Person.unit_id == beta).first()
-        leaver.active = False
-        session.commit()
-    second = _second_round(app, organisation)
+    second = _round_two_released_first(app, open_round, organisation)
     assert next(u for u in second.manifest["units"] if u["id"] == beta)["shown"]
-    with db.session_scope(app) as session:
-        rnd = rounds.get_round(session, open_round.round_id)
-        first = rounds.release_round(session, rnd, app.extensions["candor.kek"], DAY)
-        session.commit()
-        beta_row = next(u for u in first.manifest["units"] if u["id"] == beta)
+    first = _release_closed(app, open_round.round_id)
+    beta_row = next(u for u in first.manifest["units"] if u["id"] == beta)
     assert not beta_row["shown"] and beta_row["reason"] == HIDDEN_TEXT
     assert "n" not in beta_row
 
@@ -260,22 +287,11 @@ def test_the_audit_finds_a_release_made_without_the_releases_before_it(
     """Before releases were checked across programmes and out of order, round 1 released
     after round 2 was checked against nothing. `candor audit` re-checks a release against
     every release made before it, and says so."""
-    answer_all(app, open_round.round_id, list(open_round.tokens.values()))
-    with db.session_scope(app) as session:
-        rounds.close_round(session, rounds.get_round(session, open_round.round_id), DAY)
-        session.commit()
     beta = organisation.units["Beta"]
-    with db.session_scope(app) as session:  # one person leaves Beta (7 -> 6)
-        leaver = session.query(Person).filter(Person.unit_id == beta).first()
-        leaver.active = False
-        session.commit()
-    second = _second_round(app, organisation)
+    second = _round_two_released_first(app, open_round, organisation)
     with monkeypatch.context() as old:  # as releases were made before: no history
         old.setattr(rounds, "_history", lambda session, rnd, before=None: ([], {}))
-        with db.session_scope(app) as session:
-            rnd = rounds.get_round(session, open_round.round_id)
-            first = rounds.release_round(session, rnd, app.extensions["candor.kek"], DAY)
-            session.commit()
+        first = _release_closed(app, open_round.round_id)
     assert next(u for u in first.manifest["units"] if u["id"] == beta)["shown"]
     with db.session_scope(app) as session:
         late = audit_release(session, session.get(Release, first.id))
@@ -304,14 +320,8 @@ def test_a_second_programme_is_checked_against_the_first(
     first = finish(app, open_round.round_id)
     beta = organisation.units["Beta"]
     assert next(u for u in first.manifest["units"] if u["id"] == beta)["shown"]
-    with db.session_scope(app) as session:  # one person leaves Beta (7 -> 6)
-        leaver = session.query(Person).filter(Person.unit_id == beta).first()
-        leaver.active = False
-        other = Program(name="Pulse again", k=5, comment_k=10)
-        session.add(other)
-        session.commit()
-        other_id = other.id
-    second = _second_round(app, Org(organisation.units, other_id))
+    _leave_beta(app, organisation)  # 7 -> 6
+    second = _second_round(app, _second_programme(app, organisation, "Pulse again", 5))
     beta_row = next(u for u in second.manifest["units"] if u["id"] == beta)
     assert not beta_row["shown"] and beta_row["reason"] == HIDDEN_TEXT
     assert "n" not in beta_row
@@ -326,14 +336,8 @@ def test_a_programme_with_a_lower_k_keeps_the_first_programme_s_k(
     answer_all(app, open_round.round_id, list(open_round.tokens.values()))
     finish(app, open_round.round_id)
     beta = organisation.units["Beta"]
-    with db.session_scope(app) as session:
-        for leaver in session.query(Person).filter(Person.unit_id == beta).limit(3):
-            leaver.active = False
-        other = Program(name="Pulse, k = 3", k=3, comment_k=10)
-        session.add(other)
-        session.commit()
-        other_id = other.id
-    second = _second_round(app, Org(organisation.units, other_id))
+    _leave_beta(app, organisation, 3)  # 7 -> 4
+    second = _second_round(app, _second_programme(app, organisation, "Pulse, k = 3", 3))
     assert second.manifest["k"] == 3
     beta_row = next(u for u in second.manifest["units"] if u["id"] == beta)
     assert not beta_row["shown"] and "n" not in beta_row
