@@ -24,7 +24,17 @@ function labelOf(select) {
   return label ? label.textContent.trim() : "choices";
 }
 
-function enhance(select, options, number) {
+// Where one page has two lists of one name (the action list's filter and the new action's
+// unit), a screen reader also hears where each search box is: its form's name, or the title
+// of the section it sits in.
+function placeOf(select) {
+  const named = select.form && select.form.getAttribute("aria-label");
+  if (named) { return named; }
+  const summary = select.closest("details")?.querySelector(":scope > summary");
+  return summary ? summary.textContent.trim() : "";
+}
+
+function enhance(select, options, number, place) {
   const box = document.createElement("span");
   box.className = "finder";
   const input = document.createElement("input");
@@ -34,6 +44,12 @@ function enhance(select, options, number) {
   const label = document.createElement("label");
   label.htmlFor = input.id;
   label.textContent = `Find in ${labelOf(select)}`;
+  if (place) {
+    const where = document.createElement("span");
+    where.className = "visually-hidden";
+    where.textContent = ` (${place})`;
+    label.append(where);
+  }
   const status = document.createElement("span");
   status.className = "finder-count";
   status.id = `${input.id}-count`;
@@ -89,7 +105,7 @@ function enhance(select, options, number) {
   });
 }
 
-let number = 0;
+const long = [];
 for (const select of document.querySelectorAll("select:not([data-finder])")) {
   const options = [...select.options].map((option) => ({
     option,
@@ -98,7 +114,12 @@ for (const select of document.querySelectorAll("select:not([data-finder])")) {
     always: option.value === "", // "Any", "All": never taken out, and not counted
   }));
   if (options.filter((entry) => !entry.always).length >= MIN_OPTIONS) {
-    select.dataset.finder = "on";
-    enhance(select, options, number += 1);
+    long.push([select, options]);
   }
+}
+const names = long.map(([select]) => labelOf(select));
+for (const [number, [select, options]] of long.entries()) {
+  const shared = names.filter((name) => name === names[number]).length > 1;
+  select.dataset.finder = "on";
+  enhance(select, options, number + 1, shared ? placeOf(select) : "");
 }

@@ -68,7 +68,9 @@ def test_the_unit_filter_of_the_action_list_is_searchable(
     log_in(page, "hr")
     page.goto("/actions/")
     select = page.locator("#f-unit")
-    find = page.get_by_label("Find in Unit").first
+    # The page's two unit lists: each search box says which form it serves.
+    find = page.get_by_label("Find in Unit (Filter actions)", exact=True)
+    expect(page.get_by_label("Find in Unit (Record an action)", exact=True)).to_have_count(1)
     expect(page.locator("#f-program-find")).to_have_count(0)  # a short list: no search box
 
     find.fill("squad 1")
