@@ -159,7 +159,7 @@ def round_list() -> None:
 def audit_command(round_id: int | None, every: bool) -> None:
     """Re-check a released round's manifest: digest unchanged, no small group derivable, by
     itself or with the releases made before it. With --all, every release (after an upgrade)."""
-    if (round_id is None) == (not every):
+    if (round_id is not None) == every:  # both, or neither
         fail("Name one released round (candor audit ROUND_ID), or give --all.")
     app = the_app()
     with db.session_scope(app) as session:

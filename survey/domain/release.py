@@ -381,17 +381,22 @@ def respondents_per_atom(answers: Sequence[OpenedAnswer]) -> Counter[str]:
 def earlier_release(
     snapshot: Mapping[str, Any], manifest: Manifest, respondents: Mapping[str, int] | None
 ) -> EarlierRelease:
-    """Return what a later release of the programme is given of this one (see :mod:`.churn`):
-    its members per atom, every cell it published exactly (coarsened ones left out: their
-    figures are noisy and rounded, not sums) with its n, and its respondents per atom."""
+    """Return what a later release is given of this one (see :mod:`.churn`): its members per
+    atom, every cell it published exactly (see :func:`_exact_cells`) with its n, its
+    respondents per atom and its k."""
     subtree = subtrees_of(snapshot)
-    coarse = set(manifest.audit.coarse or ())
     exact = [
         (expand_cell(to_json(d), subtree, manifest.attributes.bands), manifest.respondents(d))
-        for d in manifest.audit.published
-        if d not in coarse
+        for d in _exact_cells(manifest)
     ]
     return EarlierRelease(snapshot["members"], exact, respondents, manifest.k)
+
+
+def _exact_cells(manifest: Manifest) -> list[CellDefinition]:
+    """Return the cells a release published exactly, in audit order: coarsened ones left out
+    (their figures are noisy and rounded, not sums)."""
+    coarse = set(manifest.audit.coarse or ())
+    return [d for d in manifest.audit.published if d not in coarse]
 
 
 def refused_across(
@@ -407,10 +412,12 @@ def refused_across(
     if "members" not in snapshot or not earlier:
         return []
     history = churn.History(snapshot["members"], earlier, manifest.k, respondents)
-    coarse = set(manifest.audit.coarse or ())
-    exact = [d for d in manifest.audit.published if d not in coarse]
-    cells = earlier_release(snapshot, manifest, respondents).exact  # in the same order
-    return [d for d, (cell, _n) in zip(exact, cells, strict=True) if not history.add(cell)]
+    cells = earlier_release(snapshot, manifest, respondents).exact  # in _exact_cells' order
+    return [
+        d
+        for d, (cell, _n) in zip(_exact_cells(manifest), cells, strict=True)
+        if not history.add(cell)
+    ]
 
 
 def subtrees_of(snapshot: Mapping[str, Any]) -> dict[int, set[int]]:

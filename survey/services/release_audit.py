@@ -34,10 +34,10 @@ def audit_release(session: Session, release: Release) -> str:
         size = leak.total if leak else "unknown size"
         return f"FAIL: a group of {size} people is derivable ({basis})."
     earlier = rounds.history_before(session, release)
+    # Shredded before their counts were kept: this release was built knowing them, and a
+    # re-check without them would refuse every cell over their people.
     unknown = sum(1 for e in earlier if e.respondents is None)
-    if unknown:  # shredded before their counts were kept: this release was built knowing them
-        earlier = []
-    refused = refused_across(snapshot, manifest, counts, earlier) if counts else []
+    refused = refused_across(snapshot, manifest, counts, earlier) if counts and not unknown else []
     if refused:
         return (
             f"FAIL: with the {len(earlier)} release(s) made before it, {len(refused)} of its "
