@@ -60,6 +60,11 @@ def peek(directory: str, key: str, fmt: str) -> bytes | None:
         return None
 
 
+def is_stored(directory: str, key: str, fmt: str) -> bool:
+    """Return whether bytes for ``key`` and ``fmt`` are stored (without reading them)."""
+    return os.path.exists(_path(directory, key, fmt))
+
+
 def cached(directory: str, key: str, fmt: str, render: Callable[[], bytes]) -> bytes:
     """Return the cached bytes for ``key`` or render, store and return them."""
     found = peek(directory, key, fmt)

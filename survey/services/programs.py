@@ -53,6 +53,23 @@ class ProgramSettings:
     dp_epsilon: float | None = None
 
 
+@dataclass(frozen=True)
+class ProgramChoice:
+    """A programme as the results pages' chooser shows it."""
+
+    id: int
+    name: str
+
+
+# Read by every results page, so built once: plain rows, no ORM objects.
+_CHOICES = select(Program.id, Program.name).order_by(Program.id)
+
+
+def choices(session: Session) -> list[ProgramChoice]:
+    """Return every programme's id and name, in the order they were set up."""
+    return [ProgramChoice(*row) for row in session.connection().execute(_CHOICES)]
+
+
 def schedule_preview(session: Session, bank_key: str, every: int, rounds: int = 6) -> list[str]:
     """Return, for the next ``rounds`` round numbers, the theme labels each would ask."""
     bank = banks.get_bank(session, bank_key)

@@ -22,7 +22,6 @@ from flask import (
 )
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import DateField, StringField
 from wtforms.validators import InputRequired, Length
@@ -32,13 +31,16 @@ from ..db import get_session
 from ..domain import reporting
 from ..domain.disclosure import DISTRIBUTION_MIN_N
 from ..domain.manifest import Manifest
-from ..models import Program, Round
+from ..models import Round
 from ..services import actions as actions_service
 from ..services import banks, chartcache, drawing, events
+from ..services import programs as programs_service
+from ..services.programs import ProgramChoice
 from ..services.scope import ScopedManifests
 from .kept_views import (
     cache_dir,
     kept_body,
+    kept_fragment,
     programs_key,
     reference_for,
     render_page,
@@ -67,16 +69,14 @@ class EventForm(FlaskForm):  # type: ignore[misc]
 # --- selection from the query string ---------------------------------------------------------
 
 
-# Read by every results page, so built once.
-_PROGRAMS = select(Program).order_by(Program.id)
-
-
-def all_programs() -> list[Program]:
+def all_programs() -> list[ProgramChoice]:
     """Return every programme, in the order they were set up."""
-    return list(get_session().scalars(_PROGRAMS))
+    return programs_service.choices(get_session())
 
 
-def chosen_program(programs: Sequence[Program], program_id: int | None) -> Program | None:
+def chosen_program(
+    programs: Sequence[ProgramChoice], program_id: int | None
+) -> ProgramChoice | None:
     """Return the programme asked for (404 if unknown), or the first one."""
     if program_id is None:
         return programs[0] if programs else None
@@ -115,8 +115,8 @@ def _round_index(manifests: Sequence[Manifest]) -> int:
 class Scope:
     """The programme a dashboard page is about and its released manifests (never empty)."""
 
-    programs: list[Program]
-    program: Program
+    programs: list[ProgramChoice]
+    program: ProgramChoice
     cut: ScopedManifests  # the manifests as the reader may see them
 
     @property
@@ -205,7 +205,7 @@ def trends() -> str:
     on_charts = tuple(reporting.Event(e.on.isoformat(), e.label) for e in timeline)
     placed = {e.id: reporting.round_of_event(manifests, e.on.isoformat()) for e in timeline}
     panels = trend_panels(program.id, scoped, unit, on_charts) if unit else ()
-    if panels and chartcache.peek(cache_dir(), panels[0].chart_key, "png") is None:
+    if panels and not chartcache.is_stored(cache_dir(), panels[0].chart_key, "png"):
         drawing.warm()  # its start-up overlaps the browser reading this page
     body = kept_body(
         scoped,
@@ -229,15 +229,20 @@ def trends() -> str:
             "not_asked": reporting.NOT_ASKED_TEXT,
         },
     )
-    return render_template(
-        "dashboard/trends.html",
-        body=body,
-        program=program,
-        unit=unit,
-        timeline=timeline,
-        placed=placed,
-        event_fields=scoped.view(("event fields",), _event_fields),
+    timeline_section = kept_fragment(
+        scoped,
+        "dashboard/_trends_events.html",
+        (program.id, program.name, unit.id if unit else None, tuple(timeline)),
+        lambda: {
+            "program": program,
+            "unit": unit,
+            "timeline": timeline,
+            "placed": placed,
+            "event_fields": _event_fields(),
+        },
     )
+    # Both parts are the output of our own autoescaped templates.
+    return render_page("Trends", Markup(str(body) + str(timeline_section)))  # noqa: S704
 
 
 def _event_fields() -> Markup:

@@ -25,15 +25,15 @@ from markupsafe import Markup
 from ..domain import reporting
 from ..domain.manifest import Manifest
 from ..kept import Kept
-from ..models import Program
 from ..services import chartcache
+from ..services.programs import ProgramChoice
 from ..services.scope import ScopedManifests
 
 # The template a kept body is shown in: the base layout, a title and the body.
 PAGE_TEMPLATE = "kept_page.html"
 
 
-def programs_key(programs: Iterable[Program]) -> tuple[tuple[int, str], ...]:
+def programs_key(programs: Iterable[ProgramChoice]) -> tuple[tuple[int, str], ...]:
     """Return what a page body shows of the programmes (the chooser): ids and names."""
     return tuple((p.id, p.name) for p in programs)
 
@@ -61,6 +61,25 @@ LAYOUTS = "candor.staff_layouts"
 LAYOUTS_KEPT = 256
 # Where the body goes while a layout is rendered to be kept (random: no page can contain it).
 _BODY_MARK = secrets.token_hex(16)
+
+
+def kept_fragment(
+    cut: ScopedManifests, template: str, key: Hashable, context: Callable[[], dict[str, Any]]
+) -> Markup:
+    """Return ``template`` rendered with ``context()`` and this request's CSRF token.
+
+    Rendered once per cut and ``key`` and kept split around the token, which each request
+    puts back (every form of a fragment carries the same token). ``key`` must name everything
+    the fragment shows apart from the token; the template must read nothing else of the
+    request but its URL root (part of the key).
+    """
+    token = generate_csrf()
+    parts: tuple[str, ...] = cut.body(
+        ("fragment", template, request.script_root, key),
+        lambda: tuple(render_template(template, **context()).split(token)),
+    )
+    # Markup: the output of our own autoescaped template, its user text already escaped.
+    return Markup(token.join(parts))  # noqa: S704
 
 
 def render_page(title: str, body: Markup) -> str:

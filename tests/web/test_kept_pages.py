@@ -59,6 +59,12 @@ def test_a_kept_body_reads_nothing_of_the_request(world: World, template: str) -
     assert _reads(world.app.jinja_env, template, set()) & PER_REQUEST == set()
 
 
+def test_a_kept_fragment_reads_nothing_of_the_request_but_its_token(world: World) -> None:
+    # The trends page's timeline is kept split around the CSRF token each request puts back.
+    reads = _reads(world.app.jinja_env, "dashboard/_trends_events.html", set())
+    assert "csrf_token" in reads and reads & (PER_REQUEST - {"csrf_token"}) == set()
+
+
 def test_the_check_can_fail(world: World) -> None:
     # base.html reads the reader and a CSRF token: the same check finds them there.
     assert {"g", "csrf_token"} <= _reads(world.app.jinja_env, "base.html", set())
@@ -119,6 +125,33 @@ def test_a_new_action_and_a_new_name_show_at_once(world: World) -> None:
             assert program is not None
             program.name = name
             session.commit()
+
+
+def test_the_kept_timeline_carries_each_request_s_token_and_shows_events_at_once(
+    world: World,
+) -> None:
+    hr = logged_in(world, "hr")
+    token = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+    label = "Re-org of the kept timeline"
+    first = hr.get("/dashboard/trends").text
+    assert label not in first
+    with hr.session_transaction() as cookie:
+        cookie.pop("csrf_token", None)  # a new CSRF secret: the next page's token is new
+    added = hr.post(
+        f"/dashboard/{world.program_id}/events", data={"on": "2026-01-05", "label": label}
+    )
+    assert added.status_code == 302
+    page = hr.get("/dashboard/trends").text
+    assert label in page
+    # The layout's logout form, every event's remove form and the add form: this request's.
+    found = token.findall(page)
+    assert len(found) == page.count('method="post"') >= 3 and len(set(found)) == 1
+    assert not set(token.findall(first)) & set(found)
+    remove = re.search(r'action="([^"]*/events/\d+/delete)"(?:(?!</form>).)*' + label, page, re.S)
+    assert remove is not None
+    assert hr.post(remove.group(1), data={}).status_code == 302
+    assert f"Removed “{label}”" in hr.get("/dashboard/trends").text  # shown once, then gone
+    assert label not in hr.get("/dashboard/trends").text
 
 
 def test_the_kept_layout_follows_the_reader_and_shows_messages(world: World) -> None:
