@@ -105,6 +105,7 @@ POLICY: Final[Mapping[str, Audience]] = {
     "accounts.index": ADMINS,
     "accounts.invite": ADMINS,
     "accounts.change": ADMINS,
+    "accounts.units": ADMINS,
 }
 
 # Where each role lands after logging in.

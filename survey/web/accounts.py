@@ -89,6 +89,25 @@ def index() -> tuple[str, int]:
     return _page()
 
 
+@bp.get("/<int:user_id>/units")
+def units(user_id: int) -> str:
+    """Show the units a manager is bound to, among every unit, to change them.
+
+    On a page of its own: a list of every unit in each manager's row of the accounts page
+    made that page grow with units × managers.
+    """
+    session = get_session()
+    user = session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return render_template(
+        "accounts/units.html",
+        user=user,
+        units=accounts.unit_choices(session),
+        bound={m.unit_id for m in user.units},
+    )
+
+
 @bp.post("/invite")
 def invite() -> tuple[str, int]:
     """Create an account without a password and show its set-password link once."""

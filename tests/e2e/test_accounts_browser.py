@@ -32,6 +32,19 @@ def test_invite_set_password_and_log_in(open_page: OpenPage, organisation: Org) 
     audit.check(admin, "accounts with a new link")
     screenshot(admin, "accounts")
 
+    admin.get_by_role("link", name="Accounts").click()
+    admin.get_by_role("link", name=f"Change units of {MANAGER}").click()
+    expect(admin.get_by_role("heading", name=f"Units {MANAGER} sees")).to_be_visible()
+    audit.check(admin, "a manager's units")
+    admin.get_by_label("Units", exact=True).select_option(
+        label=["Lab/Research/Alpha", "Lab/Research/Beta"]
+    )
+    admin.get_by_role("button", name="Save units").click()
+    expect(admin.get_by_text(f"Saved the units of {MANAGER}.")).to_be_visible()
+    expect(admin.get_by_role("row", name=MANAGER)).to_contain_text(
+        "Lab/Research/Alpha; Lab/Research/Beta"
+    )
+
     admin.get_by_role("link", name="Your account").click()
     expect(admin.get_by_role("heading", name="Your account")).to_be_visible()
     audit.check(admin, "own account")

@@ -86,10 +86,33 @@ def test_invite_a_manager_with_units(app: Flask, client: FlaskClient, organisati
     assert "Lab/Research/Alpha" in page.data.decode()
     uid = user_id(app, "boss@example.org")
     beta = organisation.units["Beta"]
-    client.post(f"/admin/accounts/{uid}/units", data={"units": [str(alpha), str(beta)]})
+    # The accounts page lists no unit per manager (it would grow with units x managers): each
+    # manager's row names their units and links to a page of their own to change them.
+    listed = client.get("/admin/accounts/").data.decode()
+    invite_list = listed[listed.index("<h2>Invite someone</h2>") :]
+    assert listed.count(f'<option value="{alpha}"') == invite_list.count(f'<option value="{alpha}"')
+    assert f'href="/admin/accounts/{uid}/units"' in listed
+    page = client.get(f"/admin/accounts/{uid}/units")
+    assert page.status_code == 200
+    html = page.data.decode()
+    assert "Units boss@example.org sees" in html
+    assert f'<option value="{alpha}" selected>Lab/Research/Alpha</option>' in html
+    assert f'<option value="{beta}">' in html
+    saved = client.post(f"/admin/accounts/{uid}/units", data={"units": [str(alpha), str(beta)]})
+    assert saved.status_code == 302 and saved.headers["Location"].endswith(f"#user-{uid}")
     with db.session_scope(app) as session:
         user = accounts.find_user(session, "boss@example.org")
         assert sorted(u.unit_id for u in user.units) == sorted([alpha, beta])
+    shown = client.get(saved.headers["Location"]).data.decode()
+    assert "Saved the units of boss@example.org." in shown
+    assert "Lab/Research/Alpha; Lab/Research/Beta" in shown
+    html = client.get(f"/admin/accounts/{uid}/units").data.decode()
+    assert f'<option value="{beta}" selected>' in html
+    # Someone who is not a manager is bound to nothing: the page says so, with no form.
+    hr_page = client.get(f"/admin/accounts/{user_id(app, STAFF['hr'])}/units").data.decode()
+    assert "only managers see the results of chosen units" in hr_page
+    assert 'name="units"' not in hr_page
+    assert client.get("/admin/accounts/424242/units").status_code == 404
 
 
 def test_change_own_password_ends_other_sessions(app: Flask) -> None:
