@@ -138,29 +138,38 @@ def open_public_key(
     )
 
 
-# Unwrapped signing keys kept per process: parsing a PKCS#8 RSA key costs more than a signature.
-_signing: Kept[tuple[int, int, bytes], blindrsa.SigningKey] = Kept(512)
+# Unwrapped signing keys of open rounds kept per process, under (round id, the round's opening
+# key, key id), as the public keys are: parsing a PKCS#8 RSA key costs more than a signature.
+# While a round is open under that opening key its private halves exist and never change
+# (made when it opens, destroyed when it closes; rotating the instance key re-wraps the same
+# key), so a caller that has just read the round open, under the lock that keeps it open
+# until its transaction ends, may sign with the kept copy without reading the wrapped blob.
+_signing: Kept[tuple[int, bytes, int], blindrsa.SigningKey] = Kept(512)
 
 
-def signing_key(session: Session, round_id: int, key_id: int, kek: bytes) -> blindrsa.SigningKey:
-    """Return the private key of a round's ballot key, or raise :class:`KeyUnavailable`.
+def signing_key(
+    session: Session, round_id: int, opening_key: bytes, key_id: int, kek: bytes
+) -> blindrsa.SigningKey:
+    """Return the private key of a ballot key of the open round whose opening key is
+    ``opening_key`` (unwrapped once per process), or raise :class:`KeyUnavailable`.
 
-    Kept per process under the wrapped blob itself, so a destroyed or replaced key is never
-    served from memory once the database no longer holds it.
+    The caller must have read the round open with that opening key in this transaction,
+    under the share lock :func:`.submission.survey_for` takes when answering (a check-in does).
     """
-    wrapped = (
-        session.connection()
-        .execute(_ONE_PRIVATE, {"round_id": round_id, "key_id": key_id})
-        .scalar()
-    )
-    if wrapped is None:
-        raise KeyUnavailable()
-    return _signing.get_or_make(
-        (round_id, key_id, crypto.token_hash(wrapped.hex())),
-        lambda: blindrsa.SigningKey.from_der(
+
+    def unwrapped() -> blindrsa.SigningKey:
+        wrapped = (
+            session.connection()
+            .execute(_ONE_PRIVATE, {"round_id": round_id, "key_id": key_id})
+            .scalar()
+        )
+        if wrapped is None:
+            raise KeyUnavailable()
+        return blindrsa.SigningKey.from_der(
             crypto.unwrap(wrapped, kek, wrap_label(round_id, key_id))
-        ),
-    )
+        )
+
+    return _signing.get_or_make((round_id, opening_key, key_id), unwrapped)
 
 
 def destroy_private_keys(session: Session, round_id: int) -> None:

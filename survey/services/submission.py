@@ -222,7 +222,7 @@ def check_in(
             return key_id, earlier.blind_signature  # a repeat whose first answer was lost
         raise LinkUnusable()
     try:
-        key = ballotkeys.signing_key(session, rnd.id, key_id, kek)
+        key = ballotkeys.signing_key(session, rnd.id, rnd.public_key, key_id, kek)
         signed = blindrsa.blind_sign(key, blinded)
     except (ballotkeys.KeyUnavailable, blindrsa.BlindSignatureError) as exc:
         raise LinkUnusable() from exc

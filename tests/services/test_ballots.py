@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from survey import db
 from survey.domain import blindrsa
@@ -207,6 +207,46 @@ def test_after_close_nothing_is_signed_or_accepted(app: Flask, open_round: OpenR
         assert keys and all(k.wrapped_private_key is None for k in keys)
         rnd = session.get(Round, open_round.round_id)
         assert rnd is not None and rnd.wrapped_token_secret is None
+
+
+def test_a_signing_key_is_unwrapped_once_and_never_used_after_close(
+    app: Flask, open_round: OpenRound
+) -> None:
+    """Check-ins sign with this process's copy of a key while its round is open, and read
+    its wrapped half once; a process that still holds the copy after the round closed (as
+    another worker would) signs nothing with it."""
+    codes = [c for c in open_round.tokens.values() if submission.key_id_of(c) == 1][:2]
+    assert len(codes) == 2, "two links of one storage group"
+    reads: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("SELECT ballot_keys.wrapped_private_key"):
+            reads.append(statement)
+
+    engine = app.extensions["candor.engine"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        first = Client(app, open_round.round_id, codes[0]).check_in()
+        second = Client(app, open_round.round_id, codes[1]).check_in()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert first.key_id == second.key_id == 1
+    assert len(reads) <= 1  # none if an earlier test of this process unwrapped it already
+    with db.session_scope(app) as session:
+        rnd = rounds.get_round(session, open_round.round_id)
+        kept = ballotkeys.signing_key(
+            session, rnd.id, rnd.public_key or b"", 1, app.extensions["candor.kek"]
+        )
+        opening_key = rnd.public_key or b""
+        rounds.close_round(session, rnd, dt.date(2026, 11, 7))
+        session.commit()
+    # The closing process forgot its copy; another process's copy is put back by hand.
+    ballotkeys._signing.put((open_round.round_id, opening_key, 1), kept)
+    third = next(c for c in open_round.tokens.values() if c not in codes)
+    with pytest.raises(submission.RoundNotOpen):
+        Client(app, open_round.round_id, third).check_in()
+    with db.session_scope(app) as session:
+        assert session.query(CheckIn).count() == 0
 
 
 def test_one_key_per_label_and_every_code_names_its_labels_key(
