@@ -51,15 +51,14 @@ SCRUBBED_TABLES = (
     "custody_shares",
     "pending_shares",
 )
-# What check-ins, ballots and mixes change while a round is open: the scrub after a mix.
-MIXED_TABLES = (
-    "ballot_inbox",
-    "responses",
-    "comments",
-    "invitations",
-    "spent_ballots",
-    "check_ins",
-)
+# The scrub after a mix: the tables whose old row versions a check-in, a ballot or a mix
+# leaves behind. Old versions of the inbox and of the round's rows would date the ballots (an
+# inbox row keeps its ballot's transaction id; a blob found in an older generation of the
+# round's rows arrived before that mix), and a consumed invitation leaves its old version.
+# The spent set and the check-ins are only inserted into while a round is open: an old
+# version of theirs is an attempt that rolled back, which pairs with nothing left (its inbox
+# row goes with the inbox's). They are scrubbed with the rest when the round closes.
+MIXED_TABLES = ("ballot_inbox", "responses", "comments", "invitations")
 # How long a scrub waits for transactions (or, on SQLite, readers) that began before it.
 SCRUB_WAIT_SECONDS = 2.0
 SCRUB_PENDING = "scrub_pending"
