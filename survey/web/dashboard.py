@@ -203,7 +203,6 @@ def trends() -> str:
     timeline = events.list_events(session, program.id)
     # The same events as ``events.chart_events`` gives, without reading them twice.
     on_charts = tuple(reporting.Event(e.on.isoformat(), e.label) for e in timeline)
-    placed = {e.id: reporting.round_of_event(manifests, e.on.isoformat()) for e in timeline}
     panels = trend_panels(program.id, scoped, unit, on_charts) if unit else ()
     if panels and not chartcache.is_stored(cache_dir(), panels[0].chart_key, "png"):
         drawing.warm()  # its start-up overlaps the browser reading this page
@@ -237,12 +236,13 @@ def trends() -> str:
             "program": program,
             "unit": unit,
             "timeline": timeline,
-            "placed": placed,
+            "placed": {
+                e.id: reporting.round_of_event(manifests, e.on.isoformat()) for e in timeline
+            },
             "event_fields": _event_fields(),
         },
     )
-    # Both parts are the output of our own autoescaped templates.
-    return render_page("Trends", Markup(str(body) + str(timeline_section)))  # noqa: S704
+    return render_page("Trends", body + timeline_section)
 
 
 def _event_fields() -> Markup:
