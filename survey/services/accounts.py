@@ -353,10 +353,26 @@ def start_session(session: Session, user: User, now: dt.datetime, hours: int) ->
     return sid
 
 
+@dataclass(frozen=True)
+class SignedIn:
+    """The account of a live staff session, as every staff request reads it: who, and in
+    which role. A view that changes the account loads it (``session.get(User, id)``)."""
+
+    id: int
+    email: str
+    role: Role
+
+    @classmethod
+    def of(cls, user: User) -> SignedIn:
+        """Return what a request knows of ``user`` once signed in."""
+        return cls(user.id, user.email, user.role)
+
+
 # Read on every staff request: the session row, its expiry and the account in one query, built
-# once (on SQLite, building a statement took longer than running it: 0.10 against 0.06 ms).
+# once (on SQLite, building a statement took longer than running it: 0.10 against 0.06 ms), as
+# plain columns (an ORM object cost 0.16 ms more per request).
 _SESSION_USER = (
-    select(User)
+    select(User.id, User.email, User.role)
     .join(StaffSession, StaffSession.user_id == User.id)
     .where(
         StaffSession.id == bindparam("sid"),
@@ -366,9 +382,10 @@ _SESSION_USER = (
 )
 
 
-def session_user(session: Session, sid: str, now: dt.datetime) -> User | None:
-    """Return the active user of a live session id, or None if it ended or expired."""
-    return session.scalar(_SESSION_USER, {"sid": sid, "now": now})
+def session_user(session: Session, sid: str, now: dt.datetime) -> SignedIn | None:
+    """Return the active account of a live session id, or None if it ended or expired."""
+    row = session.connection().execute(_SESSION_USER, {"sid": sid, "now": now}).first()
+    return SignedIn(*row) if row is not None else None
 
 
 def end_session(session: Session, sid: str) -> None:
@@ -376,7 +393,7 @@ def end_session(session: Session, sid: str) -> None:
     session.execute(delete(StaffSession).where(StaffSession.id == sid))
 
 
-def end_all_sessions(session: Session, user: User) -> int:
+def end_all_sessions(session: Session, user: User | SignedIn) -> int:
     """Delete every session of ``user`` (every browser, every copy of a cookie); return how many."""
     count = session.scalar(
         select(func.count()).select_from(StaffSession).where(StaffSession.user_id == user.id)

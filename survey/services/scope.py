@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from ..domain import scope as rules
 from ..domain.manifest import Manifest
 from ..kept import Kept
-from ..models import ManagerUnit, Role, User
+from ..models import ManagerUnit, Role
+from .accounts import SignedIn
 from .manifests import ReleaseKey, released
 
 T = TypeVar("T")
@@ -84,14 +85,14 @@ _scoped: Kept[ScopeKey, ScopedManifests] = Kept(64)
 _BOUND = select(ManagerUnit.unit_id).where(ManagerUnit.user_id == bindparam("user_id"))
 
 
-def bound_units(session: Session, user: User) -> frozenset[int]:
+def bound_units(session: Session, user: SignedIn) -> frozenset[int]:
     """Return the units a manager is bound to (none for other roles)."""
     if user.role is not Role.MANAGER:
         return frozenset()
     return frozenset(session.scalars(_BOUND, {"user_id": user.id}))
 
 
-def released_for(session: Session, user: User, program_id: int) -> ScopedManifests:
+def released_for(session: Session, user: SignedIn, program_id: int) -> ScopedManifests:
     """Return a programme's released manifests, each cut to what ``user`` may see of it.
 
     The result is shared with every request of the same releases, role and bindings.

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import PasswordField
@@ -150,9 +160,17 @@ def account() -> str:
     return _account_page(ChangePasswordForm())
 
 
+def _me() -> User:
+    """Return the signed-in account itself (the request knows only its id, email and role)."""
+    user = get_session().get(User, g.user.id)
+    if user is None:  # deleted since this request read its session
+        abort(404)
+    return user
+
+
 def _account_page(form: ChangePasswordForm) -> str:
     """Render one's own account page with ``form`` (and its errors, if any)."""
-    user: User = g.user
+    user = _me()
     return render_template(
         "auth/account.html",
         user=user,
@@ -173,7 +191,7 @@ def change_password() -> Response | tuple[str, int]:
     """Change one's own password; every session of the account ends, and this browser gets
     a fresh one."""
     form = ChangePasswordForm()
-    user: User = g.user
+    user = _me()
     if not form.validate_on_submit():
         return _account_page(form), 400
     session = get_session()

@@ -141,7 +141,7 @@ def _authorise() -> BaseResponse | None:
         abort(403)
     if decision == access.ANYONE:
         return None
-    user: User | None = g.get("user")
+    user: accounts.SignedIn | None = g.get("user")
     if user is None:
         return redirect(url_for("auth.login", next=request.path))
     if user.role not in decision:
@@ -186,14 +186,14 @@ def login_user(user: User) -> None:
     )
     session["sid"] = sid
     _mark_seen(utcnow())
-    g.user = user
+    g.user = accounts.SignedIn.of(user)
 
 
 def logout_user(everywhere: bool = False) -> None:
     """End the staff session on the server and clear the cookie; with ``everywhere``, end
     every session of the account, in every browser."""
     sid = session.get("sid")
-    user: User | None = g.get("user")
+    user: accounts.SignedIn | None = g.get("user")
     if everywhere and user is not None:
         accounts.end_all_sessions(get_session(), user)
     elif sid:
@@ -208,7 +208,7 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            user: User | None = g.get("user")
+            user: accounts.SignedIn | None = g.get("user")
             if user is None:
                 return redirect(url_for("auth.login", next=request.path))
             if user.role not in roles:
