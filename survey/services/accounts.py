@@ -26,7 +26,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import bindparam, delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..domain.mail import parse_address, parse_sender, sender_domain
 from ..models import AccountToken, ManagerUnit, OrgUnit, Role, StaffSession, User
@@ -191,8 +191,10 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
 
 
 def list_users(session: Session) -> list[User]:
-    """Return every staff account, by email."""
-    return list(session.scalars(select(User).order_by(User.email)))
+    """Return every staff account, by email, with its units (one query for all of them)."""
+    return list(
+        session.scalars(select(User).options(selectinload(User.units)).order_by(User.email))
+    )
 
 
 def find_user(session: Session, email: str) -> User:

@@ -68,7 +68,6 @@ def _page(
             "accounts/index.html",
             users=users,
             invite=form,
-            units=units,
             unit_paths=paths,
             roles=ROLE_CHOICES,
             link=link,
