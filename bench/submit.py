@@ -2,7 +2,8 @@
 
 A "journey" is what one person does. With JavaScript (the ``candor`` row), as
 ``static/ballot.js`` does it: GET the survey page ``/s/<round>`` (the code stays in the
-fragment), GET the code's ballot key, blind a fresh random message, check in with the code and
+fragment), take the code's ballot key from the keys the page carries (or GET it, when the round
+has more keys than a page carries), blind a fresh random message, check in with the code and
 the blinded message, unblind and verify the blind signature, POST the ballot (answers, message,
 signature) without cookies and check that its reply names the thanks page (the script shows the
 thanks the survey page carries, under that address, without a request). The blinding runs
@@ -70,6 +71,7 @@ RETRY_AFTER_CAP_S = 5.0
 REQUEST_TIMEOUT_S = 30.0
 SERVER_START_TIMEOUT_S = 30.0
 SERVER_STOP_TIMEOUT_S = 15.0
+CARRIED_KEYS = re.compile(r'<script type="application/json" id="ballot-keys">(.*?)</script>', re.S)
 CREDENTIAL_INPUT = re.compile(
     r'<input type="hidden" name="(ballot_key|ballot_message|ballot_signature)" value="([^"]*)"'
 )
@@ -398,16 +400,33 @@ def post_json(
     raise AssertionError("unreachable")
 
 
-def fetch_key(bare: requests.Session, target: Target, key_id: int, rec: Recorder) -> Any:
-    """GET a ballot key and build the RSA public key from its n and e, as the page does."""
+def carried_key(page: str, key_id: int) -> dict[str, Any] | None:
+    """Return the fields of ``key_id`` from the keys the survey page carries; None when the page
+    carries none (then its script asks for the key); a JourneyError when it carries others."""
+    found = CARRIED_KEYS.search(page)
+    if found is None:
+        return None
+    keys = json.loads(found.group(1))  # Flask's tojson: escapes are JSON's, not HTML's
+    if str(key_id) not in keys:
+        raise JourneyError(f"the page carries no key {key_id}")
+    fields: dict[str, Any] = keys[str(key_id)]
+    return fields
+
+
+def fetch_key(bare: requests.Session, target: Target, key_id: int, page: str, rec: Recorder) -> Any:
+    """Build the RSA public key of ``key_id`` from its n and e, as the page's script does: from
+    the keys ``page`` carries, else from a GET of the key (the probes, which load no page, ask)."""
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
 
-    bare.cookies.clear()
-    reply = bare.get(target.url(f"/s/{target.round_id}/keys/{key_id}"), timeout=REQUEST_TIMEOUT_S)
-    rec.reply("GET key", reply)
-    if reply.status_code != 200:
-        raise JourneyError(f"GET key {reply.status_code}")
-    fields = reply.json()
+    fields = carried_key(page, key_id)
+    if fields is None:
+        bare.cookies.clear()
+        url = target.url(f"/s/{target.round_id}/keys/{key_id}")
+        reply = bare.get(url, timeout=REQUEST_TIMEOUT_S)
+        rec.reply("GET key", reply)
+        if reply.status_code != 200:
+            raise JourneyError(f"GET key {reply.status_code}")
+        fields = reply.json()
     began = time.thread_time()
     n = int.from_bytes(unb64url(fields["n"]), "big")
     e = int.from_bytes(unb64url(fields["e"]), "big")
@@ -500,7 +519,7 @@ def ballot_journey(target: Target, code: str, rec: Recorder) -> None:
         rec.reply("GET survey", page)
         if page.status_code != 200:
             raise JourneyError(f"GET survey {page.status_code}")
-        public = fetch_key(bare, target, key_id, rec)
+        public = fetch_key(bare, target, key_id, page.text, rec)
         blinding = blind_new(public, rec)
         signed = check_in(bare, target, code, blinding, rec)
         if signed.status_code != 200:
@@ -821,6 +840,26 @@ def page_items(target: Target) -> list[str]:
     return sorted(set(re.findall(r'<input[^>]*type="radio"[^>]*name="q_([^"]+)"', page.text)))
 
 
+def carried_count(target: Target) -> int:
+    """How many ballot keys the survey page carries (0: its script asks for each code's)."""
+    page = requests.get(target.url(f"/s/{target.round_id}"), timeout=REQUEST_TIMEOUT_S)
+    found = CARRIED_KEYS.search(page.text)
+    return len(json.loads(found.group(1))) if found else 0
+
+
+def round_keys(url: str, round_id: int) -> int:
+    """How many ballot keys the round has, counted in the database."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            query = text("SELECT count(*) FROM ballot_keys WHERE round_id = :r")
+            return int(conn.execute(query, {"r": round_id}).scalar_one())
+    finally:
+        engine.dispose()
+
+
 # --------------------------------------------------------------------------- probes
 
 
@@ -831,7 +870,7 @@ def probe_used_codes(ballot: Target, form: Target, used_b: list[str], used_f: li
     outcomes: Counter[str] = Counter()
     with requests.Session() as bare:
         for code in used_b:
-            public = fetch_key(bare, ballot, int(code.split(".", 1)[0]), rec)
+            public = fetch_key(bare, ballot, int(code.split(".", 1)[0]), "", rec)
             reply = check_in(bare, ballot, code, blind_new(public, rec), rec)
             outcomes[f"checkin {reply.status_code}"] += 1
     for code in used_f:
@@ -857,7 +896,7 @@ def probe_replays(target: Target, codes: list[str], rec: Recorder) -> dict[str, 
     with requests.Session() as bare:
         for code in codes:
             key_id = int(code.split(".", 1)[0])
-            public = fetch_key(bare, target, key_id, rec)
+            public = fetch_key(bare, target, key_id, "", rec)
             blinding = blind_new(public, rec)
             first = check_in(bare, target, code, blinding, rec)
             seen["check-in"][str(first.status_code)] += 1
@@ -893,7 +932,7 @@ def probe_concurrent(target: Target, codes: list[str], rec: Recorder) -> dict[st
         try:
             with requests.Session() as bare:
                 key_id = int(code.split(".", 1)[0])
-                public = fetch_key(bare, target, key_id, rec)
+                public = fetch_key(bare, target, key_id, "", rec)
                 blinding = blind_new(public, rec)
                 barrier.wait(timeout=REQUEST_TIMEOUT_S)
                 reply = check_in(bare, target, code, blinding, rec)
@@ -1037,6 +1076,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                                 inst.answers, cserver.proc.pid, pg_db) for name in journeys},
             }  # fmt: skip
             shown = page_items(targets[BALLOT])
+            carried = carried_count(targets[BALLOT])
             checks.append(check("candor: the survey page asks the round's items (q_<key>)",
                                 sorted(inst.answers), shown))  # fmt: skip
             warm = {name: codes[name][:WARMUP_JOURNEYS] for name in journeys}
@@ -1142,6 +1182,17 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                   f"{busy})", {}, dict(bad)),
             check("candor: key, check-in and ballot replies set no cookie", {}, dict(cookies)),
         ]  # fmt: skip
+        # Every key rides on the page when the round has few (survey_page.CARRIED_KEYS_MAX):
+        # then no journey asked for one; else every journey did.
+        keys = round_keys(inst.url, inst.rounds[BALLOT])
+        asked = sum(r.rec.count("GET key") for r in runs if r.app == BALLOT)
+        journeys_b = sum(r.completed for r in runs if r.app == BALLOT)
+        checks.append(
+            check(f"candor: the page carries all {keys} ballot keys or none; key requests per "
+                  "journey 0 if it does, else 1", (keys, 0) if carried else (0, journeys_b),
+                  (carried, asked), ok=carried in (0, keys)
+                  and asked == (0 if carried else journeys_b))
+        )  # fmt: skip
         logs = {bserver.name: bserver.log_summary(), cserver.name: cserver.log_summary()}
         checks.append(
             check("candor log: no 'database is locked', traceback or worker timeout/kill", 0,
@@ -1289,11 +1340,12 @@ def main(argv: list[str] | None = None) -> int:
         f"\nsubmit benchmark: gunicorn --workers {args.workers} (sync) on {LOOPBACK}, "
         f"{os.cpu_count()} CPUs shared by server and client; {args.responses} journeys per row "
         "after warm-up.\nresp/s = completed journeys / wall time; latency = one whole journey "
-        "(candor: page, key, check-in, ballot; candor-form and baseline: page, POST, "
-        "thanks);\nsrv ms cpu/resp = CPU of gunicorn (+ its PostgreSQL backends) per "
-        "completed journey;\ncli ms blind = client CPU per journey for building the key, "
-        "blinding, unblinding and verifying (not in the server's figure);\ncores = "
-        "CPU cores busy on average with the server, this client, and other processes."
+        "(candor: page, check-in, ballot, and a key request if the page carries no keys; "
+        "candor-form and baseline: page, POST, thanks);\nsrv ms cpu/resp = CPU of gunicorn "
+        "(+ its PostgreSQL backends) per completed journey;\ncli ms blind = client CPU per "
+        "journey for building the key, blinding, unblinding and verifying (not in the "
+        "server's figure);\ncores = CPU cores busy on average with the server, this client, "
+        "and other processes."
     )
     print(table(rows))
     return 1 if failed else 0

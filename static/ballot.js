@@ -89,6 +89,18 @@ const lang = form ? form.querySelector("input[name=lang]") : null;
 
 function text(name) { return form.dataset[name] || ""; }
 
+// The round's ballot keys by key id, when the page carries them (survey/web/survey_page.py),
+// else null: then each code's key is asked for.
+let carried;
+function carriedKeys() {
+  if (carried === undefined) {
+    const block = document.getElementById("ballot-keys");
+    try { carried = block ? JSON.parse(block.textContent) : null; } catch (e) { carried = null; }
+    if (!carried || typeof carried !== "object") { carried = null; }
+  }
+  return carried;
+}
+
 // Messages go into live regions that are in the page from the start; a new paragraph is put
 // in each time, so a message is announced again even when its words did not change.
 function say(regionId, kind, words) {
@@ -292,17 +304,26 @@ async function ballotFor(code) {
   let refused = false; // the server said this code does not work: ask again only on send
 
   // The public key of this code's group; null when the server knows no such key, CLOSED
-  // when the round has closed.
+  // when the round has closed. From the keys the page carries, when it carries them (then a
+  // code whose key is not among them is unknown); else asked for.
   function key() {
     if (publicKey) { return Promise.resolve(publicKey); }
     if (!fetching) {
       fetching = (async function () {
-        const url = text("keyUrl").replace("{key}", String(keyId));
-        const reply = await fetch(url, { credentials: "omit", cache: "no-store" });
-        if (reply.status === 404) { return null; }
-        if (reply.status === 410) { return CLOSED; }
-        if (!reply.ok) { throw new Error("retry"); }
-        const fields = await reply.json();
+        let fields = null;
+        const carried = carriedKeys();
+        if (carried) {
+          const id = String(keyId);
+          fields = Object.prototype.hasOwnProperty.call(carried, id) ? carried[id] : null;
+          if (!fields) { return null; }
+        } else {
+          const url = text("keyUrl").replace("{key}", String(keyId));
+          const reply = await fetch(url, { credentials: "omit", cache: "no-store" });
+          if (reply.status === 404) { return null; }
+          if (reply.status === 410) { return CLOSED; }
+          if (!reply.ok) { throw new Error("retry"); }
+          fields = await reply.json();
+        }
         publicKey = await importPublicKey({ n: fields.n, e: fields.e });
         const print = document.getElementById("ballot-fingerprint");
         if (print) {

@@ -227,7 +227,7 @@ def ballot_key(round_id: int, key_id: int) -> Response | tuple[Response, int]:
         return _busy()
     if key is None:
         return jsonify({"status": "unknown"}), 404
-    return jsonify({"key_id": key.key_id, "fingerprint": key.fingerprint, **key.jwk})
+    return jsonify(survey_page.shown_key(key))
 
 
 def _json_body() -> dict[str, Any]:

@@ -3,9 +3,14 @@
 Invariant: the survey form can always be shown again with the answers someone sent, even
 while the database is down, restarting or locked, as long as this process has shown the
 round's form before. The copy holds only what every invited person sees (the round's frozen
-questions, its label and thresholds, the actions and link hand-outs on its page), never
-anything about who answers; it is replaced each time the page is read. The ballot keys the
-page's script fetches are kept too, and are public.
+questions, its label and thresholds, the actions and link hand-outs on its page, its public
+ballot keys), never anything about who answers; it is replaced each time the page is read.
+The round's ballot keys are kept too, and are public.
+
+A page carries all its round's ballot keys when there are at most :data:`CARRIED_KEYS_MAX`:
+then the page's script blinds for the code's key without asking for it, so no request names
+the group of whoever opened a link. A round with more keys (a page that would grow by more
+than a few kilobytes for everyone) has its script fetch the one key it needs.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ PAGES_KEPT = 64
 # says so. So a copy needs no checking.
 KEYS = "candor.ballot_keys"
 KEYS_KEPT = 64
+# At most this many keys ride on the page (about 420 bytes each, as JSON).
+CARRIED_KEYS_MAX = 40
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,9 @@ class SurveyPage:
     unlinkable_required: bool
     actions: tuple[actions.ShownAction, ...]
     handed_out: tuple[audit_trail.LinksHandedOut, ...]
+    # The round's public ballot keys as the page carries them (see shown_key), by key id;
+    # empty when the round has more than CARRIED_KEYS_MAX.
+    keys: dict[str, dict[str, str | int]]
 
 
 def read(round_id: int) -> SurveyPage:
@@ -70,6 +80,7 @@ def read(round_id: int) -> SurveyPage:
         rnd.unlinkable_required,
         tuple(actions.actions_for_next_rounds(session, rnd.program_id, rnd.number)),
         tuple(audit_trail.links_handed_out(session, rnd.id)),
+        _carried(_round_keys(round_id)),
     )
     pages: Kept[int, SurveyPage] | None = current_app.extensions.get(PAGES)
     if pages is None:
@@ -93,6 +104,19 @@ def ballot_key(round_id: int, key_id: int) -> ballotkeys.PublicBallotKey | None:
     database is down. Without one, raises what :func:`submission.survey_for` raises, or one of
     :data:`UNAVAILABLE`.
     """
+    return _round_keys(round_id, checked=False).get(key_id)
+
+
+def shown_key(key: ballotkeys.PublicBallotKey) -> dict[str, str | int]:
+    """Return what a page or a key request shows of a ballot key: its id, fingerprint and
+    public numbers (``n``, ``e``), never its storage label."""
+    return {"key_id": key.key_id, "fingerprint": key.fingerprint, **key.jwk}
+
+
+def _round_keys(round_id: int, *, checked: bool = True) -> dict[int, ballotkeys.PublicBallotKey]:
+    """Return all of a round's ballot keys by id, from this process's copy or read and kept.
+
+    ``checked``: the caller has already found the round open in this request."""
     kept_keys: Kept[int, dict[int, ballotkeys.PublicBallotKey]] | None = current_app.extensions.get(
         KEYS
     )
@@ -101,10 +125,18 @@ def ballot_key(round_id: int, key_id: int) -> ballotkeys.PublicBallotKey | None:
     keys = kept_keys.get(round_id)
     if keys is None:
         session = get_session(reads_only=True)
-        submission.survey_for(session, round_id)
+        if not checked:
+            submission.survey_for(session, round_id)
         found = ballotkeys.public_keys(session, round_id)
         keys = kept_keys.put(round_id, {key.key_id: key for key in found})
-    return keys.get(key_id)
+    return keys
+
+
+def _carried(keys: dict[int, ballotkeys.PublicBallotKey]) -> dict[str, dict[str, str | int]]:
+    """Return the keys a page carries: all of them, unless there are too many."""
+    if len(keys) > CARRIED_KEYS_MAX:
+        return {}
+    return {str(key_id): shown_key(key) for key_id, key in sorted(keys.items())}
 
 
 def again(round_id: int) -> SurveyPage | None:

@@ -5,11 +5,12 @@ and the no-JavaScript fallback with and without "unlinkable ballots required".
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Page, Request, Route, expect
 
 from survey import db
 from survey.models import Program, Round
@@ -54,6 +55,22 @@ def key_shown(page: Page, app: Flask, round_id: int, token: str) -> None:
     expect(page.locator("#ballot-fingerprint")).to_have_text(
         f"Ballot key of your group: {fingerprint(app, round_id, token)}"
     )
+
+
+CARRIED_KEYS = re.compile(r'<script type="application/json" id="ballot-keys">.*?</script>', re.S)
+
+
+def without_carried_keys(page: Page, round_id: int) -> None:
+    """Serve the survey page without the ballot keys it carries, as a round with more keys
+    than a page carries (survey_page.CARRIED_KEYS_MAX) is served: the script asks for its key."""
+
+    def strip(route: Route) -> None:
+        reply = route.fetch()
+        body, count = CARRIED_KEYS.subn("", reply.text())
+        assert count == 1, "the survey page carries no ballot keys to take away"
+        route.fulfill(response=reply, body=body)
+
+    page.route(f"**/s/{round_id}", strip)
 
 
 def all_checked(page: Page, chosen: dict[str, str]) -> None:
@@ -215,6 +232,7 @@ def test_the_ballot_carries_no_cookie(
     page.context.add_cookies([{"name": "probe", "value": "1", "url": server}])
     requests: list[Request] = []
     page.on("request", lambda request: requests.append(request))
+    without_carried_keys(page, rid)  # so that the key is asked for, without a cookie too
     page.goto(f"/s/{rid}#{token}")
     key_shown(page, app, rid, token)
     answer_by_clicks(page)
@@ -273,15 +291,55 @@ def test_a_used_link_in_a_fresh_browser(
     assert not unused(app, rid, other)
 
 
-def test_a_key_refused_because_the_round_closed_says_closed(
+def test_a_page_with_its_keys_asks_for_none(
     app: Flask, open_page: OpenPage, open_round: OpenRound
 ) -> None:
-    """An app server that never handed out the key answers 410 once the round has closed
-    (one that did hands it out, and the check-in says 410): the page says the round has
-    closed, not that the code is wrong, and keeps the answers."""
+    """A round with few keys: the page carries them, so answering makes no request that names
+    the group (no key request at all), and the page shows the group's key as before."""
     rid = open_round.round_id
     token = next(iter(open_round.tokens.values()))
     page = open_page(phone=True)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(f"/s/{rid}#{token}")
+    key_shown(page, app, rid, token)
+    answer_by_clicks(page)
+    page.get_by_role("button", name=SEND).click()
+    page.wait_for_url(f"**/s/{rid}/done")
+    assert stored(app, rid) == 1
+    assert not [url for url in asked if "/keys/" in url]
+
+
+def test_a_code_whose_key_the_page_does_not_carry_is_refused_before_check_in(
+    app: Flask, open_page: OpenPage, open_round: OpenRound
+) -> None:
+    """A code naming a key the round does not have is not valid: the page says so at the
+    first answer without checking in, and keeps the answers for a corrected code."""
+    rid = open_round.round_id
+    token = next(iter(open_round.tokens.values()))
+    wrong = "999." + token.split(".", 1)[1]
+    page = open_page(phone=True)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(f"/s/{rid}#{wrong}")
+    chosen = answer_by_clicks(page)
+    expect(page.locator("#token-error")).to_have_text(USED)
+    all_checked(page, chosen)
+    assert not [url for url in asked if url.endswith(("/checkin", "/ballot")) or "/keys/" in url]
+    assert unused(app, rid, token)
+
+
+def test_a_key_refused_because_the_round_closed_says_closed(
+    app: Flask, open_page: OpenPage, open_round: OpenRound
+) -> None:
+    """A page that carries no keys (a round with many), from an app server that never handed
+    out the key: its key request answers 410 once the round has closed (one that did hands it
+    out, and the check-in says 410). The page says the round has closed, not that the code is
+    wrong, and keeps the answers."""
+    rid = open_round.round_id
+    token = next(iter(open_round.tokens.values()))
+    page = open_page(phone=True)
+    without_carried_keys(page, rid)
     page.route("**/keys/*", lambda route: route.fulfill(status=410, json={"status": "closed"}))
     page.goto(f"/s/{rid}#{token}")
     chosen = answer_by_clicks(page)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from survey import create_app, db
 from survey.models import Program
 from survey.services import ballotkeys, rounds, submission
+from survey.web import survey_page
 from tests.conftest import OpenRound, answers_for
 from tests.helpers import Browser, invitation_unused, stored_answers
 
@@ -58,6 +60,52 @@ def test_survey_page_links_the_keys_and_the_keys_page_lists_each_once(
     browser = Browser(client, open_round.round_id, next(iter(open_round.tokens.values())))
     assert browser.fingerprint in {k.fingerprint for k in keys}
     assert client.get(f"/s/{open_round.round_id}/keys/999").status_code == 404
+
+
+CARRIED = re.compile(r'<script type="application/json" id="ballot-keys">(.*?)</script>', re.S)
+
+
+def carried_keys(html: str) -> dict[str, Any] | None:
+    """Return the ballot keys a survey page carries (None: it carries none)."""
+    found = CARRIED.findall(html)
+    assert len(found) <= 1
+    return json.loads(found[0]) if found else None
+
+
+def test_the_survey_page_carries_every_key_as_a_key_request_answers_it(
+    app: Flask, client: FlaskClient, open_round: OpenRound
+) -> None:
+    rid = open_round.round_id
+    carried = carried_keys(client.get(f"/s/{rid}").data.decode())
+    with db.session_scope(app) as session:
+        ids = [key.key_id for key in ballotkeys.public_keys(session, rid)]
+    assert carried is not None and sorted(carried) == sorted(str(key_id) for key_id in ids)
+    for key_id in ids:
+        assert carried[str(key_id)] == client.get(f"/s/{rid}/keys/{key_id}").get_json()
+        assert set(carried[str(key_id)]) == {"key_id", "fingerprint", "n", "e"}  # no label
+    # The page kept by this process carries the same, and only one copy of them.
+    assert carried_keys(client.get(f"/s/{rid}").data.decode()) == carried
+
+
+def test_a_round_with_more_keys_than_a_page_carries_has_its_script_ask(
+    app: Flask,
+    client: FlaskClient,
+    open_round: OpenRound,
+    config: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rid = open_round.round_id
+    with db.session_scope(app) as session:
+        many = len(ballotkeys.public_keys(session, rid))
+    assert many > 1
+    monkeypatch.setattr(survey_page, "CARRIED_KEYS_MAX", many - 1)
+    page = client.get(f"/s/{rid}").data.decode()
+    assert carried_keys(page) is None
+    assert f'data-key-url="/s/{rid}/keys/{{key}}"' in page
+    monkeypatch.setattr(survey_page, "CARRIED_KEYS_MAX", many)
+    fresh = create_app(config)  # a process that has kept no page yet
+    carried = carried_keys(fresh.test_client().get(f"/s/{rid}").data.decode())
+    assert carried is not None and len(carried) == many
 
 
 @pytest.mark.parametrize(
