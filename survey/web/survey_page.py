@@ -5,7 +5,7 @@ while the database is down, restarting or locked, as long as this process has sh
 round's form before. The copy holds only what every invited person sees (the round's frozen
 questions, its label and thresholds, the actions and link hand-outs on its page, its public
 ballot keys), never anything about who answers; it is replaced each time the page is read.
-The round's ballot keys are kept too, and are public.
+All of a round's public ballot keys are kept too, read once per process.
 
 A page carries all its round's ballot keys when there are at most :data:`CARRIED_KEYS_MAX`:
 then the page's script blinds for the code's key without asking for it, so no request names
