@@ -400,17 +400,12 @@ def post_json(
     raise AssertionError("unreachable")
 
 
-def carried_key(page: str, key_id: int) -> dict[str, Any] | None:
-    """Return the fields of ``key_id`` from the keys the survey page carries; None when the page
-    carries none (then its script asks for the key); a JourneyError when it carries others."""
+def carried_keys(page: str) -> dict[str, Any] | None:
+    """Return the ballot keys the survey page carries, by key id; None when it carries none
+    (then its script asks for each code's key)."""
     found = CARRIED_KEYS.search(page)
-    if found is None:
-        return None
-    keys = json.loads(found.group(1))  # Flask's tojson: escapes are JSON's, not HTML's
-    if str(key_id) not in keys:
-        raise JourneyError(f"the page carries no key {key_id}")
-    fields: dict[str, Any] = keys[str(key_id)]
-    return fields
+    keys: dict[str, Any] | None = json.loads(found.group(1)) if found else None
+    return keys  # Flask's tojson escapes as JSON does, not as HTML
 
 
 def fetch_key(bare: requests.Session, target: Target, key_id: int, page: str, rec: Recorder) -> Any:
@@ -418,8 +413,12 @@ def fetch_key(bare: requests.Session, target: Target, key_id: int, page: str, re
     the keys ``page`` carries, else from a GET of the key (the probes, which load no page, ask)."""
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
 
-    fields = carried_key(page, key_id)
-    if fields is None:
+    carried = carried_keys(page)
+    if carried is not None:
+        if str(key_id) not in carried:
+            raise JourneyError(f"the page carries no key {key_id}")
+        fields = carried[str(key_id)]
+    else:
         bare.cookies.clear()
         url = target.url(f"/s/{target.round_id}/keys/{key_id}")
         reply = bare.get(url, timeout=REQUEST_TIMEOUT_S)
@@ -799,7 +798,15 @@ def candor_counts(url: str, round_id: int) -> dict[str, int]:
     from sqlalchemy import func, select
 
     from survey import db
-    from survey.models import CheckIn, Comment, InboxEntry, Invitation, Response, SpentBallot
+    from survey.models import (
+        BallotKey,
+        CheckIn,
+        Comment,
+        InboxEntry,
+        Invitation,
+        Response,
+        SpentBallot,
+    )
 
     engine = db.make_engine(url)
     try:
@@ -817,6 +824,7 @@ def candor_counts(url: str, round_id: int) -> dict[str, int]:
                 "invitations": count(Invitation),
                 "check_ins": count(CheckIn),
                 "spent": count(SpentBallot),
+                "ballot_keys": count(BallotKey),
             }
     finally:
         engine.dispose()
@@ -843,21 +851,7 @@ def page_items(target: Target) -> list[str]:
 def carried_count(target: Target) -> int:
     """How many ballot keys the survey page carries (0: its script asks for each code's)."""
     page = requests.get(target.url(f"/s/{target.round_id}"), timeout=REQUEST_TIMEOUT_S)
-    found = CARRIED_KEYS.search(page.text)
-    return len(json.loads(found.group(1))) if found else 0
-
-
-def round_keys(url: str, round_id: int) -> int:
-    """How many ballot keys the round has, counted in the database."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    try:
-        with engine.connect() as conn:
-            query = text("SELECT count(*) FROM ballot_keys WHERE round_id = :r")
-            return int(conn.execute(query, {"r": round_id}).scalar_one())
-    finally:
-        engine.dispose()
+    return len(carried_keys(page.text) or {})
 
 
 # --------------------------------------------------------------------------- probes
@@ -1184,7 +1178,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         ]  # fmt: skip
         # Every key rides on the page when the round has few (survey_page.CARRIED_KEYS_MAX):
         # then no journey asked for one; else every journey did.
-        keys = round_keys(inst.url, inst.rounds[BALLOT])
+        keys = candor_counts(inst.url, inst.rounds[BALLOT])["ballot_keys"]
         asked = sum(r.rec.count("GET key") for r in runs if r.app == BALLOT)
         journeys_b = sum(r.completed for r in runs if r.app == BALLOT)
         checks.append(

@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Collection
 from typing import Any
 
@@ -22,6 +23,8 @@ from survey.services import accounts, custody, mixing, rounds, submission
 from tests.conftest import login
 
 OPENED_ON = dt.date(2026, 11, 2)  # when open_round_on_bank opens a round
+# The block of ballot keys a survey page carries (templates/employee/form.html).
+CARRIED_KEYS = re.compile(r'<script type="application/json" id="ballot-keys">(.*?)</script>', re.S)
 
 
 def stored_answers(session: Session, round_id: int | None = None) -> int:
@@ -247,3 +250,11 @@ SAFE_PRODUCTION = {
     "ARGON2_MEMORY_KIB": accounts.OWASP_MEMORY_KIB,
     "CUSTODIAN_SCRYPT_N": SCRYPT_N,
 }
+
+
+def carried_keys(html: str) -> dict[str, Any] | None:
+    """Return the ballot keys a survey page carries, by key id (None: it carries none)."""
+    found = CARRIED_KEYS.findall(html)
+    assert len(found) <= 1
+    keys: dict[str, Any] | None = json.loads(found[0]) if found else None
+    return keys

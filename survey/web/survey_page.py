@@ -40,6 +40,15 @@ CARRIED_KEYS_MAX = 40
 
 
 @dataclass(frozen=True)
+class RoundBallotKeys:
+    """A round's public ballot keys by id, and what a page carries of them (see shown_key):
+    all, by key id as text, or none when the round has more than CARRIED_KEYS_MAX."""
+
+    by_id: dict[int, ballotkeys.PublicBallotKey]
+    carried: dict[str, dict[str, str | int]]
+
+
+@dataclass(frozen=True)
 class ShownRound:
     """The round as its survey page names it."""
 
@@ -59,8 +68,7 @@ class SurveyPage:
     unlinkable_required: bool
     actions: tuple[actions.ShownAction, ...]
     handed_out: tuple[audit_trail.LinksHandedOut, ...]
-    # The round's public ballot keys as the page carries them (see shown_key), by key id;
-    # empty when the round has more than CARRIED_KEYS_MAX.
+    # The round's public ballot keys as the page carries them (RoundBallotKeys.carried).
     keys: dict[str, dict[str, str | int]]
 
 
@@ -80,7 +88,7 @@ def read(round_id: int) -> SurveyPage:
         rnd.unlinkable_required,
         tuple(actions.actions_for_next_rounds(session, rnd.program_id, rnd.number)),
         tuple(audit_trail.links_handed_out(session, rnd.id)),
-        _carried(_round_keys(round_id)),
+        _round_keys(round_id).carried,
     )
     pages: Kept[int, SurveyPage] | None = current_app.extensions.get(PAGES)
     if pages is None:
@@ -104,7 +112,7 @@ def ballot_key(round_id: int, key_id: int) -> ballotkeys.PublicBallotKey | None:
     database is down. Without one, raises what :func:`submission.survey_for` raises, or one of
     :data:`UNAVAILABLE`.
     """
-    return _round_keys(round_id, checked=False).get(key_id)
+    return _round_keys(round_id, checked=False).by_id.get(key_id)
 
 
 def shown_key(key: ballotkeys.PublicBallotKey) -> dict[str, str | int]:
@@ -113,13 +121,11 @@ def shown_key(key: ballotkeys.PublicBallotKey) -> dict[str, str | int]:
     return {"key_id": key.key_id, "fingerprint": key.fingerprint, **key.jwk}
 
 
-def _round_keys(round_id: int, *, checked: bool = True) -> dict[int, ballotkeys.PublicBallotKey]:
-    """Return all of a round's ballot keys by id, from this process's copy or read and kept.
+def _round_keys(round_id: int, *, checked: bool = True) -> RoundBallotKeys:
+    """Return all of a round's ballot keys, from this process's copy or read and kept.
 
     ``checked``: the caller has already found the round open in this request."""
-    kept_keys: Kept[int, dict[int, ballotkeys.PublicBallotKey]] | None = current_app.extensions.get(
-        KEYS
-    )
+    kept_keys: Kept[int, RoundBallotKeys] | None = current_app.extensions.get(KEYS)
     if kept_keys is None:
         kept_keys = current_app.extensions.setdefault(KEYS, Kept(KEYS_KEPT))
     keys = kept_keys.get(round_id)
@@ -128,15 +134,13 @@ def _round_keys(round_id: int, *, checked: bool = True) -> dict[int, ballotkeys.
         if not checked:
             submission.survey_for(session, round_id)
         found = ballotkeys.public_keys(session, round_id)
-        keys = kept_keys.put(round_id, {key.key_id: key for key in found})
+        carried = (
+            {str(key.key_id): shown_key(key) for key in found}
+            if len(found) <= CARRIED_KEYS_MAX
+            else {}
+        )
+        keys = kept_keys.put(round_id, RoundBallotKeys({key.key_id: key for key in found}, carried))
     return keys
-
-
-def _carried(keys: dict[int, ballotkeys.PublicBallotKey]) -> dict[str, dict[str, str | int]]:
-    """Return the keys a page carries: all of them, unless there are too many."""
-    if len(keys) > CARRIED_KEYS_MAX:
-        return {}
-    return {str(key_id): shown_key(key) for key_id, key in sorted(keys.items())}
 
 
 def again(round_id: int) -> SurveyPage | None:

@@ -5,7 +5,6 @@ and the no-JavaScript fallback with and without "unlinkable ballots required".
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from survey.services import ballotkeys
 from tests.conftest import OpenRound, answers_for
 from tests.e2e.conftest import PHONE, OpenPage
 from tests.e2e.survey_page import SEND, THANKS, answer_by_clicks, question_names, requests_to
-from tests.helpers import invitation_unused, stored_answers
+from tests.helpers import CARRIED_KEYS, invitation_unused, stored_answers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -57,9 +56,6 @@ def key_shown(page: Page, app: Flask, round_id: int, token: str) -> None:
     )
 
 
-CARRIED_KEYS = re.compile(r'<script type="application/json" id="ballot-keys">.*?</script>', re.S)
-
-
 def without_carried_keys(page: Page, round_id: int) -> None:
     """Serve the survey page without the ballot keys it carries, as a round with more keys
     than a page carries (survey_page.CARRIED_KEYS_MAX) is served: the script asks for its key."""
@@ -84,9 +80,11 @@ def test_round_trip_with_a_fragment_link(
     rid = open_round.round_id
     token = next(iter(open_round.tokens.values()))
     page = open_page(phone=True)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
     page.goto(f"/s/{rid}#{token}")
     expect(page.locator("#token")).to_have_value(token)
-    key_shown(page, app, rid, token)
+    key_shown(page, app, rid, token)  # from the keys the page carries
     # The first question, with its first choice, is on the first phone screen.
     first = page.locator("fieldset.question label.choice").first.bounding_box()
     assert first is not None and first["y"] + first["height"] <= PHONE["viewport"]["height"]
@@ -107,6 +105,8 @@ def test_round_trip_with_a_fragment_link(
     assert [url for url in fetched if not url.endswith("/ballot")] == []
     assert stored(app, rid) == 1
     assert not unused(app, rid, token)
+    # The page carried its round's keys: no request named the group (no key request at all).
+    assert not [url for url in asked if "/keys/" in url]
     # Nothing is left behind in the browser once the ballot is accepted.
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('candor-'))") == []
     assert page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('candor-'))") == []
@@ -289,25 +289,6 @@ def test_a_used_link_in_a_fresh_browser(
     page.wait_for_url(f"**/s/{rid}/done")
     assert stored(app, rid) == 2
     assert not unused(app, rid, other)
-
-
-def test_a_page_with_its_keys_asks_for_none(
-    app: Flask, open_page: OpenPage, open_round: OpenRound
-) -> None:
-    """A round with few keys: the page carries them, so answering makes no request that names
-    the group (no key request at all), and the page shows the group's key as before."""
-    rid = open_round.round_id
-    token = next(iter(open_round.tokens.values()))
-    page = open_page(phone=True)
-    asked: list[str] = []
-    page.on("request", lambda request: asked.append(request.url))
-    page.goto(f"/s/{rid}#{token}")
-    key_shown(page, app, rid, token)
-    answer_by_clicks(page)
-    page.get_by_role("button", name=SEND).click()
-    page.wait_for_url(f"**/s/{rid}/done")
-    assert stored(app, rid) == 1
-    assert not [url for url in asked if "/keys/" in url]
 
 
 def test_a_code_whose_key_the_page_does_not_carry_is_refused_before_check_in(

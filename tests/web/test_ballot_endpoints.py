@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from typing import Any
 
@@ -18,7 +17,7 @@ from survey.models import Program
 from survey.services import ballotkeys, rounds, submission
 from survey.web import survey_page
 from tests.conftest import OpenRound, answers_for
-from tests.helpers import Browser, invitation_unused, stored_answers
+from tests.helpers import Browser, carried_keys, invitation_unused, stored_answers
 
 
 def count(app: Flask) -> int:
@@ -60,16 +59,6 @@ def test_survey_page_links_the_keys_and_the_keys_page_lists_each_once(
     browser = Browser(client, open_round.round_id, next(iter(open_round.tokens.values())))
     assert browser.fingerprint in {k.fingerprint for k in keys}
     assert client.get(f"/s/{open_round.round_id}/keys/999").status_code == 404
-
-
-CARRIED = re.compile(r'<script type="application/json" id="ballot-keys">(.*?)</script>', re.S)
-
-
-def carried_keys(html: str) -> dict[str, Any] | None:
-    """Return the ballot keys a survey page carries (None: it carries none)."""
-    found = CARRIED.findall(html)
-    assert len(found) <= 1
-    return json.loads(found[0]) if found else None
 
 
 def test_the_survey_page_carries_every_key_as_a_key_request_answers_it(
